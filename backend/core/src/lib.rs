@@ -1,0 +1,1 @@
+//! hearth domain core
