@@ -1,1 +1,17 @@
+//! hearth's database schema, one migration list for SQLite and PostgreSQL.
+//!
+//! Identifiers are UUIDs, times are UTC timestamps, structured settings (policies, constants,
+//! tags) are JSON columns, money is a decimal string so both backends keep it exact.
 
+pub use sea_orm_migration::prelude::*;
+
+mod m0001_initial;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m0001_initial::Migration)]
+    }
+}

@@ -1,1 +1,98 @@
-fn main() {}
+//! `hearth`: run the control plane, or only its migrations.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use hearth_server::startup::{Application, Settings};
+
+#[derive(Parser)]
+#[command(
+    name = "hearth",
+    version,
+    about = "Warm compute pools, Qarnot-compatible API"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API server (creates the first tenant and tokens on first start).
+    Serve {
+        #[arg(long, env = "HEARTH_DATA_DIR", default_value = "./hearth-data")]
+        data_dir: PathBuf,
+        #[arg(long, env = "HEARTH_BIND", default_value = "127.0.0.1:8080")]
+        bind: String,
+        /// postgres://… for PostgreSQL; default: SQLite in the data directory.
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
+    },
+    /// Run database migrations and exit.
+    Migrate {
+        #[arg(long, env = "HEARTH_DATA_DIR", default_value = "./hearth-data")]
+        data_dir: PathBuf,
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    hearth_server::telemetry::init_logging();
+    match Cli::parse().command {
+        Command::Serve {
+            data_dir,
+            bind,
+            database_url,
+        } => {
+            let settings = Settings::new(data_dir)
+                .with_bind(bind)
+                .with_database_url(database_url);
+            let app = Application::build(settings.clone()).await?;
+            let host = settings
+                .bind
+                .rsplit_once(':')
+                .map(|(h, _)| h)
+                .unwrap_or("127.0.0.1");
+            println!("hearth is serving on http://{host}:{}", app.port());
+            println!("owner token (tenant 'default'): {}", app.owner_token());
+            println!(
+                "tokens are kept in {}/owner.token and {}/operator.token",
+                settings.data_dir.display(),
+                settings.data_dir.display()
+            );
+            let server = tokio::spawn(app.run_until_stopped());
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            server.abort();
+            Ok(())
+        }
+        Command::Migrate {
+            data_dir,
+            database_url,
+        } => {
+            let settings = Settings::new(data_dir).with_database_url(database_url);
+            std::fs::create_dir_all(&settings.data_dir)?;
+            let db = hearth_server::db::connect(&settings.database_url()).await?;
+            hearth_server::db::migrate(&db).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,122 @@
+//! What an evaluation reads (a pool snapshot) and what it writes (a scaling decision).
+//! Decisions are stored as JSON and shown to users, so they carry their inputs and a
+//! reason in words, not only the action.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::model::NodeState;
+
+/// The pool as the evaluation sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PoolSnapshot {
+    pub slots_per_node: u32,
+    /// Every node of the pool; the evaluation itself ignores the ones that are leaving.
+    pub nodes: Vec<NodeSnapshot>,
+    /// Instances waiting for a slot whose dependencies are met.
+    pub queued_instances: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeSnapshot {
+    pub id: Uuid,
+    pub state: NodeState,
+    /// Slots running an instance (Assigned or Executing).
+    pub busy_slots: u32,
+    /// When the node last became entirely idle; `None` while busy or not Ready.
+    pub idle_since: Option<DateTime<Utc>>,
+    /// When the node was requested; orders cancellations of nodes still starting.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Slots of nodes that are Requested, Booting or Ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SlotCounts {
+    pub total: u32,
+    /// Running an instance.
+    pub busy: u32,
+    /// Ready and free.
+    pub idle: u32,
+    /// On nodes still Requested or Booting.
+    pub booting: u32,
+    /// Instances waiting for a slot.
+    pub queued: u32,
+}
+
+/// A limit that changed the outcome of an evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all_fields = "camelCase")]
+pub enum Clamp {
+    /// Demand was below `minTotalSlots`: wanted raised to it.
+    Min { min_total_slots: u32 },
+    /// Demand was above `maxTotalSlots`: wanted lowered to it.
+    Max { max_total_slots: u32 },
+    /// Wanted needed a partial node above `maxTotalSlots`; the pool stops at
+    /// `max_nodes` whole nodes.
+    MaxRoundedDown {
+        max_total_slots: u32,
+        slots_per_node: u32,
+        max_nodes: u32,
+    },
+    /// Growth this period was limited to `scalingFactor` of the missing slots.
+    RampLimited {
+        missing_slots: u32,
+        scaling_factor: f64,
+        step_slots: u32,
+    },
+    /// Idle nodes above target that have not been idle for `minIdleTimeSeconds` yet.
+    IdleTimeNotElapsed {
+        nodes: u32,
+        min_idle_time_seconds: u64,
+    },
+    /// Nodes above target that run work and so stay until it ends.
+    BusyNodesKept { nodes: u32 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all_fields = "camelCase")]
+pub enum ScalingAction {
+    Hold,
+    /// Request this many new nodes.
+    Grow {
+        nodes: u32,
+    },
+    /// Release these nodes: cancel them if still starting, else drain them.
+    Shrink {
+        nodes: Vec<Uuid>,
+    },
+}
+
+/// The record of one evaluation of a pool's policies (DESIGN §3).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScalingDecision {
+    pub at: DateTime<Utc>,
+    /// Position of the active policy in the pool's list; `None` when none is enabled.
+    pub active_policy_index: Option<usize>,
+    pub active_policy_name: Option<String>,
+    /// The period that enabled the policy: its name, or a description when it has
+    /// none. `None` when the policy has no periods (always enabled) or none is active.
+    pub active_period_name: Option<String>,
+    pub slots_per_node: u32,
+    pub inputs: SlotCounts,
+    /// Slots the active policy asks for, after its min/max.
+    pub wanted_slots: u32,
+    pub clamps: Vec<Clamp>,
+    /// Slots the pool holds once this decision's action is carried out.
+    pub target_slots: u32,
+    pub action: ScalingAction,
+    pub reason: String,
+}
+
+impl ScalingDecision {
+    /// Whole nodes the pool holds once the action is carried out; what the pool state
+    /// is derived against.
+    pub fn target_nodes(&self) -> u32 {
+        self.target_slots / self.slots_per_node.max(1)
+    }
+}

@@ -1,0 +1,13 @@
+//! sea-orm models, one per table of `hearth-migrations`.
+
+pub mod api_token;
+pub mod instance;
+pub mod job;
+pub mod node;
+pub mod pool;
+pub mod profile;
+pub mod scaling_decision;
+pub mod task;
+pub mod tenant;
+pub mod usage_interval;
+pub mod user;

@@ -1,0 +1,24 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "scaling_decisions")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub pool_id: Uuid,
+    pub created_at: DateTimeUtc,
+    pub active_policy_name: Option<String>,
+    pub active_period_name: Option<String>,
+    pub wanted_slots: i32,
+    pub target_slots: i32,
+    pub action: String,
+    #[sea_orm(column_type = "Text")]
+    pub reason: String,
+    pub detail: Json,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

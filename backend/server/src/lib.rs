@@ -1,0 +1,16 @@
+//! hearth's server: the Qarnot-compatible REST API, persistence and (later) the agent.
+
+pub mod auth;
+pub mod body;
+pub mod bootstrap;
+pub mod db;
+pub mod entities;
+pub mod error;
+pub mod metrics;
+pub mod routes;
+pub mod services;
+pub mod settings;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod wire;

@@ -1,0 +1,98 @@
+//! Tenants (operator), tokens and users (tenant owner).
+
+use actix_web::{HttpResponse, delete, get, post, web};
+
+use super::{created, no_content, ok};
+use crate::auth::Caller;
+use crate::body::JsonBody;
+use crate::error::ApiResult;
+use crate::services::accounts::{self, TenantBody, TokenBody, UserBody};
+use crate::services::path_id;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(create_tenant)
+        .service(list_tenants)
+        .service(create_token)
+        .service(list_tokens)
+        .service(revoke_token)
+        .service(create_user)
+        .service(list_users);
+}
+
+/// Creates a tenant with its owner; answers the owner's first token (operator).
+#[utoipa::path(tag = "tenants", responses((status = 201, description = "tenant and ownerToken"), (status = 409, description = "name taken")))]
+#[post("/tenants")]
+async fn create_tenant(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: JsonBody<TenantBody>,
+) -> ApiResult<HttpResponse> {
+    caller.operator()?;
+    Ok(created(accounts::create_tenant(&state, body.0).await?))
+}
+
+/// Lists tenants (operator).
+#[utoipa::path(tag = "tenants", responses((status = 200, description = "tenants")))]
+#[get("/tenants")]
+async fn list_tenants(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
+    caller.operator()?;
+    Ok(ok(accounts::list_tenants(&state).await?))
+}
+
+/// Issues an API token; the secret is shown only in this answer (owner).
+#[utoipa::path(tag = "tokens", responses((status = 201, description = "token with its secret")))]
+#[post("/tokens")]
+async fn create_token(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: JsonBody<TokenBody>,
+) -> ApiResult<HttpResponse> {
+    let tenant = caller.owner()?;
+    Ok(created(
+        accounts::create_token(&state, tenant, caller.user_id, body.0).await?,
+    ))
+}
+
+/// Lists the tenant's tokens, never their secrets (owner).
+#[utoipa::path(tag = "tokens", responses((status = 200, description = "tokens")))]
+#[get("/tokens")]
+async fn list_tokens(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
+    let tenant = caller.owner()?;
+    Ok(ok(accounts::list_tokens(&state, tenant).await?))
+}
+
+/// Revokes a token at once (owner).
+#[utoipa::path(tag = "tokens", responses((status = 204, description = "revoked")))]
+#[delete("/tokens/{uuid}")]
+async fn revoke_token(
+    state: web::Data<AppState>,
+    caller: Caller,
+    uuid: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let tenant = caller.owner()?;
+    accounts::revoke_token(&state, tenant, path_id(&uuid, "token")?).await?;
+    Ok(no_content())
+}
+
+/// Adds a user to the tenant (owner).
+#[utoipa::path(tag = "users", responses((status = 201, description = "user")))]
+#[post("/users")]
+async fn create_user(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: JsonBody<UserBody>,
+) -> ApiResult<HttpResponse> {
+    let tenant = caller.owner()?;
+    Ok(created(
+        accounts::create_user(&state, tenant, body.0).await?,
+    ))
+}
+
+/// Lists the tenant's users (owner).
+#[utoipa::path(tag = "users", responses((status = 200, description = "users")))]
+#[get("/users")]
+async fn list_users(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
+    let tenant = caller.owner()?;
+    Ok(ok(accounts::list_users(&state, tenant).await?))
+}

@@ -1,0 +1,149 @@
+//! Qarnot's job routes.
+
+use actix_web::{HttpResponse, delete, get, post, web};
+use serde::Deserialize;
+
+use super::{created, no_content, ok, page_json};
+use crate::auth::Caller;
+use crate::body::JsonBody;
+use crate::error::{ApiError, ApiResult};
+use crate::services::{jobs, path_id, tasks};
+use crate::state::AppState;
+use crate::wire::filter::{Filter, PaginateBody, page};
+use crate::wire::job::{JobBody, job_json};
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(create_job)
+        .service(paginate_jobs)
+        .service(get_job)
+        .service(job_tasks)
+        .service(terminate_job)
+        .service(delete_job);
+}
+
+/// Creates a job, optionally bound to a pool (`POST /jobs/` as the SDK sends it).
+#[utoipa::path(tag = "jobs", responses((status = 201, description = "{\"uuid\"}")))]
+#[post("/jobs")]
+async fn create_job(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: JsonBody<JobBody>,
+) -> ApiResult<HttpResponse> {
+    let tenant = caller.writer()?;
+    let job = jobs::create(&state, tenant, body.0).await?;
+    Ok(created(serde_json::json!({"uuid": job.id})))
+}
+
+/// Pages of jobs, with Qarnot filters.
+#[utoipa::path(tag = "jobs", responses((status = 200, description = "a page")))]
+#[post("/jobs/paginate")]
+async fn paginate_jobs(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: JsonBody<PaginateBody>,
+) -> ApiResult<HttpResponse> {
+    let tenant = caller.tenant()?;
+    let body = body.0;
+    let filter = body
+        .filter
+        .as_ref()
+        .filter(|f| !f.is_null())
+        .map(|f| Filter::parse(f, "filter"))
+        .transpose()?;
+    let mut kept = Vec::new();
+    for j in jobs::list(&state.db, tenant).await? {
+        if filter
+            .as_ref()
+            .map(|f| f.matches(&j))
+            .transpose()?
+            .unwrap_or(true)
+        {
+            kept.push(j);
+        }
+    }
+    let (rows, next) = page(kept, &body)?;
+    Ok(ok(page_json(
+        rows.iter().map(job_json).collect(),
+        body.token.clone(),
+        next,
+    )))
+}
+
+/// One job.
+#[utoipa::path(tag = "jobs", responses((status = 200, description = "job")))]
+#[get("/jobs/{uuid}")]
+async fn get_job(
+    state: web::Data<AppState>,
+    caller: Caller,
+    uuid: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let tenant = caller.tenant()?;
+    Ok(ok(job_json(
+        &jobs::load(&state.db, tenant, path_id(&uuid, "job")?).await?,
+    )))
+}
+
+/// The job's tasks (a plain array).
+#[utoipa::path(tag = "jobs", responses((status = 200, description = "tasks")))]
+#[get("/jobs/{uuid}/tasks")]
+async fn job_tasks(
+    state: web::Data<AppState>,
+    caller: Caller,
+    uuid: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let tenant = caller.tenant()?;
+    let job = jobs::load(&state.db, tenant, path_id(&uuid, "job")?).await?;
+    let mut out = Vec::new();
+    for t in jobs::tasks_of(&state.db, job.id).await? {
+        out.push(tasks::view(&state.db, &t).await?);
+    }
+    Ok(ok(out))
+}
+
+/// Terminates a job: its unfinished tasks are cancelled.
+#[utoipa::path(tag = "jobs", responses((status = 200, description = "job")))]
+#[post("/jobs/{uuid}/terminate")]
+async fn terminate_job(
+    state: web::Data<AppState>,
+    caller: Caller,
+    uuid: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let tenant = caller.writer()?;
+    Ok(ok(job_json(
+        &jobs::terminate(&state, tenant, path_id(&uuid, "job")?).await?,
+    )))
+}
+
+#[derive(Deserialize)]
+struct DeleteQuery {
+    force: Option<String>,
+}
+
+/// Deletes a job and its tasks; unfinished tasks need `force=True`.
+#[utoipa::path(tag = "jobs", responses((status = 204, description = "deleted"), (status = 409, description = "unfinished tasks")))]
+#[delete("/jobs/{uuid}")]
+async fn delete_job(
+    state: web::Data<AppState>,
+    caller: Caller,
+    uuid: web::Path<String>,
+    query: web::Query<DeleteQuery>,
+) -> ApiResult<HttpResponse> {
+    let tenant = caller.writer()?;
+    let force = match query
+        .force
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("false") | Some("0") => false,
+        Some("true") | Some("1") => true,
+        Some(other) => {
+            return Err(ApiError::field(
+                "force",
+                format!("must be True or False, got '{other}'"),
+            ));
+        }
+    };
+    jobs::delete(&state, tenant, path_id(&uuid, "job")?, force).await?;
+    Ok(no_content())
+}

@@ -1,0 +1,207 @@
+//! Qarnot's pool routes and hearth's additions (nodes, scaling decisions, resize now).
+
+use actix_web::{HttpResponse, delete, get, post, put, web};
+
+use super::{created, no_content, ok, page_json};
+use crate::auth::Caller;
+use crate::body::JsonBody;
+use crate::error::ApiResult;
+use crate::services::{path_id, pools};
+use crate::state::AppState;
+use crate::wire::filter::{Filter, PaginateBody, page};
+use crate::wire::pool::PoolBody;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(create_pool)
+        .service(list_pools)
+        .service(paginate_pools)
+        .service(paginate_pool_summaries)
+        .service(get_pool)
+        .service(update_pool)
+        .service(close_pool)
+        .service(delete_pool)
+        .service(resize_pool)
+        .service(pool_nodes)
+        .service(pool_decisions);
+}
+
+/// Creates a pool from a profile (Qarnot body). `instanceCount` counts slots.
+#[utoipa::path(tag = "pools", responses((status = 201, description = "{\"uuid\"}"), (status = 400, description = "invalid field"), (status = 403, description = "multi-slot not entitled")))]
+#[post("/pools")]
+async fn create_pool(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: JsonBody<PoolBody>,
+) -> ApiResult<HttpResponse> {
+    let tenant = caller.writer()?;
+    let pool = pools::create(&state, tenant, body.0).await?;
+    Ok(created(serde_json::json!({"uuid": pool.id})))
+}
+
+/// Every pool of the tenant.
+#[utoipa::path(tag = "pools", responses((status = 200, description = "pools")))]
+#[get("/pools")]
+async fn list_pools(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
+    let tenant = caller.tenant()?;
+    let mut out = Vec::new();
+    for p in pools::list(&state.db, tenant).await? {
+        out.push(pools::view(&state, &p).await?);
+    }
+    Ok(ok(out))
+}
+
+async fn paginate(
+    state: &AppState,
+    caller: &Caller,
+    body: PaginateBody,
+) -> ApiResult<HttpResponse> {
+    let tenant = caller.tenant()?;
+    let filter = body
+        .filter
+        .as_ref()
+        .filter(|f| !f.is_null())
+        .map(|f| Filter::parse(f, "filter"))
+        .transpose()?;
+    let mut kept = Vec::new();
+    for p in pools::list(&state.db, tenant).await? {
+        if filter
+            .as_ref()
+            .map(|f| f.matches(&p))
+            .transpose()?
+            .unwrap_or(true)
+        {
+            kept.push(p);
+        }
+    }
+    let (rows, next) = page(kept, &body)?;
+    let mut data = Vec::with_capacity(rows.len());
+    for p in &rows {
+        data.push(pools::view(state, p).await?);
+    }
+    Ok(ok(page_json(data, body.token.clone(), next)))
+}
+
+/// Pages of pools, with Qarnot filters.
+#[utoipa::path(tag = "pools", responses((status = 200, description = "a page")))]
+#[post("/pools/paginate")]
+async fn paginate_pools(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: JsonBody<PaginateBody>,
+) -> ApiResult<HttpResponse> {
+    paginate(&state, &caller, body.0).await
+}
+
+/// Pages of pool summaries (the same objects).
+#[utoipa::path(tag = "pools", responses((status = 200, description = "a page")))]
+#[post("/pools/summaries/paginate")]
+async fn paginate_pool_summaries(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: JsonBody<PaginateBody>,
+) -> ApiResult<HttpResponse> {
+    paginate(&state, &caller, body.0).await
+}
+
+/// One pool.
+#[utoipa::path(tag = "pools", responses((status = 200, description = "pool"), (status = 404, description = "not found")))]
+#[get("/pools/{uuid}")]
+async fn get_pool(
+    state: web::Data<AppState>,
+    caller: Caller,
+    uuid: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let tenant = caller.tenant()?;
+    let pool = pools::load(&state.db, tenant, path_id(&uuid, "pool")?).await?;
+    Ok(ok(pools::view(&state, &pool).await?))
+}
+
+/// Changes scaling, elastic settings, constants and tags of a live pool.
+#[utoipa::path(tag = "pools", responses((status = 200, description = "pool"), (status = 409, description = "pool closing or closed")))]
+#[put("/pools/{uuid}")]
+async fn update_pool(
+    state: web::Data<AppState>,
+    caller: Caller,
+    uuid: web::Path<String>,
+    body: JsonBody<PoolBody>,
+) -> ApiResult<HttpResponse> {
+    let tenant = caller.writer()?;
+    let pool = pools::update(&state, tenant, path_id(&uuid, "pool")?, body.0).await?;
+    Ok(ok(pools::view(&state, &pool).await?))
+}
+
+/// Closes a pool: no new tasks, queued work cancelled, nodes terminated.
+#[utoipa::path(tag = "pools", responses((status = 200, description = "pool"), (status = 409, description = "already closing or closed")))]
+#[post("/pools/{uuid}/close")]
+async fn close_pool(
+    state: web::Data<AppState>,
+    caller: Caller,
+    uuid: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let tenant = caller.writer()?;
+    let pool = pools::close(&state, tenant, path_id(&uuid, "pool")?).await?;
+    Ok(ok(pools::view(&state, &pool).await?))
+}
+
+/// Deletes a pool (its tasks are cancelled).
+#[utoipa::path(tag = "pools", responses((status = 204, description = "deleted")))]
+#[delete("/pools/{uuid}")]
+async fn delete_pool(
+    state: web::Data<AppState>,
+    caller: Caller,
+    uuid: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let tenant = caller.writer()?;
+    pools::delete(&state, tenant, path_id(&uuid, "pool")?).await?;
+    Ok(no_content())
+}
+
+/// Evaluates the pool's scaling now and answers the decision.
+#[utoipa::path(tag = "pools", responses((status = 200, description = "the scaling decision")))]
+#[post("/pools/{uuid}/resize")]
+async fn resize_pool(
+    state: web::Data<AppState>,
+    caller: Caller,
+    uuid: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let tenant = caller.writer()?;
+    let pool = pools::load(&state.db, tenant, path_id(&uuid, "pool")?).await?;
+    if !pools::state_of(&pool).accepts_tasks() {
+        return Err(crate::error::ApiError::Conflict(format!(
+            "pool is {}: it is no longer scaled",
+            pool.state
+        )));
+    }
+    let (_, row) = pools::evaluate_and_record(&state.db, &pool, state.clock.now()).await?;
+    Ok(ok(pools::decision_json(&row)))
+}
+
+/// The pool's nodes (workers) and their slots.
+#[utoipa::path(tag = "pools", responses((status = 200, description = "nodes")))]
+#[get("/pools/{uuid}/nodes")]
+async fn pool_nodes(
+    state: web::Data<AppState>,
+    caller: Caller,
+    uuid: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let tenant = caller.tenant()?;
+    let pool = pools::load(&state.db, tenant, path_id(&uuid, "pool")?).await?;
+    Ok(ok(pools::nodes_json(&state.db, pool.id).await?))
+}
+
+/// The pool's scaling decisions, newest first (at most 200).
+#[utoipa::path(tag = "pools", responses((status = 200, description = "decisions")))]
+#[get("/pools/{uuid}/scaling-decisions")]
+async fn pool_decisions(
+    state: web::Data<AppState>,
+    caller: Caller,
+    uuid: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let tenant = caller.tenant()?;
+    let pool = pools::load(&state.db, tenant, path_id(&uuid, "pool")?).await?;
+    let rows = pools::decisions(&state.db, pool.id, 200).await?;
+    Ok(ok(rows
+        .iter()
+        .map(pools::decision_json)
+        .collect::<Vec<_>>()))
+}

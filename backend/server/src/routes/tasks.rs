@@ -1,0 +1,321 @@
+//! Qarnot's task routes.
+
+use actix_web::{HttpResponse, delete, get, post, web};
+use serde_json::{Value, json};
+
+use super::{created, no_content, ok, page_json};
+use crate::auth::Caller;
+use crate::body::{JsonBody, parse_json};
+use crate::error::{ApiError, ApiResult};
+use crate::services::path_id;
+use crate::services::tasks::{self, Stream};
+use crate::state::AppState;
+use crate::wire::filter::{Filter, PaginateBody, page};
+use crate::wire::task::TaskBody;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(submit_tasks)
+        .service(list_tasks)
+        .service(paginate_tasks)
+        .service(paginate_task_summaries)
+        .service(get_task)
+        .service(abort_task)
+        .service(delete_task)
+        .service(stdout_all)
+        .service(stdout_fresh)
+        .service(stdout_instance)
+        .service(stdout_instance_fresh)
+        .service(stderr_all)
+        .service(stderr_fresh)
+        .service(stderr_instance)
+        .service(stderr_instance_fresh);
+}
+
+/// Submits one task (201 `{"uuid"}`) or, given an array, a bulk (200, one result per item, in order).
+#[utoipa::path(tag = "tasks", responses((status = 201, description = "{\"uuid\"}"), (status = 200, description = "bulk results")))]
+#[post("/tasks")]
+async fn submit_tasks(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: JsonBody<Value>,
+) -> ApiResult<HttpResponse> {
+    let tenant = caller.writer()?;
+    match body.0 {
+        Value::Array(items) => {
+            let mut results = Vec::with_capacity(items.len());
+            for item in items {
+                let outcome =
+                    match serde_json::to_vec(&item).map_err(|e| ApiError::Internal(e.into())) {
+                        Ok(bytes) => match parse_json::<TaskBody>(&bytes) {
+                            Ok(t) => tasks::submit(&state, tenant, t).await,
+                            Err(e) => Err(e),
+                        },
+                        Err(e) => Err(e),
+                    };
+                results.push(match outcome {
+                    Ok(t) => json!({"statusCode": 201, "uuid": t.id, "message": null}),
+                    Err(e) => {
+                        let status = actix_web::ResponseError::status_code(&e).as_u16();
+                        if status >= 500 {
+                            return Err(e);
+                        }
+                        json!({"statusCode": status, "uuid": null, "message": e.to_string()})
+                    }
+                });
+            }
+            Ok(ok(results))
+        }
+        other => {
+            let bytes = serde_json::to_vec(&other).map_err(|e| ApiError::Internal(e.into()))?;
+            let t = tasks::submit(&state, tenant, parse_json::<TaskBody>(&bytes)?).await?;
+            Ok(created(json!({"uuid": t.id})))
+        }
+    }
+}
+
+/// Every task of the tenant.
+#[utoipa::path(tag = "tasks", responses((status = 200, description = "tasks")))]
+#[get("/tasks")]
+async fn list_tasks(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
+    let tenant = caller.tenant()?;
+    let mut out = Vec::new();
+    for t in tasks::list(&state.db, tenant).await? {
+        out.push(tasks::view(&state.db, &t).await?);
+    }
+    Ok(ok(out))
+}
+
+async fn paginate(
+    state: &AppState,
+    caller: &Caller,
+    body: PaginateBody,
+) -> ApiResult<HttpResponse> {
+    let tenant = caller.tenant()?;
+    let filter = body
+        .filter
+        .as_ref()
+        .filter(|f| !f.is_null())
+        .map(|f| Filter::parse(f, "filter"))
+        .transpose()?;
+    let mut kept = Vec::new();
+    for t in tasks::list(&state.db, tenant).await? {
+        if filter
+            .as_ref()
+            .map(|f| f.matches(&t))
+            .transpose()?
+            .unwrap_or(true)
+        {
+            kept.push(t);
+        }
+    }
+    let (rows, next) = page(kept, &body)?;
+    let mut data = Vec::with_capacity(rows.len());
+    for t in &rows {
+        data.push(tasks::view(&state.db, t).await?);
+    }
+    Ok(ok(page_json(data, body.token.clone(), next)))
+}
+
+/// Pages of tasks, with Qarnot filters.
+#[utoipa::path(tag = "tasks", responses((status = 200, description = "a page")))]
+#[post("/tasks/paginate")]
+async fn paginate_tasks(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: JsonBody<PaginateBody>,
+) -> ApiResult<HttpResponse> {
+    paginate(&state, &caller, body.0).await
+}
+
+/// Pages of task summaries (the same objects).
+#[utoipa::path(tag = "tasks", responses((status = 200, description = "a page")))]
+#[post("/tasks/summaries/paginate")]
+async fn paginate_task_summaries(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: JsonBody<PaginateBody>,
+) -> ApiResult<HttpResponse> {
+    paginate(&state, &caller, body.0).await
+}
+
+/// One task, with its status and completed instances.
+#[utoipa::path(tag = "tasks", responses((status = 200, description = "task"), (status = 404, description = "not found")))]
+#[get("/tasks/{uuid}")]
+async fn get_task(
+    state: web::Data<AppState>,
+    caller: Caller,
+    uuid: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let tenant = caller.tenant()?;
+    let t = tasks::load(&state.db, tenant, path_id(&uuid, "task")?).await?;
+    Ok(ok(tasks::view(&state.db, &t).await?))
+}
+
+/// Aborts a task; a finished task is left as it is (2xx).
+#[utoipa::path(tag = "tasks", responses((status = 200, description = "task")))]
+#[post("/tasks/{uuid}/abort")]
+async fn abort_task(
+    state: web::Data<AppState>,
+    caller: Caller,
+    uuid: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let tenant = caller.writer()?;
+    let t = tasks::abort(&state, tenant, path_id(&uuid, "task")?).await?;
+    Ok(ok(tasks::view(&state.db, &t).await?))
+}
+
+/// Deletes a task (aborting it first).
+#[utoipa::path(tag = "tasks", responses((status = 204, description = "deleted")))]
+#[delete("/tasks/{uuid}")]
+async fn delete_task(
+    state: web::Data<AppState>,
+    caller: Caller,
+    uuid: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let tenant = caller.writer()?;
+    tasks::delete(&state, tenant, path_id(&uuid, "task")?).await?;
+    Ok(no_content())
+}
+
+async fn output(
+    state: &AppState,
+    caller: &Caller,
+    uuid: &str,
+    instance: Option<&str>,
+    stream: Stream,
+    fresh: bool,
+) -> ApiResult<HttpResponse> {
+    let tenant = caller.tenant()?;
+    let text = tasks::output(
+        state,
+        tenant,
+        path_id(uuid, "task")?,
+        instance,
+        stream,
+        fresh,
+    )
+    .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body(text))
+}
+
+/// All instances' standard output.
+#[utoipa::path(tag = "tasks", responses((status = 200, description = "text")))]
+#[get("/tasks/{uuid}/stdout")]
+async fn stdout_all(
+    state: web::Data<AppState>,
+    caller: Caller,
+    uuid: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    output(&state, &caller, &uuid, None, Stream::Stdout, false).await
+}
+
+/// Standard output written since the previous fresh read.
+#[utoipa::path(tag = "tasks", responses((status = 200, description = "text")))]
+#[post("/tasks/{uuid}/stdout")]
+async fn stdout_fresh(
+    state: web::Data<AppState>,
+    caller: Caller,
+    uuid: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    output(&state, &caller, &uuid, None, Stream::Stdout, true).await
+}
+
+/// One instance's standard output.
+#[utoipa::path(tag = "tasks", responses((status = 200, description = "text")))]
+#[get("/tasks/{uuid}/stdout/{instance_id}")]
+async fn stdout_instance(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    output(
+        &state,
+        &caller,
+        &path.0,
+        Some(&path.1),
+        Stream::Stdout,
+        false,
+    )
+    .await
+}
+
+/// One instance's fresh standard output.
+#[utoipa::path(tag = "tasks", responses((status = 200, description = "text")))]
+#[post("/tasks/{uuid}/stdout/{instance_id}")]
+async fn stdout_instance_fresh(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    output(
+        &state,
+        &caller,
+        &path.0,
+        Some(&path.1),
+        Stream::Stdout,
+        true,
+    )
+    .await
+}
+
+/// All instances' standard error.
+#[utoipa::path(tag = "tasks", responses((status = 200, description = "text")))]
+#[get("/tasks/{uuid}/stderr")]
+async fn stderr_all(
+    state: web::Data<AppState>,
+    caller: Caller,
+    uuid: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    output(&state, &caller, &uuid, None, Stream::Stderr, false).await
+}
+
+/// Standard error written since the previous fresh read.
+#[utoipa::path(tag = "tasks", responses((status = 200, description = "text")))]
+#[post("/tasks/{uuid}/stderr")]
+async fn stderr_fresh(
+    state: web::Data<AppState>,
+    caller: Caller,
+    uuid: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    output(&state, &caller, &uuid, None, Stream::Stderr, true).await
+}
+
+/// One instance's standard error.
+#[utoipa::path(tag = "tasks", responses((status = 200, description = "text")))]
+#[get("/tasks/{uuid}/stderr/{instance_id}")]
+async fn stderr_instance(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    output(
+        &state,
+        &caller,
+        &path.0,
+        Some(&path.1),
+        Stream::Stderr,
+        false,
+    )
+    .await
+}
+
+/// One instance's fresh standard error.
+#[utoipa::path(tag = "tasks", responses((status = 200, description = "text")))]
+#[post("/tasks/{uuid}/stderr/{instance_id}")]
+async fn stderr_instance_fresh(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    output(
+        &state,
+        &caller,
+        &path.0,
+        Some(&path.1),
+        Stream::Stderr,
+        true,
+    )
+    .await
+}

@@ -1,0 +1,592 @@
+//! Pools: create, read, change, close, delete, list, and evaluate their scaling.
+
+use chrono::{DateTime, Utc};
+use hearth_core::model::{InstanceState, NodeState};
+use hearth_core::pool_state::{PoolEvent, PoolState, pool_transition};
+use hearth_core::scaling::{
+    NodeSnapshot, Policy, PoolSnapshot, ScalingDecision, active_policy, evaluate,
+    validate_elastic_property, validate_policies,
+};
+use hearth_core::validation::{SlotsPerNodeRefusal, validate_slots_per_node};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, Set, TransactionTrait,
+};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{json_of, required_name};
+use crate::entities::{instance, node, pool, profile, scaling_decision, task, tenant};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::wire::filter::Filterable;
+use crate::wire::pool::{
+    ElasticWire, PolicyWire, PoolBody, PoolFigures, PoolView, ScalingSource, echoed, pool_json,
+};
+use crate::wire::{constants_from, tags_from};
+
+pub async fn load(db: &impl ConnectionTrait, tenant: Uuid, id: Uuid) -> ApiResult<pool::Model> {
+    pool::Entity::find_by_id(id)
+        .filter(pool::Column::TenantId.eq(tenant))
+        .filter(pool::Column::State.ne(PoolState::PendingDelete.as_str()))
+        .one(db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("pool"))
+}
+
+pub fn state_of(pool: &pool::Model) -> PoolState {
+    pool.state.parse().unwrap_or(PoolState::Failure)
+}
+
+/// The core policies a stored pool follows.
+pub fn policies_of(pool: &pool::Model) -> Vec<Policy> {
+    crate::wire::pool::stored_policies(pool)
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| p.to_core(&format!("scaling.policies[{i}]")).ok())
+        .collect()
+}
+
+/// Moves a pool to `next`, keeping the previous state and both transition times.
+pub fn set_state(
+    active: &mut pool::ActiveModel,
+    current: &pool::Model,
+    next: PoolState,
+    now: DateTime<Utc>,
+) {
+    if current.state != next.as_str() {
+        active.previous_state = Set(Some(current.state.clone()));
+        active.previous_state_transition_time = Set(Some(current.state_transition_time));
+        active.state = Set(next.as_str().to_owned());
+        active.state_transition_time = Set(now);
+    }
+}
+
+struct Checked {
+    name: String,
+    instance_count: u32,
+    slots_per_node: u32,
+    source: ScalingSource,
+    policies: Vec<Policy>,
+    elastic: ElasticWire,
+    resize_period: u32,
+}
+
+/// Everything a pool body must satisfy, with the field named on refusal.
+fn check_body(body: &PoolBody, profile: &profile::Model, entitled: bool) -> ApiResult<Checked> {
+    let name = required_name(&body.name, "name")?;
+    let instance_count = match body.instance_count.unwrap_or(1) {
+        n if (0..=100_000).contains(&n) => n as u32,
+        _ => {
+            return Err(ApiError::field(
+                "instanceCount",
+                "must be between 0 and 100000",
+            ));
+        }
+    };
+    let slots_per_node = match body
+        .multi_slots_settings
+        .as_ref()
+        .and_then(|m| m.slots_per_node)
+    {
+        None => 1,
+        Some(n) if (1..=i64::from(u32::MAX)).contains(&n) => n as u32,
+        Some(_) => {
+            return Err(ApiError::field(
+                "multiSlotsSettings.slotsPerNode",
+                "must be at least 1",
+            ));
+        }
+    };
+    validate_slots_per_node(
+        slots_per_node,
+        profile.max_slots_per_node.max(1) as u32,
+        entitled,
+    )
+    .map_err(|refusal| match refusal {
+        SlotsPerNodeRefusal::Invalid(e) => e.into(),
+        other @ SlotsPerNodeRefusal::NotEntitled { .. } => ApiError::Forbidden(other.to_string()),
+    })?;
+    let spec = body.scaling_spec(instance_count)?;
+    if spec.source == ScalingSource::Elastic {
+        validate_elastic_property(&spec.elastic, slots_per_node)?;
+    } else {
+        validate_policies(&spec.policies, slots_per_node)?;
+    }
+    Ok(Checked {
+        name,
+        instance_count,
+        slots_per_node,
+        source: spec.source,
+        resize_period: spec.elastic.resize_period_seconds,
+        elastic: ElasticWire::from_core(&spec.elastic),
+        policies: spec.policies,
+    })
+}
+
+fn stored_policies(policies: &[Policy]) -> Value {
+    json_of(
+        &policies
+            .iter()
+            .map(PolicyWire::from_core)
+            .collect::<Vec<_>>(),
+    )
+}
+
+fn spec_of(body: &PoolBody) -> Value {
+    json!({
+        "echo": echoed(&body.rest),
+        "defaultRetrySettings": body.default_retry_settings,
+    })
+}
+
+async fn find_profile(
+    db: &impl ConnectionTrait,
+    name: &Option<String>,
+) -> ApiResult<profile::Model> {
+    let name = required_name(name, "profile")?;
+    profile::Entity::find()
+        .filter(profile::Column::Name.eq(&name))
+        .one(db)
+        .await?
+        .ok_or_else(|| {
+            ApiError::field(
+                "profile",
+                format!("'{name}' is not a known profile (GET /profiles lists them)"),
+            )
+        })
+}
+
+pub async fn create(state: &AppState, tenant_id: Uuid, body: PoolBody) -> ApiResult<pool::Model> {
+    let db = &state.db;
+    let profile = find_profile(db, &body.profile).await?;
+    let tenant = tenant::Entity::find_by_id(tenant_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("tenant no longer exists".into()))?;
+    let checked = check_body(&body, &profile, tenant.multi_slot_enabled)?;
+    let now = state.clock.now();
+    let row = pool::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        tenant_id: Set(tenant_id),
+        name: Set(checked.name),
+        shortname: Set(body.shortname.clone().filter(|s| !s.is_empty())),
+        profile_name: Set(profile.name.clone()),
+        instance_count: Set(checked.instance_count as i32),
+        slots_per_node: Set(checked.slots_per_node as i32),
+        state: Set(PoolState::Submitted.as_str().to_owned()),
+        previous_state: Set(None),
+        state_transition_time: Set(now),
+        previous_state_transition_time: Set(None),
+        resize_period_seconds: Set(checked.resize_period as i32),
+        policies: Set(stored_policies(&checked.policies)),
+        elastic: Set(json_of(&checked.elastic)),
+        scaling_source: Set(checked.source.as_str().to_owned()),
+        constants: Set(json_of(&constants_from(
+            body.constants.clone(),
+            "constants",
+        )?)),
+        tags: Set(json_of(&tags_from(body.tags.clone()))),
+        labels: Set(json_of(&body.labels.clone().unwrap_or_default())),
+        spec: Set(spec_of(&body)),
+        next_evaluation_at: Set(Some(now)),
+        created_at: Set(now),
+        updated_at: Set(now),
+        end_date: Set(None),
+    }
+    .insert(db)
+    .await?;
+    Ok(row)
+}
+
+/// `PUT /pools/{uuid}`: new name, tags, constants and scaling for a live pool. Running work
+/// is untouched: the next evaluation simply follows the new policies.
+pub async fn update(
+    state: &AppState,
+    tenant_id: Uuid,
+    id: Uuid,
+    body: PoolBody,
+) -> ApiResult<pool::Model> {
+    let db = &state.db;
+    let current = load(db, tenant_id, id).await?;
+    let pool_state = state_of(&current);
+    if !pool_state.accepts_tasks() {
+        return Err(ApiError::Conflict(format!(
+            "pool is {}: its settings can no longer change",
+            pool_state.as_str()
+        )));
+    }
+    let profile = find_profile(db, &Some(current.profile_name.clone())).await?;
+    if let Some(asked) = body
+        .profile
+        .as_deref()
+        .filter(|p| *p != current.profile_name)
+    {
+        return Err(ApiError::field(
+            "profile",
+            format!(
+                "cannot change on a live pool (it is '{}', got '{asked}')",
+                current.profile_name
+            ),
+        ));
+    }
+    let mut body = body;
+    if body.name.is_none() {
+        body.name = Some(current.name.clone());
+    }
+    if body.multi_slots_settings.is_none() {
+        body.multi_slots_settings = Some(crate::wire::pool::MultiSlotsWire {
+            slots_per_node: Some(i64::from(current.slots_per_node)),
+        });
+    }
+    let tenant = tenant::Entity::find_by_id(tenant_id).one(db).await?;
+    let entitled = tenant.is_some_and(|t| t.multi_slot_enabled);
+    let checked = check_body(&body, &profile, entitled || current.slots_per_node > 1)?;
+    if checked.slots_per_node != current.slots_per_node as u32 {
+        return Err(ApiError::field(
+            "multiSlotsSettings.slotsPerNode",
+            format!(
+                "cannot change on a live pool (it is {})",
+                current.slots_per_node
+            ),
+        ));
+    }
+    let now = state.clock.now();
+    let mut active = current.clone().into_active_model();
+    active.name = Set(checked.name);
+    if let Some(short) = body.shortname.clone().filter(|s| !s.is_empty()) {
+        active.shortname = Set(Some(short));
+    }
+    active.instance_count = Set(checked.instance_count as i32);
+    active.resize_period_seconds = Set(checked.resize_period as i32);
+    active.policies = Set(stored_policies(&checked.policies));
+    active.elastic = Set(json_of(&checked.elastic));
+    active.scaling_source = Set(checked.source.as_str().to_owned());
+    if body.constants.is_some() {
+        active.constants = Set(json_of(&constants_from(
+            body.constants.clone(),
+            "constants",
+        )?));
+    }
+    if body.tags.is_some() {
+        active.tags = Set(json_of(&tags_from(body.tags.clone())));
+    }
+    if let Some(labels) = &body.labels {
+        active.labels = Set(json_of(labels));
+    }
+    active.spec = Set(spec_of(&body));
+    // A policy change is worth an evaluation now rather than at the end of the period.
+    active.next_evaluation_at = Set(Some(now));
+    active.updated_at = Set(now);
+    Ok(active.update(db).await?)
+}
+
+pub async fn figures(db: &impl ConnectionTrait, pool: &pool::Model) -> ApiResult<PoolFigures> {
+    let nodes = node::Entity::find()
+        .filter(node::Column::PoolId.eq(pool.id))
+        .all(db)
+        .await?;
+    let total_slots: u32 = nodes
+        .iter()
+        .filter(|n| {
+            n.state
+                .parse::<NodeState>()
+                .is_ok_and(|s| s.counts_toward_capacity())
+        })
+        .map(|n| n.slots.max(0) as u32)
+        .sum();
+    let running = instance::Entity::find()
+        .filter(instance::Column::PoolId.eq(pool.id))
+        .filter(instance::Column::State.is_in([
+            InstanceState::Assigned.as_str(),
+            InstanceState::Executing.as_str(),
+        ]))
+        .count(db)
+        .await? as u32;
+    let queued = instance::Entity::find()
+        .filter(instance::Column::PoolId.eq(pool.id))
+        .filter(instance::Column::State.eq(InstanceState::Queued.as_str()))
+        .count(db)
+        .await? as u32;
+    let cores = profile::Entity::find()
+        .filter(profile::Column::Name.eq(&pool.profile_name))
+        .one(db)
+        .await?
+        .map(|p| p.cores.max(1) as u32)
+        .unwrap_or(1);
+    Ok(PoolFigures {
+        total_slots,
+        running_instances: running,
+        running_cores: running * cores / (pool.slots_per_node.max(1) as u32).max(1),
+        queued_or_running: running + queued,
+    })
+}
+
+pub fn active_policy_name(pool: &pool::Model, now: DateTime<Utc>) -> Option<String> {
+    let policies = policies_of(pool);
+    active_policy(&policies, now).and_then(|(_, p, _)| p.name.clone())
+}
+
+pub async fn view(state: &AppState, pool: &pool::Model) -> ApiResult<Value> {
+    let figures = figures(&state.db, pool).await?;
+    Ok(pool_json(&PoolView {
+        pool,
+        figures,
+        active_policy_name: active_policy_name(pool, state.clock.now()),
+    }))
+}
+
+/// Live nodes (anything not yet Terminated or Failed).
+pub async fn live_nodes(db: &impl ConnectionTrait, pool_id: Uuid) -> ApiResult<Vec<node::Model>> {
+    Ok(node::Entity::find()
+        .filter(node::Column::PoolId.eq(pool_id))
+        .filter(
+            node::Column::State
+                .is_not_in([NodeState::Terminated.as_str(), NodeState::Failed.as_str()]),
+        )
+        .all(db)
+        .await?)
+}
+
+/// Cancels every unfinished task of a pool (queued instances cancelled at once).
+async fn cancel_pool_tasks(
+    db: &impl ConnectionTrait,
+    pool_id: Uuid,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    let open = task::Entity::find()
+        .filter(task::Column::PoolId.eq(pool_id))
+        .all(db)
+        .await?;
+    for t in open {
+        super::tasks::abort_in(db, &t, now).await?;
+    }
+    Ok(())
+}
+
+pub async fn close(state: &AppState, tenant_id: Uuid, id: Uuid) -> ApiResult<pool::Model> {
+    let now = state.clock.now();
+    let closed = state
+        .db
+        .transaction::<_, pool::Model, ApiError>(|txn| {
+            Box::pin(async move {
+                let current = load(txn, tenant_id, id).await?;
+                let mut next = pool_transition(state_of(&current), &PoolEvent::Close)?;
+                cancel_pool_tasks(txn, id, now).await?;
+                if live_nodes(txn, id).await?.is_empty() {
+                    next = pool_transition(next, &PoolEvent::AllNodesTerminated)?;
+                }
+                let mut active = current.clone().into_active_model();
+                set_state(&mut active, &current, next, now);
+                if next == PoolState::Closed {
+                    active.end_date = Set(Some(now));
+                }
+                active.next_evaluation_at = Set(None);
+                active.updated_at = Set(now);
+                Ok(active.update(txn).await?)
+            })
+        })
+        .await?;
+    Ok(closed)
+}
+
+pub async fn delete(state: &AppState, tenant_id: Uuid, id: Uuid) -> ApiResult<()> {
+    let now = state.clock.now();
+    state
+        .db
+        .transaction::<_, (), ApiError>(|txn| {
+            Box::pin(async move {
+                let current = load(txn, tenant_id, id).await?;
+                pool_transition(state_of(&current), &PoolEvent::Delete)?;
+                cancel_pool_tasks(txn, id, now).await?;
+                if live_nodes(txn, id).await?.is_empty() {
+                    pool::Entity::delete_by_id(id).exec(txn).await?;
+                } else {
+                    // Nodes still run: the pool disappears from the API now and is removed
+                    // once they are terminated.
+                    let mut active = current.clone().into_active_model();
+                    set_state(&mut active, &current, PoolState::PendingDelete, now);
+                    active.updated_at = Set(now);
+                    active.update(txn).await?;
+                }
+                Ok(())
+            })
+        })
+        .await?;
+    Ok(())
+}
+
+pub async fn list(db: &impl ConnectionTrait, tenant_id: Uuid) -> ApiResult<Vec<pool::Model>> {
+    Ok(pool::Entity::find()
+        .filter(pool::Column::TenantId.eq(tenant_id))
+        .filter(pool::Column::State.ne(PoolState::PendingDelete.as_str()))
+        .order_by_asc(pool::Column::CreatedAt)
+        .order_by_asc(pool::Column::Id)
+        .all(db)
+        .await?)
+}
+
+impl Filterable for pool::Model {
+    fn field(&self, name: &str) -> Option<Vec<String>> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "tags" => serde_json::from_value(self.tags.clone()).unwrap_or_default(),
+            "name" => vec![self.name.clone()],
+            "state" => vec![self.state.clone()],
+            "uuid" => vec![self.id.to_string()],
+            "profile" => vec![self.profile_name.clone()],
+            "shortname" => vec![self.shortname.clone().unwrap_or_default()],
+            _ => return None,
+        })
+    }
+}
+
+/// A pool's state as of its nodes, for the scaling evaluation.
+pub async fn snapshot(db: &impl ConnectionTrait, pool: &pool::Model) -> ApiResult<PoolSnapshot> {
+    let nodes = node::Entity::find()
+        .filter(node::Column::PoolId.eq(pool.id))
+        .filter(
+            node::Column::State
+                .is_not_in([NodeState::Terminated.as_str(), NodeState::Failed.as_str()]),
+        )
+        .all(db)
+        .await?;
+    let busy = instance::Entity::find()
+        .filter(instance::Column::PoolId.eq(pool.id))
+        .filter(instance::Column::State.is_in([
+            InstanceState::Assigned.as_str(),
+            InstanceState::Executing.as_str(),
+        ]))
+        .all(db)
+        .await?;
+    let queued = instance::Entity::find()
+        .filter(instance::Column::PoolId.eq(pool.id))
+        .filter(instance::Column::State.eq(InstanceState::Queued.as_str()))
+        .count(db)
+        .await? as u32;
+    Ok(PoolSnapshot {
+        slots_per_node: pool.slots_per_node.max(1) as u32,
+        queued_instances: queued,
+        nodes: nodes
+            .iter()
+            .map(|n| NodeSnapshot {
+                id: n.id,
+                state: n.state.parse().unwrap_or(NodeState::Failed),
+                busy_slots: busy.iter().filter(|i| i.node_id == Some(n.id)).count() as u32,
+                idle_since: n.idle_since,
+                created_at: n.created_at,
+            })
+            .collect(),
+    })
+}
+
+/// Evaluates a pool's policies now and stores the decision.
+pub async fn evaluate_and_record(
+    db: &impl ConnectionTrait,
+    pool: &pool::Model,
+    now: DateTime<Utc>,
+) -> ApiResult<(ScalingDecision, scaling_decision::Model)> {
+    let snapshot = snapshot(db, pool).await?;
+    let decision = evaluate(&policies_of(pool), now, &snapshot);
+    let action = match &decision.action {
+        hearth_core::scaling::ScalingAction::Hold => "hold".to_owned(),
+        hearth_core::scaling::ScalingAction::Grow { nodes } => format!("grow {nodes}"),
+        hearth_core::scaling::ScalingAction::Shrink { nodes } => format!("shrink {}", nodes.len()),
+    };
+    let row = scaling_decision::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        tenant_id: Set(pool.tenant_id),
+        pool_id: Set(pool.id),
+        created_at: Set(now),
+        active_policy_name: Set(decision.active_policy_name.clone()),
+        active_period_name: Set(decision.active_period_name.clone()),
+        wanted_slots: Set(decision.wanted_slots as i32),
+        target_slots: Set(decision.target_slots as i32),
+        action: Set(action),
+        reason: Set(decision.reason.clone()),
+        detail: Set(json_of(&decision)),
+    }
+    .insert(db)
+    .await?;
+    pool::Entity::update_many()
+        .col_expr(
+            pool::Column::NextEvaluationAt,
+            Expr::value(
+                now + chrono::Duration::seconds(i64::from(pool.resize_period_seconds.max(1))),
+            ),
+        )
+        .filter(pool::Column::Id.eq(pool.id))
+        .exec(db)
+        .await?;
+    Ok((decision, row))
+}
+
+pub fn decision_json(row: &scaling_decision::Model) -> Value {
+    json!({
+        "uuid": row.id,
+        "poolUuid": row.pool_id,
+        "creationDate": crate::wire::date(row.created_at),
+        "activePolicyName": row.active_policy_name,
+        "activePeriodName": row.active_period_name,
+        "wantedSlots": row.wanted_slots,
+        "targetSlots": row.target_slots,
+        "action": row.action,
+        "reason": row.reason,
+        "inputs": row.detail.get("inputs").cloned().unwrap_or(json!({})),
+        "clamps": row.detail.get("clamps").cloned().unwrap_or(json!([])),
+        "decision": row.detail,
+    })
+}
+
+pub async fn decisions(
+    db: &impl ConnectionTrait,
+    pool_id: Uuid,
+    limit: u64,
+) -> ApiResult<Vec<scaling_decision::Model>> {
+    use sea_orm::QuerySelect;
+    Ok(scaling_decision::Entity::find()
+        .filter(scaling_decision::Column::PoolId.eq(pool_id))
+        .order_by_desc(scaling_decision::Column::CreatedAt)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+pub fn node_json(n: &node::Model, busy: u32) -> Value {
+    json!({
+        "uuid": n.id,
+        "poolUuid": n.pool_id,
+        "state": n.state,
+        "slots": n.slots,
+        "busySlots": busy,
+        "creationDate": crate::wire::date(n.created_at),
+        "readyAt": crate::wire::opt_date(n.ready_at),
+        "lastHeartbeat": crate::wire::opt_date(n.last_heartbeat),
+        "endedAt": crate::wire::opt_date(n.ended_at),
+    })
+}
+
+pub async fn nodes_json(db: &impl ConnectionTrait, pool_id: Uuid) -> ApiResult<Vec<Value>> {
+    let nodes = node::Entity::find()
+        .filter(node::Column::PoolId.eq(pool_id))
+        .order_by_asc(node::Column::CreatedAt)
+        .all(db)
+        .await?;
+    let busy = instance::Entity::find()
+        .filter(instance::Column::PoolId.eq(pool_id))
+        .filter(instance::Column::State.is_in([
+            InstanceState::Assigned.as_str(),
+            InstanceState::Executing.as_str(),
+        ]))
+        .all(db)
+        .await?;
+    Ok(nodes
+        .iter()
+        .map(|n| {
+            node_json(
+                n,
+                busy.iter().filter(|i| i.node_id == Some(n.id)).count() as u32,
+            )
+        })
+        .collect())
+}

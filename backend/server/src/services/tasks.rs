@@ -1,0 +1,532 @@
+//! Tasks: submit (one or a bulk), read, abort, delete, output, list.
+
+use chrono::{DateTime, Utc};
+use hearth_core::model::InstanceState;
+use hearth_core::pool_state::PoolState;
+use hearth_core::ranges::{InstanceRanges, format_ids};
+use hearth_core::task_state::{
+    InstanceTally, TaskEvent, TaskState, derive_task_state, task_transition,
+};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, Set, TransactionTrait,
+};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{body_id, json_of, required_name};
+use crate::entities::{instance, job, pool, task};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::wire::filter::Filterable;
+use crate::wire::task::{DependenciesWire, ECHOED_KEYS, TaskBody, TaskFigures, task_json};
+use crate::wire::{constants_from, tags_from};
+
+/// Instances inserted per statement: keeps SQLite under its bound-parameter limit.
+const INSERT_CHUNK: usize = 500;
+
+pub async fn load(db: &impl ConnectionTrait, tenant: Uuid, id: Uuid) -> ApiResult<task::Model> {
+    task::Entity::find_by_id(id)
+        .filter(task::Column::TenantId.eq(tenant))
+        .filter(task::Column::State.ne(TaskState::PendingDelete.as_str()))
+        .one(db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("task"))
+}
+
+pub fn state_of(t: &task::Model) -> TaskState {
+    t.state.parse().unwrap_or(TaskState::Failure)
+}
+
+pub fn set_state(
+    active: &mut task::ActiveModel,
+    current: &task::Model,
+    next: TaskState,
+    now: DateTime<Utc>,
+) {
+    if current.state != next.as_str() {
+        active.previous_state = Set(Some(current.state.clone()));
+        active.previous_state_transition_time = Set(Some(current.state_transition_time));
+        active.state = Set(next.as_str().to_owned());
+        active.state_transition_time = Set(now);
+        if next.is_finished() {
+            active.end_date = Set(Some(now));
+        }
+    }
+}
+
+fn retry(v: Option<i64>, field: &str) -> ApiResult<Option<i32>> {
+    match v {
+        None => Ok(None),
+        Some(n) if (0..=1000).contains(&n) => Ok(Some(n as i32)),
+        Some(_) => Err(ApiError::field(field, "must be between 0 and 1000")),
+    }
+}
+
+/// Checks a dependency list: every named task exists in this tenant.
+async fn check_dependencies(
+    db: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    deps: &Option<DependenciesWire>,
+) -> ApiResult<Value> {
+    let Some(deps) = deps else {
+        return Ok(json!({"dependsOn": []}));
+    };
+    let simple = deps.depends_on.clone().unwrap_or_default();
+    let advanced = deps.advanced_depends_on.clone().unwrap_or_default();
+    if !simple.is_empty() && !advanced.is_empty() {
+        return Err(ApiError::field(
+            "dependencies",
+            "give either dependsOn or advancedDependsOn, not both",
+        ));
+    }
+    let mut ids = Vec::new();
+    for (i, d) in simple.iter().enumerate() {
+        ids.push((
+            body_id(d, &format!("dependencies.dependsOn[{i}]"))?,
+            format!("dependencies.dependsOn[{i}]"),
+        ));
+    }
+    for (i, d) in advanced.iter().enumerate() {
+        let field = format!("dependencies.advancedDependsOn[{i}]");
+        ids.push((
+            body_id(&d.task_uuid, &format!("{field}.taskUuid"))?,
+            field.clone(),
+        ));
+        for cond in d.task_final_state_condition.iter().flatten() {
+            if !["success", "failure", "cancelled"].contains(&cond.to_ascii_lowercase().as_str()) {
+                return Err(ApiError::field(
+                    &format!("{field}.taskFinalStateCondition"),
+                    format!("must hold success, failure or cancelled, got '{cond}'"),
+                ));
+            }
+        }
+    }
+    for (id, field) in &ids {
+        if load(db, tenant_id, *id).await.is_err() {
+            return Err(ApiError::NotFound(format!("{field}: task {id} not found")));
+        }
+    }
+    Ok(json!({
+        "dependsOn": simple,
+        "advancedDependsOn": advanced,
+        "state": if ids.is_empty() { "dependencyConditionsFulfilled" } else { "waiting" },
+    }))
+}
+
+/// Which pool (and job) a task body targets; the pool must take tasks.
+async fn resolve_target(
+    db: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    body: &TaskBody,
+) -> ApiResult<(pool::Model, Option<job::Model>)> {
+    let job = match body.job_uuid.as_deref().filter(|s| !s.is_empty()) {
+        Some(raw) => {
+            let id = body_id(raw, "jobUuid")?;
+            Some(super::jobs::load(db, tenant_id, id).await?)
+        }
+        None => None,
+    };
+    let pool_id = match (body.pool_uuid.as_deref().filter(|s| !s.is_empty()), &job) {
+        (Some(raw), _) => body_id(raw, "poolUuid")?,
+        (None, Some(j)) => j.pool_id.ok_or_else(|| {
+            ApiError::field(
+                "jobUuid",
+                "names a job without a pool; give the job a poolUuid or the task one",
+            )
+        })?,
+        (None, None) => {
+            return Err(ApiError::field(
+                "poolUuid",
+                "is required: hearth runs tasks on pools (give poolUuid, or jobUuid of a job bound to a pool)",
+            ));
+        }
+    };
+    if let Some(j) = &job {
+        if j.pool_id.is_some_and(|p| p != pool_id) {
+            return Err(ApiError::field(
+                "poolUuid",
+                "differs from the pool of the job named by jobUuid",
+            ));
+        }
+        if j.state != "Active" {
+            return Err(ApiError::Conflict(format!(
+                "job is {}: it takes no new task",
+                j.state
+            )));
+        }
+    }
+    let pool = super::pools::load(db, tenant_id, pool_id).await?;
+    let pool_state: PoolState = super::pools::state_of(&pool);
+    if !pool_state.accepts_tasks() {
+        return Err(ApiError::Conflict(format!(
+            "pool is {}: it takes no new task",
+            pool_state.as_str()
+        )));
+    }
+    Ok((pool, job))
+}
+
+pub async fn submit(state: &AppState, tenant_id: Uuid, body: TaskBody) -> ApiResult<task::Model> {
+    let name = required_name(&body.name, "name")?;
+    let ranges = match (&body.advanced_ranges, body.instance_count) {
+        (Some(r), _) if !r.trim().is_empty() => {
+            InstanceRanges::parse(r).map_err(|e| ApiError::field("advancedRanges", e))?
+        }
+        (_, Some(n)) if (1..=i64::from(u32::MAX)).contains(&n) => {
+            InstanceRanges::from_count(n as u32).map_err(|e| ApiError::field("instanceCount", e))?
+        }
+        (_, Some(_)) => return Err(ApiError::field("instanceCount", "must be >= 1")),
+        (_, None) => {
+            return Err(ApiError::field(
+                "instanceCount",
+                "is required (or advancedRanges such as \"0-9,20\")",
+            ));
+        }
+    };
+    let constants = constants_from(body.constants.clone(), "constants")?;
+    let retry_settings = body.retry_settings.clone().unwrap_or_default();
+    let max_per_instance = retry(
+        retry_settings.max_per_instance_retries,
+        "retrySettings.maxPerInstanceRetries",
+    )?;
+    let max_total = retry(
+        retry_settings.max_total_retries,
+        "retrySettings.maxTotalRetries",
+    )?;
+    let echo: serde_json::Map<String, Value> = body
+        .rest
+        .iter()
+        .filter(|(k, v)| ECHOED_KEYS.contains(&k.as_str()) && !v.is_null())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let now = state.clock.now();
+    let seq = state.next_seq();
+    let task_id = Uuid::new_v4();
+    let txn = state.db.begin().await?;
+    let created = {
+        let txn = &txn;
+        let body = &body;
+        {
+            {
+                let (pool, job) = resolve_target(txn, tenant_id, body).await?;
+                let dependencies = check_dependencies(txn, tenant_id, &body.dependencies).await?;
+                let row = task::ActiveModel {
+                    id: Set(task_id),
+                    tenant_id: Set(tenant_id),
+                    pool_id: Set(pool.id),
+                    job_id: Set(job.map(|j| j.id)),
+                    seq: Set(seq),
+                    name: Set(name),
+                    shortname: Set(body.shortname.clone().filter(|s| !s.is_empty())),
+                    instance_count: Set(ranges.len() as i32),
+                    advanced_ranges: Set(body
+                        .advanced_ranges
+                        .clone()
+                        .filter(|r| !r.trim().is_empty())),
+                    state: Set(TaskState::Submitted.as_str().to_owned()),
+                    previous_state: Set(None),
+                    state_transition_time: Set(now),
+                    previous_state_transition_time: Set(None),
+                    constants: Set(json_of(&constants)),
+                    tags: Set(json_of(&tags_from(body.tags.clone()))),
+                    labels: Set(json_of(&body.labels.clone().unwrap_or_default())),
+                    dependencies: Set(dependencies),
+                    max_per_instance_retries: Set(max_per_instance),
+                    max_total_retries: Set(max_total),
+                    spec: Set(json!({ "echo": echo })),
+                    errors: Set(json!([])),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                    end_date: Set(None),
+                }
+                .insert(txn)
+                .await?;
+                let ids: Vec<u32> = ranges.ids().collect();
+                for chunk in ids.chunks(INSERT_CHUNK) {
+                    let rows = chunk.iter().map(|&i| instance::ActiveModel {
+                        id: Set(Uuid::new_v4()),
+                        tenant_id: Set(tenant_id),
+                        pool_id: Set(pool.id),
+                        task_id: Set(task_id),
+                        instance_id: Set(i as i32),
+                        state: Set(InstanceState::Queued.as_str().to_owned()),
+                        attempts: Set(0),
+                        node_id: Set(None),
+                        slot_index: Set(None),
+                        exit_code: Set(None),
+                        started_at: Set(None),
+                        ended_at: Set(None),
+                        stdout: Set(String::new()),
+                        stderr: Set(String::new()),
+                        stdout_read_offset: Set(0),
+                        stderr_read_offset: Set(0),
+                        stdout_dropped: Set(0),
+                        stderr_dropped: Set(0),
+                    });
+                    instance::Entity::insert_many(rows).exec(txn).await?;
+                }
+                row
+            }
+        }
+    };
+    txn.commit().await?;
+    Ok(created)
+}
+
+pub async fn instances(
+    db: &impl ConnectionTrait,
+    task_id: Uuid,
+) -> ApiResult<Vec<instance::Model>> {
+    Ok(instance::Entity::find()
+        .filter(instance::Column::TaskId.eq(task_id))
+        .order_by_asc(instance::Column::InstanceId)
+        .all(db)
+        .await?)
+}
+
+pub fn tally(instances: &[instance::Model]) -> InstanceTally {
+    InstanceTally::from_states(instances.iter().map(|i| {
+        i.state
+            .parse::<InstanceState>()
+            .unwrap_or(InstanceState::Failed)
+    }))
+}
+
+pub async fn figures(db: &impl ConnectionTrait, t: &task::Model) -> ApiResult<TaskFigures> {
+    let all = instances(db, t.id).await?;
+    let of = |s: InstanceState| -> Vec<u32> {
+        all.iter()
+            .filter(|i| i.state == s.as_str())
+            .map(|i| i.instance_id as u32)
+            .collect()
+    };
+    let succeeded = of(InstanceState::Succeeded);
+    let failed = of(InstanceState::Failed);
+    let mut executed: Vec<u32> = succeeded.iter().chain(failed.iter()).copied().collect();
+    executed.sort_unstable();
+    let seconds = |i: &instance::Model| match (i.started_at, i.ended_at) {
+        (Some(s), Some(e)) => (e - s).num_milliseconds() as f64 / 1000.0,
+        _ => 0.0,
+    };
+    let completed = all
+        .iter()
+        .filter(|i| i.state == InstanceState::Succeeded.as_str() || i.state == InstanceState::Failed.as_str())
+        .map(|i| {
+            json!({
+                "instanceId": i.instance_id,
+                "state": if i.state == InstanceState::Succeeded.as_str() { "Success" } else { "Failure" },
+                "wallTimeSec": seconds(i),
+                "execTimeSec": seconds(i),
+                "execTimeSecGHz": 0.0,
+                "peakMemoryMB": 0,
+                "averageGHz": 0.0,
+                "results": [],
+                "executionAttemptCount": i.attempts,
+                "exitCode": i.exit_code,
+            })
+        })
+        .collect();
+    let running: Vec<&instance::Model> = all
+        .iter()
+        .filter(|i| {
+            i.state == InstanceState::Executing.as_str()
+                || i.state == InstanceState::Assigned.as_str()
+        })
+        .collect();
+    Ok(TaskFigures {
+        running_instances: running.len() as u32,
+        running_cores: running.len() as u32,
+        succeeded_range: format_ids(&succeeded),
+        failed_range: format_ids(&failed),
+        executed_range: format_ids(&executed),
+        completed,
+        per_running_instance: running
+            .iter()
+            .map(|i| {
+                json!({
+                    "instanceId": i.instance_id,
+                    "phase": if i.state == InstanceState::Executing.as_str() { "execution" } else { "environment" },
+                    "progress": 0.0,
+                    "executionTimeSec": 0.0,
+                    "executionAttemptCount": i.attempts,
+                    "activeForwards": [],
+                    "vpnConnections": [],
+                    "nodeUuid": i.node_id,
+                    "slotIndex": i.slot_index,
+                })
+            })
+            .collect(),
+        execution_time_sec: all.iter().map(seconds).sum(),
+    })
+}
+
+pub async fn view(db: &impl ConnectionTrait, t: &task::Model) -> ApiResult<Value> {
+    Ok(task_json(t, &figures(db, t).await?))
+}
+
+/// Aborts inside a transaction: queued instances are cancelled at once; running ones are
+/// left to the agent, which stops them and reports, and the task waits in PendingCancel.
+pub async fn abort_in(
+    db: &impl ConnectionTrait,
+    t: &task::Model,
+    now: DateTime<Utc>,
+) -> ApiResult<task::Model> {
+    let current = state_of(t);
+    let next = task_transition(current, &TaskEvent::Abort)?;
+    if current.is_finished() {
+        return Ok(t.clone());
+    }
+    instance::Entity::update_many()
+        .col_expr(
+            instance::Column::State,
+            Expr::value(InstanceState::Cancelled.as_str()),
+        )
+        .col_expr(instance::Column::EndedAt, Expr::value(now))
+        .filter(instance::Column::TaskId.eq(t.id))
+        .filter(instance::Column::State.eq(InstanceState::Queued.as_str()))
+        .exec(db)
+        .await?;
+    let still_running = tally(&instances(db, t.id).await?).unfinished() > 0;
+    let next = if still_running {
+        next
+    } else {
+        task_transition(next, &TaskEvent::AllInstancesStopped)?
+    };
+    let mut active = t.clone().into_active_model();
+    set_state(&mut active, t, next, now);
+    active.updated_at = Set(now);
+    Ok(active.update(db).await?)
+}
+
+pub async fn abort(state: &AppState, tenant_id: Uuid, id: Uuid) -> ApiResult<task::Model> {
+    let now = state.clock.now();
+    Ok(state
+        .db
+        .transaction::<_, task::Model, ApiError>(|txn| {
+            Box::pin(async move {
+                let t = load(txn, tenant_id, id).await?;
+                abort_in(txn, &t, now).await
+            })
+        })
+        .await?)
+}
+
+pub async fn delete(state: &AppState, tenant_id: Uuid, id: Uuid) -> ApiResult<()> {
+    let now = state.clock.now();
+    state
+        .db
+        .transaction::<_, (), ApiError>(|txn| {
+            Box::pin(async move {
+                let t = load(txn, tenant_id, id).await?;
+                let t = abort_in(txn, &t, now).await?;
+                if state_of(&t).is_finished() {
+                    task::Entity::delete_by_id(id).exec(txn).await?;
+                } else {
+                    // Running instances are being stopped: hide the task now, remove it after.
+                    let mut active = t.clone().into_active_model();
+                    set_state(&mut active, &t, TaskState::PendingDelete, now);
+                    active.update(txn).await?;
+                }
+                Ok(())
+            })
+        })
+        .await?;
+    Ok(())
+}
+
+/// Which output stream.
+#[derive(Clone, Copy)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// Output of one instance or all (instances in order, each block as written). `fresh` returns
+/// only what was not returned by a previous fresh read, and moves the read mark.
+pub async fn output(
+    state: &AppState,
+    tenant_id: Uuid,
+    id: Uuid,
+    instance_id: Option<&str>,
+    stream: Stream,
+    fresh: bool,
+) -> ApiResult<String> {
+    let t = load(&state.db, tenant_id, id).await?;
+    let mut rows = instances(&state.db, t.id).await?;
+    if let Some(raw) = instance_id {
+        let wanted: i32 = raw
+            .parse()
+            .map_err(|_| ApiError::not_found("task instance"))?;
+        rows.retain(|i| i.instance_id == wanted);
+        if rows.is_empty() {
+            return Err(ApiError::not_found("task instance"));
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        let (text, dropped, offset) = match stream {
+            Stream::Stdout => (&row.stdout, row.stdout_dropped, row.stdout_read_offset),
+            Stream::Stderr => (&row.stderr, row.stderr_dropped, row.stderr_read_offset),
+        };
+        // Offsets count bytes ever written; `dropped` were cut from the front of the buffer.
+        let written = dropped + text.len() as i64;
+        let from = if fresh {
+            (offset - dropped).max(0) as usize
+        } else {
+            0
+        };
+        let from = floor_char_boundary(text, from.min(text.len()));
+        out.push_str(&text[from..]);
+        if fresh && offset < written {
+            let col = match stream {
+                Stream::Stdout => instance::Column::StdoutReadOffset,
+                Stream::Stderr => instance::Column::StderrReadOffset,
+            };
+            instance::Entity::update_many()
+                .col_expr(col, Expr::value(written))
+                .filter(instance::Column::Id.eq(row.id))
+                .exec(&state.db)
+                .await?;
+        }
+    }
+    Ok(out)
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+pub async fn list(db: &impl ConnectionTrait, tenant_id: Uuid) -> ApiResult<Vec<task::Model>> {
+    Ok(task::Entity::find()
+        .filter(task::Column::TenantId.eq(tenant_id))
+        .filter(task::Column::State.ne(TaskState::PendingDelete.as_str()))
+        .order_by_asc(task::Column::Seq)
+        .all(db)
+        .await?)
+}
+
+impl Filterable for task::Model {
+    fn field(&self, name: &str) -> Option<Vec<String>> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "tags" => serde_json::from_value(self.tags.clone()).unwrap_or_default(),
+            "name" => vec![self.name.clone()],
+            "state" => vec![self.state.clone()],
+            "uuid" => vec![self.id.to_string()],
+            "pooluuid" => vec![self.pool_id.to_string()],
+            "jobuuid" => vec![self.job_id.map(|j| j.to_string()).unwrap_or_default()],
+            "shortname" => vec![self.shortname.clone().unwrap_or_default()],
+            _ => return None,
+        })
+    }
+}
+
+/// A task's state from its instances, recomputed after instances change.
+pub fn derived_state(current: TaskState, instances: &[instance::Model]) -> TaskState {
+    let t = tally(instances);
+    task_transition(current, &TaskEvent::Progress(t)).unwrap_or_else(|_| derive_task_state(&t))
+}

@@ -1,0 +1,117 @@
+//! Building and running the application: database, migrations, bootstrap, HTTP server.
+//! Tests call `Application::build` with port 0 and a fresh data directory.
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{NormalizePath, TrailingSlash};
+use actix_web::{App, HttpResponse, HttpServer, web};
+use sea_orm::{EntityTrait, QueryOrder, QuerySelect};
+use utoipa_actix_web::AppExt;
+
+use crate::auth::JwtKeys;
+use crate::bootstrap::{self, Bootstrapped};
+use crate::entities::task;
+use crate::error::ApiError;
+pub use crate::settings::Settings;
+use crate::state::AppState;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+    tokens: Bootstrapped,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        std::fs::create_dir_all(&settings.data_dir)?;
+        let db = crate::db::connect(&settings.database_url()).await?;
+        crate::db::migrate(&db).await?;
+        let secret = bootstrap::signing_secret(&settings.data_dir)?;
+        let last_seq = task::Entity::find()
+            .select_only()
+            .column(task::Column::Seq)
+            .order_by_desc(task::Column::Seq)
+            .into_tuple::<i64>()
+            .one(&db)
+            .await?
+            .unwrap_or(0);
+        let state = web::Data::new(AppState::new(
+            db,
+            settings.clock.clone(),
+            JwtKeys::from_secret(&secret),
+            settings.data_dir.clone(),
+            settings.max_body_bytes,
+            last_seq,
+        ));
+        let tokens = bootstrap::run(&state).await?;
+        let listener = TcpListener::bind(&settings.bind)?;
+        let port = listener.local_addr()?.port();
+        let server = run(listener, state.clone())?;
+        Ok(Application {
+            port,
+            server,
+            state,
+            tokens,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn owner_token(&self) -> &str {
+        &self.tokens.owner_token
+    }
+
+    pub fn operator_token(&self) -> &str {
+        &self.tokens.operator_token
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound("no such route".into()))
+}
+
+fn run(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Server> {
+    let server = HttpServer::new(move || {
+        let (app, api) = App::new()
+            .into_utoipa_app()
+            .app_data(state.clone())
+            .configure(crate::routes::configure)
+            .split_for_parts();
+        let mut api = api;
+        api.info.title = "hearth".into();
+        api.info.version = env!("CARGO_PKG_VERSION").into();
+        api.info.description =
+            Some("Compute pools control plane; a superset of Qarnot's REST API.".into());
+        api.info.contact = None;
+        api.info.license = Some(utoipa::openapi::License::new("Apache-2.0"));
+        let api = web::Data::new(api);
+        app.app_data(api)
+            .route(
+                "/openapi.json",
+                web::get().to(|api: web::Data<utoipa::openapi::OpenApi>| async move {
+                    HttpResponse::Ok().json(api.get_ref())
+                }),
+            )
+            .default_service(web::to(not_found))
+            .wrap(crate::telemetry::RequestMetrics)
+            // `//settings` (an SDK URL ending in '/') and `POST /jobs/` reach their routes.
+            .wrap(NormalizePath::new(TrailingSlash::Trim))
+    })
+    .listen(listener)?
+    .disable_signals()
+    .shutdown_timeout(5)
+    .run();
+    Ok(server)
+}

@@ -1,0 +1,164 @@
+//! Qarnot listing filters: leaves `{"operator","field","value"}` under `And`/`Or` nodes.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::{ApiError, ApiResult};
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaginateBody {
+    pub filter: Option<Value>,
+    pub token: Option<String>,
+    pub maximum_results: Option<i64>,
+}
+
+pub const DEFAULT_PAGE: usize = 50;
+pub const MAX_PAGE: usize = 1000;
+
+#[derive(Debug)]
+pub enum Filter {
+    And(Vec<Filter>),
+    Or(Vec<Filter>),
+    Leaf {
+        op: LeafOp,
+        field: String,
+        value: Value,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LeafOp {
+    Equal,
+    NotEqual,
+    In,
+    NotIn,
+    Like,
+}
+
+/// A listed object exposes its filterable fields: each as the strings it holds.
+pub trait Filterable {
+    fn field(&self, name: &str) -> Option<Vec<String>>;
+}
+
+impl Filter {
+    pub fn parse(v: &Value, path: &str) -> ApiResult<Filter> {
+        let op = v
+            .get("operator")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::field(&format!("{path}.operator"), "is required"))?;
+        match op {
+            "And" | "Or" => {
+                let filters = v
+                    .get("filters")
+                    .and_then(Value::as_array)
+                    .ok_or_else(|| ApiError::field(&format!("{path}.filters"), "must be an array"))?
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| Filter::parse(f, &format!("{path}.filters[{i}]")))
+                    .collect::<ApiResult<Vec<_>>>()?;
+                Ok(if op == "And" {
+                    Filter::And(filters)
+                } else {
+                    Filter::Or(filters)
+                })
+            }
+            leaf => {
+                let op = match leaf {
+                    "Equal" => LeafOp::Equal,
+                    "NotEqual" => LeafOp::NotEqual,
+                    "In" => LeafOp::In,
+                    "NotIn" => LeafOp::NotIn,
+                    "Like" => LeafOp::Like,
+                    other => {
+                        return Err(ApiError::field(
+                            &format!("{path}.operator"),
+                            format!(
+                                "'{other}' is not supported (And, Or, Equal, NotEqual, In, NotIn, Like)"
+                            ),
+                        ));
+                    }
+                };
+                let field = v
+                    .get("field")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| ApiError::field(&format!("{path}.field"), "is required"))?
+                    .to_owned();
+                Ok(Filter::Leaf {
+                    op,
+                    field,
+                    value: v.get("value").cloned().unwrap_or(Value::Null),
+                })
+            }
+        }
+    }
+
+    pub fn matches(&self, item: &dyn Filterable) -> ApiResult<bool> {
+        match self {
+            Filter::And(fs) => {
+                for f in fs {
+                    if !f.matches(item)? {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+            Filter::Or(fs) => {
+                for f in fs {
+                    if f.matches(item)? {
+                        return Ok(true);
+                    }
+                }
+                Ok(fs.is_empty())
+            }
+            Filter::Leaf { op, field, value } => {
+                let held = item.field(field).ok_or_else(|| {
+                    ApiError::field("filter.field", format!("'{field}' cannot be filtered on"))
+                })?;
+                let wanted: Vec<String> = match value {
+                    Value::Array(items) => items.iter().map(value_text).collect(),
+                    v => vec![value_text(v)],
+                };
+                let any_equal = held
+                    .iter()
+                    .any(|h| wanted.iter().any(|w| h.eq_ignore_ascii_case(w)));
+                Ok(match op {
+                    LeafOp::Equal | LeafOp::In => any_equal,
+                    LeafOp::NotEqual | LeafOp::NotIn => !any_equal,
+                    LeafOp::Like => held.iter().any(|h| {
+                        wanted.iter().any(|w| {
+                            h.to_lowercase()
+                                .contains(&w.trim_matches('%').to_lowercase())
+                        })
+                    }),
+                })
+            }
+        }
+    }
+}
+
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// One page of an already filtered, ordered list. The token is the offset of the next page.
+pub fn page<T>(items: Vec<T>, body: &PaginateBody) -> ApiResult<(Vec<T>, Option<String>)> {
+    let size = match body.maximum_results {
+        None => DEFAULT_PAGE,
+        Some(n) if n >= 1 => (n as usize).min(MAX_PAGE),
+        Some(_) => return Err(ApiError::field("maximumResults", "must be >= 1")),
+    };
+    let start = match body.token.as_deref().filter(|t| !t.is_empty()) {
+        None => 0,
+        Some(t) => t
+            .parse::<usize>()
+            .map_err(|_| ApiError::field("token", "is not a token this server gave"))?,
+    };
+    let total = items.len();
+    let data: Vec<T> = items.into_iter().skip(start).take(size).collect();
+    let next = (start + size < total).then(|| (start + size).to_string());
+    Ok((data, next))
+}

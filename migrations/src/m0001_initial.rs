@@ -1,0 +1,599 @@
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum Tenants {
+    Table,
+    Id,
+    Name,
+    MultiSlotEnabled,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum Users {
+    Table,
+    Id,
+    TenantId,
+    Email,
+    Role,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum ApiTokens {
+    Table,
+    Id,
+    TenantId,
+    UserId,
+    Name,
+    Role,
+    CreatedAt,
+    ExpiresAt,
+    RevokedAt,
+}
+
+#[derive(DeriveIden)]
+enum Profiles {
+    Table,
+    Id,
+    Name,
+    Cores,
+    MemoryMb,
+    PricePerSlotHour,
+    MaxSlotsPerNode,
+    BootDelayMs,
+    Launcher,
+    Constants,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum Pools {
+    Table,
+    Id,
+    TenantId,
+    Name,
+    Shortname,
+    ProfileName,
+    InstanceCount,
+    SlotsPerNode,
+    State,
+    PreviousState,
+    StateTransitionTime,
+    PreviousStateTransitionTime,
+    ResizePeriodSeconds,
+    Policies,
+    Elastic,
+    ScalingSource,
+    Constants,
+    Tags,
+    Labels,
+    Spec,
+    NextEvaluationAt,
+    CreatedAt,
+    UpdatedAt,
+    EndDate,
+}
+
+#[derive(DeriveIden)]
+enum Nodes {
+    Table,
+    Id,
+    TenantId,
+    PoolId,
+    State,
+    Slots,
+    TokenId,
+    Pid,
+    Dir,
+    CreatedAt,
+    ReadyAt,
+    LastHeartbeat,
+    IdleSince,
+    EndedAt,
+}
+
+#[derive(DeriveIden)]
+enum Jobs {
+    Table,
+    Id,
+    TenantId,
+    PoolId,
+    Name,
+    Shortname,
+    State,
+    PreviousState,
+    StateTransitionTime,
+    PreviousStateTransitionTime,
+    UseDependencies,
+    MaxWallTimeSeconds,
+    Tags,
+    Spec,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum Tasks {
+    Table,
+    Id,
+    TenantId,
+    PoolId,
+    JobId,
+    Seq,
+    Name,
+    Shortname,
+    InstanceCount,
+    AdvancedRanges,
+    State,
+    PreviousState,
+    StateTransitionTime,
+    PreviousStateTransitionTime,
+    Constants,
+    Tags,
+    Labels,
+    Dependencies,
+    MaxPerInstanceRetries,
+    MaxTotalRetries,
+    Spec,
+    Errors,
+    CreatedAt,
+    UpdatedAt,
+    EndDate,
+}
+
+#[derive(DeriveIden)]
+enum Instances {
+    Table,
+    Id,
+    TenantId,
+    PoolId,
+    TaskId,
+    InstanceId,
+    State,
+    Attempts,
+    NodeId,
+    SlotIndex,
+    ExitCode,
+    StartedAt,
+    EndedAt,
+    Stdout,
+    Stderr,
+    StdoutReadOffset,
+    StderrReadOffset,
+    StdoutDropped,
+    StderrDropped,
+}
+
+#[derive(DeriveIden)]
+enum ScalingDecisions {
+    Table,
+    Id,
+    TenantId,
+    PoolId,
+    CreatedAt,
+    ActivePolicyName,
+    ActivePeriodName,
+    WantedSlots,
+    TargetSlots,
+    Action,
+    Reason,
+    Detail,
+}
+
+#[derive(DeriveIden)]
+enum UsageIntervals {
+    Table,
+    Id,
+    TenantId,
+    PoolId,
+    NodeId,
+    ProfileName,
+    Slots,
+    PricePerSlotHour,
+    StartedAt,
+    EndedAt,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(Tenants::Table)
+                    .col(uuid(Tenants::Id).primary_key())
+                    .col(string(Tenants::Name).unique_key())
+                    .col(boolean(Tenants::MultiSlotEnabled))
+                    .col(timestamp_with_time_zone(Tenants::CreatedAt))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Users::Table)
+                    .col(uuid(Users::Id).primary_key())
+                    // Null for the platform operator, who belongs to no tenant.
+                    .col(uuid_null(Users::TenantId))
+                    .col(string(Users::Email))
+                    .col(string(Users::Role))
+                    .col(timestamp_with_time_zone(Users::CreatedAt))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(Users::Table, Users::TenantId)
+                            .to(Tenants::Table, Tenants::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("users_tenant_email")
+                    .table(Users::Table)
+                    .col(Users::TenantId)
+                    .col(Users::Email)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ApiTokens::Table)
+                    .col(uuid(ApiTokens::Id).primary_key())
+                    .col(uuid_null(ApiTokens::TenantId))
+                    .col(uuid(ApiTokens::UserId))
+                    .col(string(ApiTokens::Name))
+                    .col(string(ApiTokens::Role))
+                    .col(timestamp_with_time_zone(ApiTokens::CreatedAt))
+                    .col(timestamp_with_time_zone_null(ApiTokens::ExpiresAt))
+                    .col(timestamp_with_time_zone_null(ApiTokens::RevokedAt))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(ApiTokens::Table, ApiTokens::UserId)
+                            .to(Users::Table, Users::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Profiles::Table)
+                    .col(uuid(Profiles::Id).primary_key())
+                    .col(string(Profiles::Name).unique_key())
+                    .col(integer(Profiles::Cores))
+                    .col(integer(Profiles::MemoryMb))
+                    .col(string(Profiles::PricePerSlotHour))
+                    .col(integer(Profiles::MaxSlotsPerNode))
+                    .col(big_integer(Profiles::BootDelayMs))
+                    .col(string(Profiles::Launcher))
+                    .col(json(Profiles::Constants))
+                    .col(timestamp_with_time_zone(Profiles::CreatedAt))
+                    .col(timestamp_with_time_zone(Profiles::UpdatedAt))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Pools::Table)
+                    .col(uuid(Pools::Id).primary_key())
+                    .col(uuid(Pools::TenantId))
+                    .col(string(Pools::Name))
+                    .col(string_null(Pools::Shortname))
+                    .col(string(Pools::ProfileName))
+                    .col(integer(Pools::InstanceCount))
+                    .col(integer(Pools::SlotsPerNode))
+                    .col(string(Pools::State))
+                    .col(string_null(Pools::PreviousState))
+                    .col(timestamp_with_time_zone(Pools::StateTransitionTime))
+                    .col(timestamp_with_time_zone_null(
+                        Pools::PreviousStateTransitionTime,
+                    ))
+                    .col(integer(Pools::ResizePeriodSeconds))
+                    // The ordered policy list hearth evaluates (hearth-core's `Policy`, as JSON).
+                    .col(json(Pools::Policies))
+                    .col(json(Pools::Elastic))
+                    // "scaling", "elastic" or "fixed": which part of the request the policies came from.
+                    .col(string(Pools::ScalingSource))
+                    .col(json(Pools::Constants))
+                    .col(json(Pools::Tags))
+                    .col(json(Pools::Labels))
+                    // The rest of the Qarnot body, kept so it reads back as sent.
+                    .col(json(Pools::Spec))
+                    .col(timestamp_with_time_zone_null(Pools::NextEvaluationAt))
+                    .col(timestamp_with_time_zone(Pools::CreatedAt))
+                    .col(timestamp_with_time_zone(Pools::UpdatedAt))
+                    .col(timestamp_with_time_zone_null(Pools::EndDate))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(Pools::Table, Pools::TenantId)
+                            .to(Tenants::Table, Tenants::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("pools_tenant")
+                    .table(Pools::Table)
+                    .col(Pools::TenantId)
+                    .col(Pools::CreatedAt)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Nodes::Table)
+                    .col(uuid(Nodes::Id).primary_key())
+                    .col(uuid(Nodes::TenantId))
+                    .col(uuid(Nodes::PoolId))
+                    .col(string(Nodes::State))
+                    .col(integer(Nodes::Slots))
+                    .col(uuid_null(Nodes::TokenId))
+                    .col(integer_null(Nodes::Pid))
+                    .col(string_null(Nodes::Dir))
+                    .col(timestamp_with_time_zone(Nodes::CreatedAt))
+                    .col(timestamp_with_time_zone_null(Nodes::ReadyAt))
+                    .col(timestamp_with_time_zone_null(Nodes::LastHeartbeat))
+                    .col(timestamp_with_time_zone_null(Nodes::IdleSince))
+                    .col(timestamp_with_time_zone_null(Nodes::EndedAt))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(Nodes::Table, Nodes::PoolId)
+                            .to(Pools::Table, Pools::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("nodes_pool")
+                    .table(Nodes::Table)
+                    .col(Nodes::PoolId)
+                    .col(Nodes::State)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Jobs::Table)
+                    .col(uuid(Jobs::Id).primary_key())
+                    .col(uuid(Jobs::TenantId))
+                    .col(uuid_null(Jobs::PoolId))
+                    .col(string(Jobs::Name))
+                    .col(string_null(Jobs::Shortname))
+                    .col(string(Jobs::State))
+                    .col(string_null(Jobs::PreviousState))
+                    .col(timestamp_with_time_zone(Jobs::StateTransitionTime))
+                    .col(timestamp_with_time_zone_null(
+                        Jobs::PreviousStateTransitionTime,
+                    ))
+                    .col(boolean(Jobs::UseDependencies))
+                    .col(big_integer_null(Jobs::MaxWallTimeSeconds))
+                    .col(json(Jobs::Tags))
+                    .col(json(Jobs::Spec))
+                    .col(timestamp_with_time_zone(Jobs::CreatedAt))
+                    .col(timestamp_with_time_zone(Jobs::UpdatedAt))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(Jobs::Table, Jobs::TenantId)
+                            .to(Tenants::Table, Tenants::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Tasks::Table)
+                    .col(uuid(Tasks::Id).primary_key())
+                    .col(uuid(Tasks::TenantId))
+                    .col(uuid(Tasks::PoolId))
+                    .col(uuid_null(Tasks::JobId))
+                    // Submission order: FIFO dispatch within a pool.
+                    .col(big_integer(Tasks::Seq))
+                    .col(string(Tasks::Name))
+                    .col(string_null(Tasks::Shortname))
+                    .col(integer(Tasks::InstanceCount))
+                    .col(string_null(Tasks::AdvancedRanges))
+                    .col(string(Tasks::State))
+                    .col(string_null(Tasks::PreviousState))
+                    .col(timestamp_with_time_zone(Tasks::StateTransitionTime))
+                    .col(timestamp_with_time_zone_null(
+                        Tasks::PreviousStateTransitionTime,
+                    ))
+                    .col(json(Tasks::Constants))
+                    .col(json(Tasks::Tags))
+                    .col(json(Tasks::Labels))
+                    .col(json(Tasks::Dependencies))
+                    .col(integer_null(Tasks::MaxPerInstanceRetries))
+                    .col(integer_null(Tasks::MaxTotalRetries))
+                    .col(json(Tasks::Spec))
+                    .col(json(Tasks::Errors))
+                    .col(timestamp_with_time_zone(Tasks::CreatedAt))
+                    .col(timestamp_with_time_zone(Tasks::UpdatedAt))
+                    .col(timestamp_with_time_zone_null(Tasks::EndDate))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(Tasks::Table, Tasks::PoolId)
+                            .to(Pools::Table, Pools::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("tasks_tenant")
+                    .table(Tasks::Table)
+                    .col(Tasks::TenantId)
+                    .col(Tasks::Seq)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("tasks_pool_state")
+                    .table(Tasks::Table)
+                    .col(Tasks::PoolId)
+                    .col(Tasks::State)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Instances::Table)
+                    .col(uuid(Instances::Id).primary_key())
+                    .col(uuid(Instances::TenantId))
+                    .col(uuid(Instances::PoolId))
+                    .col(uuid(Instances::TaskId))
+                    .col(integer(Instances::InstanceId))
+                    .col(string(Instances::State))
+                    .col(integer(Instances::Attempts))
+                    .col(uuid_null(Instances::NodeId))
+                    .col(integer_null(Instances::SlotIndex))
+                    .col(integer_null(Instances::ExitCode))
+                    .col(timestamp_with_time_zone_null(Instances::StartedAt))
+                    .col(timestamp_with_time_zone_null(Instances::EndedAt))
+                    .col(text(Instances::Stdout))
+                    .col(text(Instances::Stderr))
+                    .col(big_integer(Instances::StdoutReadOffset))
+                    .col(big_integer(Instances::StderrReadOffset))
+                    .col(big_integer(Instances::StdoutDropped))
+                    .col(big_integer(Instances::StderrDropped))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(Instances::Table, Instances::TaskId)
+                            .to(Tasks::Table, Tasks::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("instances_task")
+                    .table(Instances::Table)
+                    .col(Instances::TaskId)
+                    .col(Instances::InstanceId)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("instances_pool_state")
+                    .table(Instances::Table)
+                    .col(Instances::PoolId)
+                    .col(Instances::State)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ScalingDecisions::Table)
+                    .col(uuid(ScalingDecisions::Id).primary_key())
+                    .col(uuid(ScalingDecisions::TenantId))
+                    .col(uuid(ScalingDecisions::PoolId))
+                    .col(timestamp_with_time_zone(ScalingDecisions::CreatedAt))
+                    .col(string_null(ScalingDecisions::ActivePolicyName))
+                    .col(string_null(ScalingDecisions::ActivePeriodName))
+                    .col(integer(ScalingDecisions::WantedSlots))
+                    .col(integer(ScalingDecisions::TargetSlots))
+                    .col(string(ScalingDecisions::Action))
+                    .col(text(ScalingDecisions::Reason))
+                    .col(json(ScalingDecisions::Detail))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(ScalingDecisions::Table, ScalingDecisions::PoolId)
+                            .to(Pools::Table, Pools::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("scaling_decisions_pool")
+                    .table(ScalingDecisions::Table)
+                    .col(ScalingDecisions::PoolId)
+                    .col(ScalingDecisions::CreatedAt)
+                    .to_owned(),
+            )
+            .await?;
+        // Usage intervals outlive their pool and node rows: billing history is never cascaded away.
+        manager
+            .create_table(
+                Table::create()
+                    .table(UsageIntervals::Table)
+                    .col(uuid(UsageIntervals::Id).primary_key())
+                    .col(uuid(UsageIntervals::TenantId))
+                    .col(uuid(UsageIntervals::PoolId))
+                    .col(uuid(UsageIntervals::NodeId))
+                    .col(string(UsageIntervals::ProfileName))
+                    .col(integer(UsageIntervals::Slots))
+                    .col(string(UsageIntervals::PricePerSlotHour))
+                    .col(timestamp_with_time_zone(UsageIntervals::StartedAt))
+                    .col(timestamp_with_time_zone_null(UsageIntervals::EndedAt))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("usage_intervals_tenant")
+                    .table(UsageIntervals::Table)
+                    .col(UsageIntervals::TenantId)
+                    .col(UsageIntervals::StartedAt)
+                    .to_owned(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in [
+            UsageIntervals::Table.into_iden(),
+            ScalingDecisions::Table.into_iden(),
+            Instances::Table.into_iden(),
+            Tasks::Table.into_iden(),
+            Jobs::Table.into_iden(),
+            Nodes::Table.into_iden(),
+            Pools::Table.into_iden(),
+            Profiles::Table.into_iden(),
+            ApiTokens::Table.into_iden(),
+            Users::Table.into_iden(),
+            Tenants::Table.into_iden(),
+        ] {
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}
