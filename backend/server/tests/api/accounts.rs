@@ -1,0 +1,307 @@
+//! /tenants, /tokens, /users.
+
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+fn find<'a>(list: &'a Value, key: &str, value: &str) -> Option<&'a Value> {
+    list.as_array()
+        .expect("array")
+        .iter()
+        .find(|item| item[key] == value)
+}
+
+// --- tenants ---------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn operator_creates_a_tenant_whose_owner_token_works() {
+    let app = spawn_app().await;
+    let tenant = app.create_tenant_with(&json!({"name": "acme"})).await;
+    uuid_of(&tenant);
+    assert_eq!(tenant["name"], "acme");
+    assert_eq!(
+        tenant["multiSlotEnabled"], false,
+        "multiSlotEnabled defaults to false: {tenant}"
+    );
+    assert_wire_date(&tenant, "creationDate");
+    let token = tenant["ownerToken"].as_str().expect("ownerToken");
+    assert_ne!(token, app.owner_token);
+
+    app.get("/pools", token).await.expect(200);
+    let info = app.get("/info", token).await.expect_json(200);
+    assert_eq!(info["poolCount"], 0);
+    // An owner: manages its own tokens.
+    app.get("/tokens", token).await.expect(200);
+}
+
+#[tokio::test]
+async fn tenants_are_listed_with_their_entitlement() {
+    let app = spawn_app().await;
+    let plain = app.create_tenant_with(&json!({"name": "plain"})).await;
+    let multi = app
+        .create_tenant_with(&json!({"name": "multi", "multiSlotEnabled": true}))
+        .await;
+    assert_eq!(multi["multiSlotEnabled"], true);
+
+    let list = app
+        .get("/tenants", &app.operator_token)
+        .await
+        .expect_json(200);
+    let items = list.as_array().expect("array");
+    assert_eq!(items.len(), 3, "default + 2: {list}");
+    for item in items {
+        uuid_of(item);
+        assert_wire_date(item, "creationDate");
+        assert!(
+            item.get("ownerToken").is_none(),
+            "listing must not leak owner tokens: {item}"
+        );
+    }
+    let default = find(&list, "name", "default").expect("default tenant listed");
+    assert_eq!(
+        default["multiSlotEnabled"], true,
+        "the bootstrap tenant has multi-slot: {default}"
+    );
+    assert_eq!(find(&list, "name", "plain").unwrap()["uuid"], plain["uuid"]);
+    assert_eq!(
+        find(&list, "name", "plain").unwrap()["multiSlotEnabled"],
+        false
+    );
+    assert_eq!(
+        find(&list, "name", "multi").unwrap()["multiSlotEnabled"],
+        true
+    );
+}
+
+#[tokio::test]
+async fn duplicate_tenant_name_is_409() {
+    let app = spawn_app().await;
+    app.create_tenant_with(&json!({"name": "twice"})).await;
+    app.post_json("/tenants", &app.operator_token, &json!({"name": "twice"}))
+        .await
+        .expect_error(409, "conflict", &[]);
+    app.post_json("/tenants", &app.operator_token, &json!({"name": "default"}))
+        .await
+        .expect_error(409, "conflict", &[]);
+}
+
+#[tokio::test]
+async fn tenant_name_is_required() {
+    let app = spawn_app().await;
+    app.post_json("/tenants", &app.operator_token, &json!({"name": ""}))
+        .await
+        .expect_validation("name");
+}
+
+#[tokio::test]
+async fn tenant_tokens_cannot_manage_tenants() {
+    let app = spawn_app().await;
+    let (_, other_owner) = app.create_tenant("other").await;
+    for token in [app.owner_token.as_str(), other_owner.as_str()] {
+        app.get("/tenants", token)
+            .await
+            .expect_error(403, "forbidden", &[]);
+        app.post_json("/tenants", token, &json!({"name": "sneaky"}))
+            .await
+            .expect_error(403, "forbidden", &[]);
+    }
+    let list = app
+        .get("/tenants", &app.operator_token)
+        .await
+        .expect_json(200);
+    assert!(find(&list, "name", "sneaky").is_none(), "{list}");
+}
+
+// --- tokens ----------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn owner_creates_and_lists_tokens() {
+    let app = spawn_app().await;
+    let created = app
+        .create_token_with(&json!({"name": "ci", "role": "member"}))
+        .await;
+    let uuid = uuid_of(&created);
+    assert_eq!(created["name"], "ci");
+    assert_eq!(created["role"], "member");
+    assert!(
+        created["token"].as_str().is_some_and(|t| !t.is_empty()),
+        "{created}"
+    );
+    assert_wire_date(&created, "creationDate");
+    assert!(
+        created.as_object().unwrap().contains_key("userUuid"),
+        "{created}"
+    );
+    assert!(
+        created.as_object().unwrap().contains_key("expiresAt"),
+        "{created}"
+    );
+
+    let list = app.get("/tokens", &app.owner_token).await.expect_json(200);
+    let entry = find(&list, "uuid", &uuid).unwrap_or_else(|| panic!("token not listed: {list}"));
+    assert_eq!(entry["name"], "ci");
+    assert_eq!(entry["role"], "member");
+    assert_eq!(entry["revoked"], false);
+    assert_eq!(entry["creationDate"], created["creationDate"]);
+    assert!(
+        entry.get("token").is_none(),
+        "GET /tokens must not return secrets: {entry}"
+    );
+    for item in list.as_array().unwrap() {
+        assert!(
+            item.get("token").is_none(),
+            "GET /tokens must not return secrets: {item}"
+        );
+        assert!(item["revoked"].is_boolean(), "{item}");
+    }
+}
+
+#[tokio::test]
+async fn a_token_for_a_user_names_that_user() {
+    let app = spawn_app().await;
+    let user = app.create_user("alice@example.com", "member").await;
+    let created = app
+        .create_token_with(&json!({"name": "alice", "role": "member", "userUuid": user}))
+        .await;
+    assert_eq!(created["userUuid"], user.as_str());
+    let token = created["token"].as_str().unwrap();
+    app.get("/pools", token).await.expect(200);
+    app.create_pool(token, &pool_body("alices")).await;
+}
+
+#[tokio::test]
+async fn token_role_is_validated() {
+    let app = spawn_app().await;
+    app.post_json(
+        "/tokens",
+        &app.owner_token,
+        &json!({"name": "x", "role": "emperor"}),
+    )
+    .await
+    .expect_validation("role");
+    // A tenant token can never be an operator token.
+    let response = app
+        .post_json(
+            "/tokens",
+            &app.owner_token,
+            &json!({"name": "x", "role": "operator"}),
+        )
+        .await;
+    assert!(matches!(response.status, 400 | 403), "{response:?}");
+}
+
+#[tokio::test]
+async fn token_for_an_unknown_user_is_refused() {
+    let app = spawn_app().await;
+    let response = app
+        .post_json(
+            "/tokens",
+            &app.owner_token,
+            &json!({"name": "ghost", "role": "member", "userUuid": random_uuid()}),
+        )
+        .await;
+    assert!(matches!(response.status, 400 | 404), "{response:?}");
+}
+
+#[tokio::test]
+async fn deleting_an_unknown_token_is_404() {
+    let app = spawn_app().await;
+    app.delete(&format!("/tokens/{}", random_uuid()), &app.owner_token)
+        .await
+        .expect_error(404, "not_found", &[]);
+}
+
+// --- users -----------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn owner_creates_and_lists_users() {
+    let app = spawn_app().await;
+    let created = app
+        .post_json(
+            "/users",
+            &app.owner_token,
+            &json!({"email": "bob@example.com", "role": "viewer"}),
+        )
+        .await
+        .expect_json(201);
+    let uuid = uuid_of(&created);
+    assert_eq!(created["email"], "bob@example.com");
+    assert_eq!(created["role"], "viewer");
+    assert_wire_date(&created, "creationDate");
+
+    let list = app.get("/users", &app.owner_token).await.expect_json(200);
+    let bob = find(&list, "uuid", &uuid).unwrap_or_else(|| panic!("user not listed: {list}"));
+    assert_eq!(bob["email"], "bob@example.com");
+    assert_eq!(bob["role"], "viewer");
+    let owner = find(&list, "email", "owner@default")
+        .unwrap_or_else(|| panic!("bootstrap owner not listed: {list}"));
+    assert_eq!(owner["role"], "owner");
+    assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
+}
+
+#[tokio::test]
+async fn duplicate_user_email_is_409() {
+    let app = spawn_app().await;
+    app.create_user("carol@example.com", "member").await;
+    app.post_json(
+        "/users",
+        &app.owner_token,
+        &json!({"email": "carol@example.com", "role": "viewer"}),
+    )
+    .await
+    .expect_error(409, "conflict", &[]);
+    app.post_json(
+        "/users",
+        &app.owner_token,
+        &json!({"email": "owner@default", "role": "member"}),
+    )
+    .await
+    .expect_error(409, "conflict", &[]);
+}
+
+#[tokio::test]
+async fn user_fields_are_validated() {
+    let app = spawn_app().await;
+    app.post_json(
+        "/users",
+        &app.owner_token,
+        &json!({"email": "dave@example.com", "role": "wizard"}),
+    )
+    .await
+    .expect_validation("role");
+    app.post_json(
+        "/users",
+        &app.owner_token,
+        &json!({"email": "", "role": "member"}),
+    )
+    .await
+    .expect_validation("email");
+}
+
+#[tokio::test]
+async fn each_tenant_sees_only_its_users() {
+    let app = spawn_app().await;
+    let (_, other) = app.create_tenant("other").await;
+    app.create_user("erin@example.com", "member").await;
+    let theirs = app.get("/users", &other).await.expect_json(200);
+    assert!(
+        find(&theirs, "email", "erin@example.com").is_none(),
+        "{theirs}"
+    );
+    assert!(
+        find(&theirs, "email", "owner@default").is_none(),
+        "{theirs}"
+    );
+    app.post_json(
+        "/users",
+        &other,
+        &json!({"email": "frank@example.com", "role": "member"}),
+    )
+    .await
+    .expect(201);
+    let ours = app.get("/users", &app.owner_token).await.expect_json(200);
+    assert!(
+        find(&ours, "email", "frank@example.com").is_none(),
+        "{ours}"
+    );
+}

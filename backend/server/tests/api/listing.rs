@@ -1,0 +1,294 @@
+//! Listing: GET arrays, paginate walks, filters.
+
+use std::collections::HashSet;
+
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+/// Three pools tagged {a}, {b}, {a, b}; returns their uuids in that order.
+async fn tagged_pools(app: &TestApp) -> [String; 3] {
+    let mut uuids = Vec::new();
+    for (name, tags) in [
+        ("only-a", json!(["a"])),
+        ("only-b", json!(["b"])),
+        ("both", json!(["a", "b"])),
+    ] {
+        let mut body = pool_body(name);
+        body["tags"] = tags;
+        uuids.push(app.create_pool(&app.owner_token, &body).await);
+    }
+    uuids.try_into().unwrap()
+}
+
+async fn tagged_tasks(app: &TestApp) -> [String; 3] {
+    let pool = app.create_idle_pool(&app.owner_token, "tasks-home").await;
+    let mut uuids = Vec::new();
+    for (name, tags) in [
+        ("only-a", json!(["a"])),
+        ("only-b", json!(["b"])),
+        ("both", json!(["a", "b"])),
+    ] {
+        let mut body = task_body(name, &pool, 1);
+        body["tags"] = tags;
+        uuids.push(app.create_task(&app.owner_token, &body).await);
+    }
+    uuids.try_into().unwrap()
+}
+
+fn set(items: &[String]) -> HashSet<String> {
+    items.iter().cloned().collect()
+}
+
+#[track_caller]
+fn assert_each_once(listed: &[String], expected: &[String]) {
+    assert_eq!(
+        listed.len(),
+        set(listed).len(),
+        "an item came twice: {listed:?}"
+    );
+    assert_eq!(
+        set(listed),
+        set(expected),
+        "listed {listed:?}, expected {expected:?}"
+    );
+}
+
+#[tokio::test]
+async fn get_pools_is_an_array_of_pools() {
+    let app = spawn_app().await;
+    assert_eq!(
+        app.get("/pools", &app.owner_token).await.expect_json(200),
+        json!([])
+    );
+    let pools = tagged_pools(&app).await;
+    let list = app.get("/pools", &app.owner_token).await.expect_json(200);
+    for pool in list.as_array().expect("array") {
+        assert_wire_date(pool, "creationDate");
+        assert_array(pool, "constants");
+        assert_object(pool, "elasticProperty");
+    }
+    assert_each_once(&app.list_uuids("/pools", &app.owner_token).await, &pools);
+}
+
+#[tokio::test]
+async fn get_tasks_is_an_array_of_tasks() {
+    let app = spawn_app().await;
+    assert_eq!(
+        app.get("/tasks", &app.owner_token).await.expect_json(200),
+        json!([])
+    );
+    let tasks = tagged_tasks(&app).await;
+    let list = app.get("/tasks", &app.owner_token).await.expect_json(200);
+    for task in list.as_array().expect("array") {
+        assert_wire_date(task, "creationDate");
+        assert_array(task, "completedInstances");
+    }
+    assert_each_once(&app.list_uuids("/tasks", &app.owner_token).await, &tasks);
+}
+
+#[tokio::test]
+async fn pool_pages_of_one_walk_every_pool_once() {
+    let app = spawn_app().await;
+    let pools = tagged_pools(&app).await;
+    for path in ["/pools/paginate", "/pools/summaries/paginate"] {
+        let walked = app.walk(path, &app.owner_token, Value::Null, 1).await;
+        assert_each_once(&walked, &pools);
+        let walked = app.walk(path, &app.owner_token, Value::Null, 2).await;
+        assert_each_once(&walked, &pools);
+    }
+}
+
+#[tokio::test]
+async fn task_pages_of_one_walk_every_task_once() {
+    let app = spawn_app().await;
+    let tasks = tagged_tasks(&app).await;
+    for path in ["/tasks/paginate", "/tasks/summaries/paginate"] {
+        let walked = app.walk(path, &app.owner_token, Value::Null, 1).await;
+        assert_each_once(&walked, &tasks);
+    }
+}
+
+#[tokio::test]
+async fn job_pages_of_one_walk_every_job_once() {
+    let app = spawn_app().await;
+    let mut jobs = Vec::new();
+    for name in ["j1", "j2", "j3"] {
+        jobs.push(
+            app.create_job(&app.owner_token, &job_body(name, None))
+                .await,
+        );
+    }
+    let walked = app
+        .walk("/jobs/paginate", &app.owner_token, Value::Null, 1)
+        .await;
+    assert_each_once(&walked, &jobs);
+}
+
+#[tokio::test]
+async fn a_page_reports_its_token_and_truncation() {
+    let app = spawn_app().await;
+    tagged_pools(&app).await;
+    let first = app
+        .post_json(
+            "/pools/paginate",
+            &app.owner_token,
+            &json!({"filter": null, "token": null, "maximumResults": 2}),
+        )
+        .await
+        .expect_json(200);
+    assert_eq!(first["data"].as_array().unwrap().len(), 2, "{first}");
+    assert_eq!(first["isTruncated"], true);
+    assert!(first["nextToken"].is_string(), "{first}");
+    assert!(first.as_object().unwrap().contains_key("token"), "{first}");
+    let second = app
+        .post_json(
+            "/pools/paginate",
+            &app.owner_token,
+            &json!({"filter": null, "token": first["nextToken"], "maximumResults": 2}),
+        )
+        .await
+        .expect_json(200);
+    assert_eq!(second["data"].as_array().unwrap().len(), 1, "{second}");
+    assert_eq!(second["isTruncated"], false);
+    assert!(second["nextToken"].is_null(), "{second}");
+
+    // An empty body lists with the defaults.
+    let all = app
+        .post_json("/pools/paginate", &app.owner_token, &json!({}))
+        .await
+        .expect_json(200);
+    assert_eq!(all["data"].as_array().unwrap().len(), 3, "{all}");
+    assert_eq!(all["isTruncated"], false);
+}
+
+#[tokio::test]
+async fn tag_filters_select_pools() {
+    let app = spawn_app().await;
+    let [only_a, only_b, both] = tagged_pools(&app).await;
+    let equal_a = tag_equal("a");
+    let or = json!({"operator": "Or", "filters": [tag_equal("a"), tag_equal("b")]});
+    let and = json!({"operator": "And", "filters": [tag_equal("a"), tag_equal("b")]});
+    let nobody = tag_equal("c");
+    for path in ["/pools/paginate", "/pools/summaries/paginate"] {
+        let token = &app.owner_token;
+        assert_each_once(
+            &app.list_page(path, token, equal_a.clone()).await,
+            &[only_a.clone(), both.clone()],
+        );
+        assert_each_once(
+            &app.list_page(path, token, tag_equal("b")).await,
+            &[only_b.clone(), both.clone()],
+        );
+        assert_each_once(
+            &app.list_page(path, token, or.clone()).await,
+            &[only_a.clone(), only_b.clone(), both.clone()],
+        );
+        assert_each_once(
+            &app.list_page(path, token, and.clone()).await,
+            std::slice::from_ref(&both),
+        );
+        assert_each_once(&app.list_page(path, token, nobody.clone()).await, &[]);
+    }
+    // Filters and pagination together.
+    let walked = app
+        .walk("/pools/paginate", &app.owner_token, equal_a, 1)
+        .await;
+    assert_each_once(&walked, &[only_a, both]);
+}
+
+#[tokio::test]
+async fn tag_filters_select_tasks() {
+    let app = spawn_app().await;
+    let [only_a, only_b, both] = tagged_tasks(&app).await;
+    let or = json!({"operator": "Or", "filters": [tag_equal("a"), tag_equal("b")]});
+    let and = json!({"operator": "And", "filters": [tag_equal("a"), tag_equal("b")]});
+    for path in ["/tasks/paginate", "/tasks/summaries/paginate"] {
+        let token = &app.owner_token;
+        assert_each_once(
+            &app.list_page(path, token, tag_equal("a")).await,
+            &[only_a.clone(), both.clone()],
+        );
+        assert_each_once(
+            &app.list_page(path, token, or.clone()).await,
+            &[only_a.clone(), only_b.clone(), both.clone()],
+        );
+        assert_each_once(
+            &app.list_page(path, token, and.clone()).await,
+            std::slice::from_ref(&both),
+        );
+    }
+}
+
+#[tokio::test]
+async fn tag_filters_select_jobs() {
+    let app = spawn_app().await;
+    let mut tagged = job_body("tagged", None);
+    tagged["tags"] = json!(["a"]);
+    let a = app.create_job(&app.owner_token, &tagged).await;
+    app.create_job(&app.owner_token, &job_body("untagged", None))
+        .await;
+    let listed = app
+        .list_page("/jobs/paginate", &app.owner_token, tag_equal("a"))
+        .await;
+    assert_each_once(&listed, &[a]);
+}
+
+#[tokio::test]
+async fn name_uuid_and_state_filters() {
+    let app = spawn_app().await;
+    let [only_a, only_b, both] = tagged_pools(&app).await;
+    let token = &app.owner_token;
+    let by_name = json!({"operator": "Equal", "field": "Name", "value": "only-b"});
+    assert_each_once(
+        &app.list_page("/pools/paginate", token, by_name).await,
+        std::slice::from_ref(&only_b),
+    );
+    let not_name = json!({"operator": "NotEqual", "field": "Name", "value": "only-b"});
+    assert_each_once(
+        &app.list_page("/pools/paginate", token, not_name).await,
+        &[only_a.clone(), both.clone()],
+    );
+    let by_uuid = json!({"operator": "In", "field": "Uuid", "value": [only_a, both]});
+    assert_each_once(
+        &app.list_page("/pools/paginate", token, by_uuid).await,
+        &[only_a.clone(), both.clone()],
+    );
+    // Without wildcards, every reading of Like (SQL pattern or substring) selects only-b.
+    let like = json!({"operator": "Like", "field": "Name", "value": "only-b"});
+    assert_each_once(
+        &app.list_page("/pools/paginate", token, like).await,
+        std::slice::from_ref(&only_b),
+    );
+
+    app.post_empty(&format!("/pools/{only_a}/close"), token)
+        .await
+        .expect(200);
+    let live = json!({"operator": "NotIn", "field": "State", "value": ["Closing", "Closed"]});
+    assert_each_once(
+        &app.list_page("/pools/paginate", token, live).await,
+        &[only_b, both],
+    );
+}
+
+#[tokio::test]
+async fn maximum_results_above_1000_is_not_a_server_error() {
+    let app = spawn_app().await;
+    tagged_pools(&app).await;
+    let response = app
+        .post_json(
+            "/pools/paginate",
+            &app.owner_token,
+            &json!({"maximumResults": 5000}),
+        )
+        .await;
+    assert!(matches!(response.status, 200 | 400), "{response:?}");
+    let response = app
+        .post_json(
+            "/pools/paginate",
+            &app.owner_token,
+            &json!({"token": "not-a-token", "maximumResults": 1}),
+        )
+        .await;
+    assert!(matches!(response.status, 200 | 400), "{response:?}");
+}

@@ -1,0 +1,169 @@
+//! GET /health, /metrics, /openapi.json, /settings, /info, and the `//` path prefix.
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn health_answers_ok_without_a_token() {
+    let app = spawn_app().await;
+    let body = app.get_with("/health", Auth::None).await.expect_json(200);
+    assert_eq!(body, json!({"status": "ok"}));
+}
+
+#[tokio::test]
+async fn metrics_is_prometheus_text_without_a_token() {
+    let app = spawn_app().await;
+    let response = app.get_with("/metrics", Auth::None).await;
+    response.expect(200);
+    assert!(
+        response.content_type.starts_with("text/plain"),
+        "content type {:?}",
+        response.content_type
+    );
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&response.text).is_err(),
+        "/metrics must be text, not JSON: {}",
+        response.text
+    );
+    // Prometheus exposition: comment lines or `name value` samples.
+    for line in response.text.lines().filter(|l| !l.trim().is_empty()) {
+        assert!(
+            line.starts_with('#') || line.split_whitespace().count() >= 2,
+            "not a Prometheus line: {line:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn openapi_document_lists_the_pool_routes() {
+    let app = spawn_app().await;
+    let doc = app
+        .get_with("/openapi.json", Auth::None)
+        .await
+        .expect_json(200);
+    let version = doc["openapi"].as_str().expect("openapi is a string");
+    assert!(version.starts_with('3'), "openapi version {version}");
+    let paths = doc["paths"].as_object().expect("paths is an object");
+    assert!(
+        paths.contains_key("/pools"),
+        "paths without /pools: {:?}",
+        paths.keys().collect::<Vec<_>>()
+    );
+    assert!(
+        paths.contains_key("/tasks"),
+        "paths without /tasks: {:?}",
+        paths.keys().collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn settings_reports_no_storage() {
+    let app = spawn_app().await;
+    let body = app
+        .get("/settings", &app.owner_token)
+        .await
+        .expect_json(200);
+    assert_eq!(body, json!({"storage": null}));
+    // The key must be present and null: that is what turns storage off in the SDK.
+    assert!(body.as_object().unwrap().contains_key("storage"));
+}
+
+#[tokio::test]
+async fn settings_answers_any_token_including_the_operator() {
+    let app = spawn_app().await;
+    let body = app
+        .get("/settings", &app.operator_token)
+        .await
+        .expect_json(200);
+    assert_eq!(body, json!({"storage": null}));
+}
+
+#[tokio::test]
+async fn settings_needs_a_token() {
+    let app = spawn_app().await;
+    app.get_with("/settings", Auth::None)
+        .await
+        .expect_error(401, "unauthorized", &[]);
+}
+
+#[tokio::test]
+async fn double_slash_settings_is_settings() {
+    let app = spawn_app().await;
+    let body = app
+        .get("//settings", &app.owner_token)
+        .await
+        .expect_json(200);
+    assert_eq!(body, json!({"storage": null}));
+}
+
+#[tokio::test]
+async fn double_slash_prefix_works_on_other_routes() {
+    let app = spawn_app().await;
+    let pool = app.create_default_pool("slashes").await;
+    let listed = app.get("//pools", &app.owner_token).await.expect_json(200);
+    assert!(
+        listed
+            .as_array()
+            .expect("array")
+            .iter()
+            .any(|p| p["uuid"] == pool.as_str())
+    );
+    let fetched = app
+        .get(&format!("//pools/{pool}"), &app.owner_token)
+        .await
+        .expect_json(200);
+    assert_eq!(fetched["uuid"], pool.as_str());
+    let created = app
+        .post_json("//pools", &app.owner_token, &pool_body("via-slashes"))
+        .await
+        .expect_json(201);
+    uuid_of(&created);
+}
+
+#[tokio::test]
+async fn info_counts_the_tenants_objects() {
+    let app = spawn_app().await;
+    let info = app.get("/info", &app.owner_token).await.expect_json(200);
+    assert_eq!(info["email"], "owner@default", "{info}");
+    for field in [
+        "poolCount",
+        "taskCount",
+        "runningPoolCount",
+        "runningTaskCount",
+        "runningInstanceCount",
+        "runningCoreCount",
+    ] {
+        assert!(
+            info[field].is_u64(),
+            "{field} is not a non-negative integer in {info}"
+        );
+    }
+    assert_eq!(info["poolCount"], 0, "{info}");
+    assert_eq!(info["taskCount"], 0, "{info}");
+
+    let pool = app.create_idle_pool(&app.owner_token, "counted").await;
+    app.create_task(&app.owner_token, &task_body("counted", &pool, 1))
+        .await;
+    let info = app.get("/info", &app.owner_token).await.expect_json(200);
+    assert_eq!(info["poolCount"], 1, "{info}");
+    assert_eq!(info["taskCount"], 1, "{info}");
+}
+
+#[tokio::test]
+async fn info_is_a_tenant_route() {
+    let app = spawn_app().await;
+    app.get("/info", &app.operator_token)
+        .await
+        .expect_error(403, "forbidden", &[]);
+    app.get_with("/info", Auth::None)
+        .await
+        .expect_error(401, "unauthorized", &[]);
+}
+
+#[tokio::test]
+async fn unknown_route_is_a_client_error() {
+    let app = spawn_app().await;
+    let response = app.get("/no-such-route", &app.owner_token).await;
+    assert_eq!(response.status, 404, "{response:?}");
+}
