@@ -1,5 +1,6 @@
 //! hearth's server: the Qarnot-compatible REST API, persistence and (later) the agent.
 
+pub mod agent;
 pub mod auth;
 pub mod body;
 pub mod bootstrap;

@@ -28,6 +28,19 @@ enum Command {
         #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
         database_url: Option<String>,
     },
+    /// Run a node agent: register with the server, run the instances it assigns.
+    Agent {
+        #[arg(long, env = "HEARTH_SERVER")]
+        server: String,
+        #[arg(long, env = "HEARTH_NODE_TOKEN", hide_env_values = true)]
+        node_token: String,
+        #[arg(long, default_value = ".")]
+        node_dir: PathBuf,
+        #[arg(long, default_value_t = 60)]
+        give_up_after_seconds: u64,
+        #[arg(long, default_value_t = 0)]
+        boot_delay_ms: u64,
+    },
     /// Run database migrations and exit.
     Migrate {
         #[arg(long, env = "HEARTH_DATA_DIR", default_value = "./hearth-data")]
