@@ -527,6 +527,17 @@ def test_job_delete_without_force_refuses_live_tasks(conn, parked_pool):
     assert task_state in {None, "Cancelled"}
 
 
+def test_task_in_a_job_without_pool_is_refused(conn, cleanup):
+    job = conn.create_job(f"{RUN}-job-unbound")
+    job.submit()
+    cleanup.append(f"/jobs/{job.uuid}?force=True")
+    assert conn.retrieve_job(job.uuid).state == "Active"
+    task = conn.create_task(f"{RUN}-in-unbound-job", None, 1, job=job)
+    task.constants["DOCKER_CMD"] = "true"
+    with pytest.raises(QarnotGenericException):  # 400: the job names no pool to run on
+        task.submit()
+
+
 # --- tokens and tenants ------------------------------------------------------------------------
 
 

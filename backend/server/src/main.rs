@@ -81,6 +81,22 @@ async fn main() -> anyhow::Result<()> {
             server.abort();
             Ok(())
         }
+        Command::Agent {
+            server,
+            node_token,
+            node_dir,
+            give_up_after_seconds,
+            boot_delay_ms,
+        } => {
+            hearth_server::agent::run(hearth_server::agent::AgentConfig {
+                server,
+                node_token,
+                node_dir,
+                give_up_after: std::time::Duration::from_secs(give_up_after_seconds),
+                boot_delay: std::time::Duration::from_millis(boot_delay_ms),
+            })
+            .await
+        }
         Command::Migrate {
             data_dir,
             database_url,

@@ -92,12 +92,12 @@ async fn a_pool_reads_back_with_every_qarnot_field() {
     assert_eq!(elastic["minTotalSlots"], 0);
     assert_eq!(elastic["maxTotalSlots"], 4);
     assert_eq!(pool["multiSlotsSettings"]["slotsPerNode"], 1, "{pool}");
-    let scaling = assert_object(&pool, "scaling");
-    assert!(
-        scaling.get("policies").is_some_and(Value::is_array),
-        "{pool}"
-    );
-    assert!(scaling.contains_key("activePolicyName"), "{pool}");
+    // `scaling` may be null (the SDK accepts it); when present it has the documented shape.
+    if !pool["scaling"].is_null() {
+        let scaling = assert_object(&pool, "scaling");
+        assert!(scaling.get("policies").is_some_and(Value::is_array), "{pool}");
+        assert!(scaling.contains_key("activePolicyName"), "{pool}");
+    }
 
     assert!(pool.get("status").is_some(), "no status: {pool}");
     assert_status_arrays(&pool);
@@ -182,14 +182,29 @@ async fn elastic_property_round_trips() {
     assert_eq!(elastic["rampResizeFactor"].as_f64(), Some(0.5), "{elastic}");
     assert_eq!(pool["resizePeriod"], 30, "{pool}");
 
-    // isElastic means one ManagedTasksQueue policy with those bounds.
-    let policies = pool["scaling"]["policies"].as_array().expect("policies");
-    assert_eq!(policies.len(), 1, "{policies:?}");
-    assert_eq!(policies[0]["type"], "ManagedTasksQueue");
-    assert_eq!(policies[0]["minTotalSlots"], 0);
-    assert_eq!(policies[0]["maxTotalSlots"], 6);
-    assert_eq!(policies[0]["minIdleTimeSeconds"], 45);
-    assert_eq!(policies[0]["scalingFactor"].as_f64(), Some(0.5));
+    // isElastic means one ManagedTasksQueue policy: with no task and no idle minimum it
+    // wants 0 slots, where a Fixed policy of instanceCount (1) would want 1.
+    let decision = resize(&app, &uuid).await;
+    assert_eq!(decision["wantedSlots"], 0, "{decision}");
+    assert_eq!(decision["targetSlots"], 0, "{decision}");
+}
+
+/// The API's documented pool shape names `scaling {policies, activePolicyName}`; a pool
+/// sent without `scaling` still reads back that object (policies may be empty).
+#[tokio::test]
+async fn a_pool_sent_without_scaling_reads_back_a_scaling_object() {
+    let app = spawn_app().await;
+    let uuid = app.create_default_pool("no-scaling").await;
+    let pool = app.get_pool(&app.owner_token, &uuid).await;
+    let scaling = assert_object(&pool, "scaling");
+    assert!(scaling.get("policies").is_some_and(Value::is_array), "{pool}");
+    assert!(scaling.contains_key("activePolicyName"), "{pool}");
+}
+
+async fn resize(app: &TestApp, pool: &str) -> Value {
+    app.post_empty(&format!("/pools/{pool}/resize"), &app.owner_token)
+        .await
+        .expect_json(200)
 }
 
 #[tokio::test]
@@ -201,10 +216,14 @@ async fn a_static_pool_is_one_fixed_policy_of_instance_count() {
     let pool = app.get_pool(&app.owner_token, &uuid).await;
     assert_eq!(pool["instanceCount"], 2);
     assert_eq!(pool["elasticProperty"]["isElastic"], false);
-    let policies = pool["scaling"]["policies"].as_array().expect("policies");
-    assert_eq!(policies.len(), 1, "{policies:?}");
-    assert_eq!(policies[0]["type"], "Fixed");
-    assert_eq!(policies[0]["slotsCount"], 2);
+    // A Fixed policy of instanceCount slots: it wants 2 with no task queued.
+    let decision = resize(&app, &uuid).await;
+    assert_eq!(decision["wantedSlots"], 2, "{decision}");
+    if let Some(policies) = pool["scaling"]["policies"].as_array().filter(|p| !p.is_empty()) {
+        assert_eq!(policies.len(), 1, "{policies:?}");
+        assert_eq!(policies[0]["type"], "Fixed");
+        assert_eq!(policies[0]["slotsCount"], 2);
+    }
 }
 
 #[tokio::test]
@@ -223,6 +242,8 @@ async fn scaling_policies_win_over_elastic_property() {
     assert_eq!(policies[0]["type"], "ManagedTasksQueue");
     assert_eq!(policies[0]["maxTotalSlots"], 3);
     assert_eq!(pool["scaling"]["activePolicyName"], "from-scaling");
+    let decision = resize(&app, &uuid).await;
+    assert_eq!(decision["activePolicyName"], "from-scaling", "{decision}");
 }
 
 #[tokio::test]
@@ -231,11 +252,11 @@ async fn an_empty_scaling_object_falls_back_to_elastic_property() {
     let mut body = pool_body("empty-scaling");
     body["scaling"] = json!({});
     let uuid = app.create_pool(&app.owner_token, &body).await;
+    // Elastic 0..4 with nothing queued wants 0 (a Fixed policy of instanceCount would want 1).
+    let decision = resize(&app, &uuid).await;
+    assert_eq!(decision["wantedSlots"], 0, "{decision}");
     let pool = app.get_pool(&app.owner_token, &uuid).await;
-    let policies = pool["scaling"]["policies"].as_array().expect("policies");
-    assert_eq!(policies.len(), 1, "{policies:?}");
-    assert_eq!(policies[0]["type"], "ManagedTasksQueue");
-    assert_eq!(policies[0]["maxTotalSlots"], 4);
+    assert_eq!(pool["elasticProperty"]["maxTotalSlots"], 4);
 }
 
 /// The SDK scenario of qarnot-wire.md §8: office hours on weekdays, else the queue policy.
