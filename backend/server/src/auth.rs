@@ -205,3 +205,77 @@ impl FromRequest for Caller {
         })
     }
 }
+
+/// The role claim of node tokens. No `api_tokens` row ever carries it, so a node token is
+/// refused by every user route; only `/agent/v1` accepts it.
+const NODE_ROLE: &str = "node";
+
+/// Signs a node's token; `token_id` is stored on the node row (rotating it revokes the token).
+pub fn node_token(
+    keys: &JwtKeys,
+    node_id: Uuid,
+    tenant_id: Uuid,
+    token_id: Uuid,
+    now: DateTime<Utc>,
+) -> ApiResult<String> {
+    let claims = Claims {
+        sub: node_id,
+        tid: Some(tenant_id),
+        role: NODE_ROLE.to_owned(),
+        jti: token_id,
+        iat: now.timestamp(),
+        exp: None,
+    };
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding)
+        .map_err(|e| ApiError::Internal(e.into()))
+}
+
+/// An agent calling in with a valid node token.
+#[derive(Clone, Debug)]
+pub struct NodeCaller {
+    pub node: crate::entities::node::Model,
+}
+
+async fn authenticate_node(state: &AppState, raw: &str) -> ApiResult<NodeCaller> {
+    let bad = || ApiError::Unauthorized("invalid node token".into());
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.validate_exp = false;
+    validation.required_spec_claims.clear();
+    let claims = jsonwebtoken::decode::<Claims>(raw, &state.keys.decoding, &validation)
+        .map_err(|_| bad())?
+        .claims;
+    if claims.role != NODE_ROLE {
+        return Err(bad());
+    }
+    let node = crate::entities::node::Entity::find_by_id(claims.sub)
+        .one(&state.db)
+        .await?
+        .ok_or_else(bad)?;
+    if node.token_id != Some(claims.jti) || Some(node.tenant_id) != claims.tid {
+        return Err(bad());
+    }
+    let node_state = node
+        .state
+        .parse::<hearth_core::model::NodeState>()
+        .map_err(|_| bad())?;
+    if node_state.is_terminal() {
+        return Err(ApiError::Gone(format!("node is {}", node.state)));
+    }
+    Ok(NodeCaller { node })
+}
+
+impl FromRequest for NodeCaller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = presented_token(req);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no app state")))?;
+            let token = token
+                .ok_or_else(|| ApiError::Unauthorized("missing Authorization header".into()))?;
+            authenticate_node(&state, &token).await
+        })
+    }
+}

@@ -41,7 +41,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let limit = req
             .app_data::<web::Data<AppState>>()
-            .map(|s| s.max_body_bytes)
+            .map(|s| s.max_body_bytes())
             .unwrap_or(1024 * 1024);
         let declared = req
             .headers()

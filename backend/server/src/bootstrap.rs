@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use hearth_core::model::Role;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
 
 use crate::auth::{authenticate, issue_token};
@@ -66,7 +66,7 @@ pub async fn run(state: &AppState) -> anyhow::Result<Bootstrapped> {
             )
             .await
             .map_err(to_anyhow)?;
-            write_secret(&state.data_dir.join(OPERATOR_TOKEN_FILE), &issued.token)?;
+            write_secret(&state.data_dir().join(OPERATOR_TOKEN_FILE), &issued.token)?;
             issued.token
         }
     };
@@ -80,7 +80,7 @@ pub async fn run(state: &AppState) -> anyhow::Result<Bootstrapped> {
                 .await?;
             let token = match existing {
                 None => {
-                    let txn = state.db.begin().await?;
+                    let txn = crate::db::write(&state.db).await?;
                     let (_, issued) =
                         accounts::create_tenant_in(&txn, &state.keys, DEFAULT_TENANT, true, now)
                             .await
@@ -112,7 +112,7 @@ pub async fn run(state: &AppState) -> anyhow::Result<Bootstrapped> {
                     .token
                 }
             };
-            write_secret(&state.data_dir.join(OWNER_TOKEN_FILE), &token)?;
+            write_secret(&state.data_dir().join(OWNER_TOKEN_FILE), &token)?;
             token
         }
     };
@@ -124,7 +124,7 @@ pub async fn run(state: &AppState) -> anyhow::Result<Bootstrapped> {
 
 /// The token in `file`, if it still authenticates with the expected role.
 async fn reuse(state: &AppState, file: &str, role: Role) -> Option<String> {
-    let token = std::fs::read_to_string(state.data_dir.join(file)).ok()?;
+    let token = std::fs::read_to_string(state.data_dir().join(file)).ok()?;
     let token = token.trim().to_owned();
     let caller = authenticate(state, &token).await.ok()?;
     (caller.role == role).then_some(token)

@@ -3,7 +3,13 @@
 use std::time::Duration;
 
 use hearth_migrations::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use std::future::Future;
+use std::pin::Pin;
+
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
+};
 
 pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
     let sqlite = url.starts_with("sqlite:");
@@ -32,4 +38,38 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
     Migrator::up(db, None).await?;
     Ok(())
+}
+
+/// Starts a write transaction. On SQLite it is `BEGIN IMMEDIATE`: a deferred transaction that
+/// reads and then writes fails at once (SQLITE_BUSY_SNAPSHOT) when another writer got there
+/// first, while an immediate one waits its turn under the busy timeout. PostgreSQL ignores it.
+pub async fn write(db: &DatabaseConnection) -> Result<DatabaseTransaction, sea_orm::DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}
+
+/// Runs `f` in a write transaction: committed on `Ok`, rolled back on `Err`.
+pub async fn in_write<F, T>(db: &DatabaseConnection, f: F) -> Result<T, crate::error::ApiError>
+where
+    F: for<'c> FnOnce(
+            &'c DatabaseTransaction,
+        ) -> Pin<
+            Box<dyn Future<Output = Result<T, crate::error::ApiError>> + Send + 'c>,
+        > + Send,
+    T: Send,
+{
+    let txn = write(db).await?;
+    match f(&txn).await {
+        Ok(value) => {
+            txn.commit().await?;
+            Ok(value)
+        }
+        Err(e) => {
+            let _ = txn.rollback().await;
+            Err(e)
+        }
+    }
 }

@@ -75,10 +75,7 @@ async fn main() -> anyhow::Result<()> {
                 settings.data_dir.display(),
                 settings.data_dir.display()
             );
-            let server = tokio::spawn(app.run_until_stopped());
-            shutdown_signal().await;
-            tracing::info!("shutting down");
-            server.abort();
+            app.run_until(shutdown_signal()).await?;
             Ok(())
         }
         Command::Agent {

@@ -1,10 +1,13 @@
 //! Prometheus metrics served at `/metrics`.
 
-use prometheus::{Encoder, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{Encoder, IntCounter, IntCounterVec, Opts, Registry, TextEncoder};
 
 pub struct Metrics {
     registry: Registry,
     pub http_requests: IntCounterVec,
+    pub instances_dispatched: IntCounter,
+    pub scaling_decisions: IntCounter,
+    pub nodes_launched: IntCounter,
 }
 
 impl Metrics {
@@ -21,7 +24,26 @@ impl Metrics {
         registry
             .register(Box::new(http_requests.clone()))
             .expect("metric registered once");
+        let counter = |name: &str, help: &str| {
+            let c = IntCounter::new(name, help).expect("static metric definition");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("metric registered once");
+            c
+        };
         Metrics {
+            instances_dispatched: counter(
+                "hearth_instances_dispatched_total",
+                "Instances placed on slots",
+            ),
+            scaling_decisions: counter(
+                "hearth_scaling_decisions_total",
+                "Pool evaluations recorded",
+            ),
+            nodes_launched: counter(
+                "hearth_nodes_launched_total",
+                "Nodes requested from launchers",
+            ),
             registry,
             http_requests,
         }

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use hearth_core::clock::{Clock, SystemClock};
 
@@ -14,6 +15,20 @@ pub struct Settings {
     pub clock: Arc<dyn Clock>,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// How often agents heartbeat; a node silent for 3 intervals is Failed.
+    pub heartbeat_interval: Duration,
+    /// How long an agent's long poll is held when there is nothing for it.
+    pub poll_wait: Duration,
+    /// SIGTERM → SIGKILL grace for instances and agents.
+    pub kill_grace: Duration,
+    /// Agents exit when the server is unreachable this long.
+    pub agent_give_up: Duration,
+    /// A node that has not registered this long after its boot delay is Failed.
+    pub boot_timeout: Duration,
+    /// The program the process launcher starts as `PROGRAM agent ...` (default: this binary).
+    pub agent_program: Option<PathBuf>,
+    /// URL agents use to reach the server (default: http://127.0.0.1:<bound port>).
+    pub public_url: Option<String>,
 }
 
 impl Settings {
@@ -24,6 +39,13 @@ impl Settings {
             database_url: None,
             clock: Arc::new(SystemClock),
             max_body_bytes: 1024 * 1024,
+            heartbeat_interval: Duration::from_secs(2),
+            poll_wait: Duration::from_secs(25),
+            kill_grace: Duration::from_secs(5),
+            agent_give_up: Duration::from_secs(60),
+            boot_timeout: Duration::from_secs(60),
+            agent_program: None,
+            public_url: None,
         }
     }
 
@@ -34,6 +56,26 @@ impl Settings {
 
     pub fn with_database_url(mut self, url: Option<String>) -> Self {
         self.database_url = url.filter(|u| !u.trim().is_empty());
+        self
+    }
+
+    pub fn with_agent_program(mut self, program: PathBuf) -> Self {
+        self.agent_program = Some(program);
+        self
+    }
+
+    pub fn with_heartbeat_interval(mut self, interval: Duration) -> Self {
+        self.heartbeat_interval = interval;
+        self
+    }
+
+    pub fn with_agent_give_up(mut self, give_up: Duration) -> Self {
+        self.agent_give_up = give_up;
+        self
+    }
+
+    pub fn with_kill_grace(mut self, grace: Duration) -> Self {
+        self.kill_grace = grace;
         self
     }
 

@@ -9,10 +9,14 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use sea_orm::{EntityTrait, QueryOrder, QuerySelect};
 use utoipa_actix_web::AppExt;
 
+use std::sync::Arc;
+
 use crate::auth::JwtKeys;
 use crate::bootstrap::{self, Bootstrapped};
+use crate::engine::EngineTasks;
 use crate::entities::task;
 use crate::error::ApiError;
+use crate::launcher::process::ProcessLauncher;
 pub use crate::settings::Settings;
 use crate::state::AppState;
 
@@ -21,6 +25,7 @@ pub struct Application {
     server: Server,
     state: web::Data<AppState>,
     tokens: Bootstrapped,
+    engine: EngineTasks,
 }
 
 impl Application {
@@ -37,23 +42,37 @@ impl Application {
             .one(&db)
             .await?
             .unwrap_or(0);
+        let listener = TcpListener::bind(&settings.bind)?;
+        let port = listener.local_addr()?.port();
+        let server_url = settings
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://127.0.0.1:{port}"));
+        let program = match &settings.agent_program {
+            Some(p) => p.clone(),
+            None => std::env::current_exe()?,
+        };
+        let launcher = Arc::new(ProcessLauncher::new(
+            program,
+            settings.data_dir.join("nodes"),
+        ));
         let state = web::Data::new(AppState::new(
             db,
-            settings.clock.clone(),
+            settings.clone(),
             JwtKeys::from_secret(&secret),
-            settings.data_dir.clone(),
-            settings.max_body_bytes,
+            launcher,
+            server_url,
             last_seq,
         ));
         let tokens = bootstrap::run(&state).await?;
-        let listener = TcpListener::bind(&settings.bind)?;
-        let port = listener.local_addr()?.port();
         let server = run(listener, state.clone())?;
+        let engine = crate::engine::start(state.clone()).await?;
         Ok(Application {
             port,
             server,
             state,
             tokens,
+            engine,
         })
     }
 
@@ -73,8 +92,25 @@ impl Application {
         self.state.clone()
     }
 
+    /// Serves until the server is stopped; the engine keeps running beside it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+
+    /// Serves until `stop` resolves, then stops cleanly: loops end, nodes are terminated
+    /// (no orphaned agent), the HTTP server drains.
+    pub async fn run_until(
+        self,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let server = tokio::spawn(self.server);
+        stop.await;
+        tracing::info!("stopping: terminating nodes");
+        self.engine.shutdown(&self.state).await;
+        handle.stop(true).await;
+        let _ = server.await;
+        Ok(())
     }
 }
 

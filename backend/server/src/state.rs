@@ -1,43 +1,96 @@
 //! What every request handler and background loop shares.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use hearth_core::clock::Clock;
 use sea_orm::DatabaseConnection;
+use tokio::sync::Notify;
+use uuid::Uuid;
 
 use crate::auth::JwtKeys;
+use crate::launcher::Launcher;
 use crate::metrics::Metrics;
+use crate::settings::Settings;
 
 pub struct AppState {
     pub db: DatabaseConnection,
     pub clock: Arc<dyn Clock>,
     pub keys: JwtKeys,
-    pub data_dir: PathBuf,
-    pub max_body_bytes: usize,
+    pub settings: Settings,
     pub metrics: Metrics,
+    pub launcher: Arc<dyn Launcher>,
+    /// URL agents are given to reach this server.
+    pub server_url: String,
+    /// Wakes the resize loop early (a pool was created, changed or closed).
+    pub resize_wake: Notify,
+    node_signals: Mutex<HashMap<Uuid, Arc<Notify>>>,
+    dispatch_locks: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
+    /// When each live node was last heard from, in real time: liveness is about machines,
+    /// not business time, so a test moving the injected clock cannot make a node look dead.
+    pub liveness: Mutex<HashMap<Uuid, std::time::Instant>>,
     seq: AtomicI64,
 }
 
 impl AppState {
     pub fn new(
         db: DatabaseConnection,
-        clock: Arc<dyn Clock>,
+        settings: Settings,
         keys: JwtKeys,
-        data_dir: PathBuf,
-        max_body_bytes: usize,
+        launcher: Arc<dyn Launcher>,
+        server_url: String,
         last_seq: i64,
     ) -> Self {
         AppState {
             db,
-            clock,
+            clock: settings.clock.clone(),
             keys,
-            data_dir,
-            max_body_bytes,
+            settings,
             metrics: Metrics::new(),
+            launcher,
+            server_url,
+            resize_wake: Notify::new(),
+            node_signals: Mutex::new(HashMap::new()),
+            dispatch_locks: Mutex::new(HashMap::new()),
+            liveness: Mutex::new(HashMap::new()),
             seq: AtomicI64::new(last_seq),
         }
+    }
+
+    pub fn data_dir(&self) -> &PathBuf {
+        &self.settings.data_dir
+    }
+
+    pub fn max_body_bytes(&self) -> usize {
+        self.settings.max_body_bytes
+    }
+
+    /// The signal an agent's long poll waits on.
+    pub fn node_signal(&self, node: Uuid) -> Arc<Notify> {
+        let mut map = self.node_signals.lock().expect("node signal map");
+        map.entry(node)
+            .or_insert_with(|| Arc::new(Notify::new()))
+            .clone()
+    }
+
+    /// Wakes a node's long poll: it has new work, a cancellation or a shutdown.
+    pub fn wake_node(&self, node: Uuid) {
+        self.node_signal(node).notify_one();
+    }
+
+    pub fn forget_node(&self, node: Uuid) {
+        self.node_signals
+            .lock()
+            .expect("node signal map")
+            .remove(&node);
+    }
+
+    /// Serializes dispatch within one pool in this process: an instance is placed once.
+    pub fn dispatch_lock(&self, pool: Uuid) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.dispatch_locks.lock().expect("dispatch lock map");
+        map.entry(pool).or_default().clone()
     }
 
     /// A strictly increasing submission number: FIFO order of tasks. Seeded from the wall

@@ -2,6 +2,7 @@
 
 pub mod api_token;
 pub mod instance;
+pub mod instance_execution;
 pub mod job;
 pub mod node;
 pub mod pool;

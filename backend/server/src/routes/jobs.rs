@@ -144,6 +144,8 @@ async fn delete_job(
             ));
         }
     };
-    jobs::delete(&state, tenant, path_id(&uuid, "job")?, force).await?;
+    if let Some(pool_id) = jobs::delete(&state, tenant, path_id(&uuid, "job")?, force).await? {
+        crate::engine::wake_pool_nodes(&state, pool_id).await;
+    }
     Ok(no_content())
 }

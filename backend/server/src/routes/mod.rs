@@ -2,6 +2,7 @@
 //! OpenAPI document at `/openapi.json` is generated from these very routes.
 
 pub mod account;
+pub mod agent;
 pub mod jobs;
 pub mod platform;
 pub mod pools;
@@ -14,6 +15,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 pub fn configure(cfg: &mut ServiceConfig) {
     platform::configure(cfg);
     account::configure(cfg);
+    agent::configure(cfg);
     pools::configure(cfg);
     tasks::configure(cfg);
     jobs::configure(cfg);

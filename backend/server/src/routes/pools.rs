@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, delete, get, post, put, web};
 use super::{created, no_content, ok, page_json};
 use crate::auth::Caller;
 use crate::body::JsonBody;
+use crate::engine;
 use crate::error::ApiResult;
 use crate::services::{path_id, pools};
 use crate::state::AppState;
@@ -35,6 +36,8 @@ async fn create_pool(
 ) -> ApiResult<HttpResponse> {
     let tenant = caller.writer()?;
     let pool = pools::create(&state, tenant, body.0).await?;
+    // Its first evaluation is due now: the resize loop requests its nodes.
+    state.resize_wake.notify_one();
     Ok(created(serde_json::json!({"uuid": pool.id})))
 }
 
@@ -127,6 +130,7 @@ async fn update_pool(
 ) -> ApiResult<HttpResponse> {
     let tenant = caller.writer()?;
     let pool = pools::update(&state, tenant, path_id(&uuid, "pool")?, body.0).await?;
+    state.resize_wake.notify_one();
     Ok(ok(pools::view(&state, &pool).await?))
 }
 
@@ -140,6 +144,9 @@ async fn close_pool(
 ) -> ApiResult<HttpResponse> {
     let tenant = caller.writer()?;
     let pool = pools::close(&state, tenant, path_id(&uuid, "pool")?).await?;
+    engine::resize::wind_down(&state, &pool).await?;
+    engine::wake_pool_nodes(&state, pool.id).await;
+    let pool = pools::load(&state.db, tenant, pool.id).await?;
     Ok(ok(pools::view(&state, &pool).await?))
 }
 
@@ -152,7 +159,10 @@ async fn delete_pool(
     uuid: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let tenant = caller.writer()?;
-    pools::delete(&state, tenant, path_id(&uuid, "pool")?).await?;
+    let id = path_id(&uuid, "pool")?;
+    pools::delete(&state, tenant, id).await?;
+    engine::wake_pool_nodes(&state, id).await;
+    state.resize_wake.notify_one();
     Ok(no_content())
 }
 
@@ -166,13 +176,7 @@ async fn resize_pool(
 ) -> ApiResult<HttpResponse> {
     let tenant = caller.writer()?;
     let pool = pools::load(&state.db, tenant, path_id(&uuid, "pool")?).await?;
-    if !pools::state_of(&pool).accepts_tasks() {
-        return Err(crate::error::ApiError::Conflict(format!(
-            "pool is {}: it is no longer scaled",
-            pool.state
-        )));
-    }
-    let (_, row) = pools::evaluate_and_record(&state.db, &pool, state.clock.now()).await?;
+    let row = engine::resize::evaluate_pool(&state, &pool).await?;
     Ok(ok(pools::decision_json(&row)))
 }
 

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use super::{created, no_content, ok, page_json};
 use crate::auth::Caller;
 use crate::body::{JsonBody, parse_json};
+use crate::engine;
 use crate::error::{ApiError, ApiResult};
 use crate::services::path_id;
 use crate::services::tasks::{self, Stream};
@@ -53,7 +54,10 @@ async fn submit_tasks(
                         Err(e) => Err(e),
                     };
                 results.push(match outcome {
-                    Ok(t) => json!({"statusCode": 201, "uuid": t.id, "message": null}),
+                    Ok(t) => {
+                        engine::spawn_dispatch(state.clone(), t.pool_id);
+                        json!({"statusCode": 201, "uuid": t.id, "message": null})
+                    }
                     Err(e) => {
                         let status = actix_web::ResponseError::status_code(&e).as_u16();
                         if status >= 500 {
@@ -68,6 +72,7 @@ async fn submit_tasks(
         other => {
             let bytes = serde_json::to_vec(&other).map_err(|e| ApiError::Internal(e.into()))?;
             let t = tasks::submit(&state, tenant, parse_json::<TaskBody>(&bytes)?).await?;
+            engine::spawn_dispatch(state.clone(), t.pool_id);
             Ok(created(json!({"uuid": t.id})))
         }
     }
@@ -161,6 +166,8 @@ async fn abort_task(
 ) -> ApiResult<HttpResponse> {
     let tenant = caller.writer()?;
     let t = tasks::abort(&state, tenant, path_id(&uuid, "task")?).await?;
+    engine::wake_pool_nodes(&state, t.pool_id).await;
+    engine::spawn_dispatch(state.clone(), t.pool_id);
     Ok(ok(tasks::view(&state.db, &t).await?))
 }
 
@@ -173,7 +180,9 @@ async fn delete_task(
     uuid: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let tenant = caller.writer()?;
-    tasks::delete(&state, tenant, path_id(&uuid, "task")?).await?;
+    let pool_id = tasks::delete(&state, tenant, path_id(&uuid, "task")?).await?;
+    engine::wake_pool_nodes(&state, pool_id).await;
+    engine::spawn_dispatch(state.clone(), pool_id);
     Ok(no_content())
 }
 

@@ -5,7 +5,6 @@ use hearth_core::model::Role;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -140,7 +139,7 @@ pub async fn create_tenant(state: &AppState, body: TenantBody) -> ApiResult<Valu
         ));
     }
     let now = state.clock.now();
-    let txn = state.db.begin().await?;
+    let txn = crate::db::write(&state.db).await?;
     let (t, token) = create_tenant_in(
         &txn,
         &state.keys,

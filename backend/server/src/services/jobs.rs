@@ -4,7 +4,7 @@ use hearth_core::pool_state::PoolState;
 use hearth_core::timespan::parse_timespan;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    QueryOrder, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -107,49 +107,51 @@ fn set_state(
 /// Cancels the job's unfinished tasks; the job completes once none runs.
 pub async fn terminate(state: &AppState, tenant_id: Uuid, id: Uuid) -> ApiResult<job::Model> {
     let now = state.clock.now();
-    Ok(state
-        .db
-        .transaction::<_, job::Model, ApiError>(|txn| {
-            Box::pin(async move {
-                let current = load(txn, tenant_id, id).await?;
-                if current.state != ACTIVE {
-                    return Err(ApiError::Conflict(format!(
-                        "job is {}: it cannot be terminated",
-                        current.state
-                    )));
+    Ok(crate::db::in_write(&state.db, |txn| {
+        Box::pin(async move {
+            let current = load(txn, tenant_id, id).await?;
+            if current.state != ACTIVE {
+                return Err(ApiError::Conflict(format!(
+                    "job is {}: it cannot be terminated",
+                    current.state
+                )));
+            }
+            let mut unfinished = 0;
+            for t in tasks_of(txn, id).await? {
+                let t = super::tasks::abort_in(txn, &t, now).await?;
+                if !super::tasks::state_of(&t).is_finished() {
+                    unfinished += 1;
                 }
-                let mut unfinished = 0;
-                for t in tasks_of(txn, id).await? {
-                    let t = super::tasks::abort_in(txn, &t, now).await?;
-                    if !super::tasks::state_of(&t).is_finished() {
-                        unfinished += 1;
-                    }
-                }
-                let mut active = current.clone().into_active_model();
-                set_state(
-                    &mut active,
-                    &current,
-                    if unfinished == 0 {
-                        COMPLETED
-                    } else {
-                        TERMINATING
-                    },
-                    now,
-                );
-                active.updated_at = Set(now);
-                Ok(active.update(txn).await?)
-            })
+            }
+            let mut active = current.clone().into_active_model();
+            set_state(
+                &mut active,
+                &current,
+                if unfinished == 0 {
+                    COMPLETED
+                } else {
+                    TERMINATING
+                },
+                now,
+            );
+            active.updated_at = Set(now);
+            Ok(active.update(txn).await?)
         })
-        .await?)
+    })
+    .await?)
 }
 
-pub async fn delete(state: &AppState, tenant_id: Uuid, id: Uuid, force: bool) -> ApiResult<()> {
+/// Deletes a job and its tasks; answers the job's pool, whose nodes may have work to stop.
+pub async fn delete(
+    state: &AppState,
+    tenant_id: Uuid,
+    id: Uuid,
+    force: bool,
+) -> ApiResult<Option<Uuid>> {
     let now = state.clock.now();
-    state
-        .db
-        .transaction::<_, (), ApiError>(|txn| {
+    Ok(crate::db::in_write(&state.db, |txn| {
             Box::pin(async move {
-                let _ = load(txn, tenant_id, id).await?;
+                let job = load(txn, tenant_id, id).await?;
                 let tasks = tasks_of(txn, id).await?;
                 let unfinished = tasks
                     .iter()
@@ -161,15 +163,13 @@ pub async fn delete(state: &AppState, tenant_id: Uuid, id: Uuid, force: bool) ->
                     )));
                 }
                 for t in &tasks {
-                    super::tasks::abort_in(txn, t, now).await?;
-                    task::Entity::delete_by_id(t.id).exec(txn).await?;
+                    super::tasks::delete_in(txn, t, now).await?;
                 }
                 job::Entity::delete_by_id(id).exec(txn).await?;
-                Ok(())
+                Ok(job.pool_id)
             })
         })
-        .await?;
-    Ok(())
+        .await?)
 }
 
 pub async fn list(db: &impl ConnectionTrait, tenant_id: Uuid) -> ApiResult<Vec<job::Model>> {

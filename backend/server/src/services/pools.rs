@@ -11,7 +11,7 @@ use hearth_core::validation::{SlotsPerNodeRefusal, validate_slots_per_node};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder, Set, TransactionTrait,
+    QueryFilter, QueryOrder, Set,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -194,6 +194,7 @@ pub async fn create(state: &AppState, tenant_id: Uuid, body: PoolBody) -> ApiRes
         created_at: Set(now),
         updated_at: Set(now),
         end_date: Set(None),
+        target_slots: Set(0),
     }
     .insert(db)
     .await?;
@@ -360,60 +361,59 @@ async fn cancel_pool_tasks(
         .all(db)
         .await?;
     for t in open {
-        super::tasks::abort_in(db, &t, now).await?;
+        let s = super::tasks::state_of(&t);
+        if !s.is_finished() && s != hearth_core::task_state::TaskState::PendingDelete {
+            super::tasks::abort_in(db, &t, now).await?;
+        }
     }
     Ok(())
 }
 
 pub async fn close(state: &AppState, tenant_id: Uuid, id: Uuid) -> ApiResult<pool::Model> {
     let now = state.clock.now();
-    let closed = state
-        .db
-        .transaction::<_, pool::Model, ApiError>(|txn| {
-            Box::pin(async move {
-                let current = load(txn, tenant_id, id).await?;
-                let mut next = pool_transition(state_of(&current), &PoolEvent::Close)?;
-                cancel_pool_tasks(txn, id, now).await?;
-                if live_nodes(txn, id).await?.is_empty() {
-                    next = pool_transition(next, &PoolEvent::AllNodesTerminated)?;
-                }
-                let mut active = current.clone().into_active_model();
-                set_state(&mut active, &current, next, now);
-                if next == PoolState::Closed {
-                    active.end_date = Set(Some(now));
-                }
-                active.next_evaluation_at = Set(None);
-                active.updated_at = Set(now);
-                Ok(active.update(txn).await?)
-            })
+    let closed = crate::db::in_write(&state.db, |txn| {
+        Box::pin(async move {
+            let current = load(txn, tenant_id, id).await?;
+            let mut next = pool_transition(state_of(&current), &PoolEvent::Close)?;
+            cancel_pool_tasks(txn, id, now).await?;
+            if live_nodes(txn, id).await?.is_empty() {
+                next = pool_transition(next, &PoolEvent::AllNodesTerminated)?;
+            }
+            let mut active = current.clone().into_active_model();
+            set_state(&mut active, &current, next, now);
+            if next == PoolState::Closed {
+                active.end_date = Set(Some(now));
+            }
+            active.next_evaluation_at = Set(None);
+            active.updated_at = Set(now);
+            Ok(active.update(txn).await?)
         })
-        .await?;
+    })
+    .await?;
     Ok(closed)
 }
 
+/// Deleting hides the pool at once (404 from then on) and cancels its tasks, which stay
+/// readable; its nodes are terminated by the engine. The row stays for the tasks and billing.
 pub async fn delete(state: &AppState, tenant_id: Uuid, id: Uuid) -> ApiResult<()> {
     let now = state.clock.now();
-    state
-        .db
-        .transaction::<_, (), ApiError>(|txn| {
-            Box::pin(async move {
-                let current = load(txn, tenant_id, id).await?;
-                pool_transition(state_of(&current), &PoolEvent::Delete)?;
-                cancel_pool_tasks(txn, id, now).await?;
-                if live_nodes(txn, id).await?.is_empty() {
-                    pool::Entity::delete_by_id(id).exec(txn).await?;
-                } else {
-                    // Nodes still run: the pool disappears from the API now and is removed
-                    // once they are terminated.
-                    let mut active = current.clone().into_active_model();
-                    set_state(&mut active, &current, PoolState::PendingDelete, now);
-                    active.updated_at = Set(now);
-                    active.update(txn).await?;
-                }
-                Ok(())
-            })
+    crate::db::in_write(&state.db, |txn| {
+        Box::pin(async move {
+            let current = load(txn, tenant_id, id).await?;
+            let next = pool_transition(state_of(&current), &PoolEvent::Delete)?;
+            cancel_pool_tasks(txn, id, now).await?;
+            let mut active = current.clone().into_active_model();
+            set_state(&mut active, &current, next, now);
+            if current.end_date.is_none() {
+                active.end_date = Set(Some(now));
+            }
+            active.next_evaluation_at = Set(None);
+            active.updated_at = Set(now);
+            active.update(txn).await?;
+            Ok(())
         })
-        .await?;
+    })
+    .await?;
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use hearth_core::task_state::{
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    QueryOrder, Set,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -204,7 +204,7 @@ pub async fn submit(state: &AppState, tenant_id: Uuid, body: TaskBody) -> ApiRes
     let now = state.clock.now();
     let seq = state.next_seq();
     let task_id = Uuid::new_v4();
-    let txn = state.db.begin().await?;
+    let txn = crate::db::write(&state.db).await?;
     let created = {
         let txn = &txn;
         let body = &body;
@@ -402,38 +402,44 @@ pub async fn abort_in(
 
 pub async fn abort(state: &AppState, tenant_id: Uuid, id: Uuid) -> ApiResult<task::Model> {
     let now = state.clock.now();
-    Ok(state
-        .db
-        .transaction::<_, task::Model, ApiError>(|txn| {
-            Box::pin(async move {
-                let t = load(txn, tenant_id, id).await?;
-                abort_in(txn, &t, now).await
-            })
+    Ok(crate::db::in_write(&state.db, |txn| {
+        Box::pin(async move {
+            let t = load(txn, tenant_id, id).await?;
+            abort_in(txn, &t, now).await
         })
-        .await?)
+    })
+    .await?)
 }
 
-pub async fn delete(state: &AppState, tenant_id: Uuid, id: Uuid) -> ApiResult<()> {
-    let now = state.clock.now();
-    state
-        .db
-        .transaction::<_, (), ApiError>(|txn| {
-            Box::pin(async move {
-                let t = load(txn, tenant_id, id).await?;
-                let t = abort_in(txn, &t, now).await?;
-                if state_of(&t).is_finished() {
-                    task::Entity::delete_by_id(id).exec(txn).await?;
-                } else {
-                    // Running instances are being stopped: hide the task now, remove it after.
-                    let mut active = t.clone().into_active_model();
-                    set_state(&mut active, &t, TaskState::PendingDelete, now);
-                    active.update(txn).await?;
-                }
-                Ok(())
-            })
-        })
-        .await?;
+/// Deletes inside a transaction: a task with nothing running goes at once; one whose
+/// instances are still being stopped is hidden (PendingDelete) and removed when they end.
+pub async fn delete_in(
+    db: &impl ConnectionTrait,
+    t: &task::Model,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    let t = abort_in(db, t, now).await?;
+    if state_of(&t).is_finished() {
+        task::Entity::delete_by_id(t.id).exec(db).await?;
+    } else {
+        let mut active = t.clone().into_active_model();
+        set_state(&mut active, &t, TaskState::PendingDelete, now);
+        active.update(db).await?;
+    }
     Ok(())
+}
+
+/// Deletes a task; answers its pool, whose nodes may have instances to stop.
+pub async fn delete(state: &AppState, tenant_id: Uuid, id: Uuid) -> ApiResult<Uuid> {
+    let now = state.clock.now();
+    Ok(crate::db::in_write(&state.db, |txn| {
+        Box::pin(async move {
+            let t = load(txn, tenant_id, id).await?;
+            delete_in(txn, &t, now).await?;
+            Ok(t.pool_id)
+        })
+    })
+    .await?)
 }
 
 /// Which output stream.

@@ -43,6 +43,7 @@ async fn a_job_is_created_with_or_without_the_trailing_slash() {
 async fn max_wall_time_round_trips_as_a_timespan() {
     let app = spawn_app().await;
     let mut body = job_body("bounded", None);
+    body["someFutureField"] = json!([1, 2]);
     body["maxWallTime"] = json!("01:30:00");
     body["useDependencies"] = json!(true);
     let uuid = app.create_job(&app.owner_token, &body).await;

@@ -292,3 +292,38 @@ async fn maximum_results_above_1000_is_not_a_server_error() {
         .await;
     assert!(matches!(response.status, 200 | 400), "{response:?}");
 }
+
+#[tokio::test]
+async fn maximum_results_defaults_to_50() {
+    let app = spawn_app().await;
+    let pool = app.create_idle_pool(&app.owner_token, "many").await;
+    let bodies: Vec<Value> = (0..51)
+        .map(|i| task_body(&format!("t{i}"), &pool, 1))
+        .collect();
+    let answers = app
+        .post_json("/tasks", &app.owner_token, &Value::Array(bodies))
+        .await
+        .expect_json(200);
+    assert_eq!(answers.as_array().unwrap().len(), 51);
+    let page = app
+        .post_json("/tasks/paginate", &app.owner_token, &json!({}))
+        .await
+        .expect_json(200);
+    assert_eq!(
+        page["data"].as_array().unwrap().len(),
+        50,
+        "default page size"
+    );
+    assert_eq!(page["isTruncated"], true);
+    let rest = app
+        .post_json(
+            "/tasks/paginate",
+            &app.owner_token,
+            &json!({"token": page["nextToken"]}),
+        )
+        .await
+        .expect_json(200);
+    assert_eq!(rest["data"].as_array().unwrap().len(), 1);
+    assert_eq!(rest["isTruncated"], false);
+    assert_eq!(app.list_uuids("/tasks", &app.owner_token).await.len(), 51);
+}

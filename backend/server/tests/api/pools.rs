@@ -95,7 +95,10 @@ async fn a_pool_reads_back_with_every_qarnot_field() {
     // `scaling` may be null (the SDK accepts it); when present it has the documented shape.
     if !pool["scaling"].is_null() {
         let scaling = assert_object(&pool, "scaling");
-        assert!(scaling.get("policies").is_some_and(Value::is_array), "{pool}");
+        assert!(
+            scaling.get("policies").is_some_and(Value::is_array),
+            "{pool}"
+        );
         assert!(scaling.contains_key("activePolicyName"), "{pool}");
     }
 
@@ -197,7 +200,10 @@ async fn a_pool_sent_without_scaling_reads_back_a_scaling_object() {
     let uuid = app.create_default_pool("no-scaling").await;
     let pool = app.get_pool(&app.owner_token, &uuid).await;
     let scaling = assert_object(&pool, "scaling");
-    assert!(scaling.get("policies").is_some_and(Value::is_array), "{pool}");
+    assert!(
+        scaling.get("policies").is_some_and(Value::is_array),
+        "{pool}"
+    );
     assert!(scaling.contains_key("activePolicyName"), "{pool}");
 }
 
@@ -219,7 +225,10 @@ async fn a_static_pool_is_one_fixed_policy_of_instance_count() {
     // A Fixed policy of instanceCount slots: it wants 2 with no task queued.
     let decision = resize(&app, &uuid).await;
     assert_eq!(decision["wantedSlots"], 2, "{decision}");
-    if let Some(policies) = pool["scaling"]["policies"].as_array().filter(|p| !p.is_empty()) {
+    if let Some(policies) = pool["scaling"]["policies"]
+        .as_array()
+        .filter(|p| !p.is_empty())
+    {
         assert_eq!(policies.len(), 1, "{policies:?}");
         assert_eq!(policies[0]["type"], "Fixed");
         assert_eq!(policies[0]["slotsCount"], 2);
@@ -421,10 +430,11 @@ async fn with_no_active_policy_there_is_no_active_name() {
     let app = spawn_app().await;
     let uuid = app.create_idle_pool(&app.owner_token, "idle").await;
     let pool = app.get_pool(&app.owner_token, &uuid).await;
+    let scaling = assert_object(&pool, "scaling");
+    assert_eq!(scaling["policies"][0]["name"], "never-now", "{pool}");
     assert!(
-        pool["scaling"]["activePolicyName"].is_null(),
-        "{}",
-        pool["scaling"]
+        scaling.get("activePolicyName").is_some_and(Value::is_null),
+        "activePolicyName must be present and null: {pool}"
     );
     let decision = app
         .post_empty(&format!("/pools/{uuid}/resize"), &app.owner_token)
@@ -953,4 +963,35 @@ async fn slots_per_node_above_the_profile_maximum_is_400() {
     rejected(&app, body, "slotsPerNode").await;
     app.create_pool(&app.owner_token, &multi_slot_body("sixteen", 16, 32))
         .await;
+}
+
+#[tokio::test]
+async fn closing_a_pool_cancels_its_queued_tasks_and_refuses_new_ones() {
+    let app = spawn_app().await;
+    let uuid = app
+        .create_idle_pool(&app.owner_token, "closing-with-work")
+        .await;
+    let task = app
+        .create_task(&app.owner_token, &task_body("queued", &uuid, 3))
+        .await;
+    assert_state_in(
+        &app.get_task(&app.owner_token, &task).await,
+        UNFINISHED_TASK_STATES,
+    );
+    app.post_empty(&format!("/pools/{uuid}/close"), &app.owner_token)
+        .await
+        .expect(200);
+    assert_state_in(
+        &app.get_task(&app.owner_token, &task).await,
+        &["PendingCancel", "Cancelled"],
+    );
+    let answers = app
+        .post_json(
+            "/tasks",
+            &app.owner_token,
+            &json!([task_body("late", &uuid, 1)]),
+        )
+        .await
+        .expect_json(200);
+    assert_eq!(answers[0]["statusCode"], 409, "{answers}");
 }

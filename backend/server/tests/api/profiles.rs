@@ -54,7 +54,10 @@ async fn profile_details_have_the_documented_shape() {
     for field in ["cores", "memoryMB"] {
         assert!(batch[field].is_u64(), "{field} in {batch}");
     }
-    assert!(batch["bootDelaySeconds"].as_f64().is_some_and(|s| s >= 0.0), "{batch}");
+    assert!(
+        batch["bootDelaySeconds"].as_f64().is_some_and(|s| s >= 0.0),
+        "{batch}"
+    );
     assert!(price(&batch) >= 0.0);
     let constants = assert_array(&batch, "constants");
     for constant in constants {

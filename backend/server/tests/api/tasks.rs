@@ -12,6 +12,8 @@ async fn a_task_reads_back_with_every_qarnot_field() {
     body["shortname"] = json!("demo-short");
     body["tags"] = json!(["t1"]);
     body["labels"] = json!({"owner": "ci"});
+    body["someFutureField"] = json!({"ignored": true});
+    body["resultsWhitelist"] = json!(".*");
     let created = app
         .post_json("/tasks", &app.owner_token, &body)
         .await

@@ -1,0 +1,241 @@
+//! HTTP calls to `/agent/v1`, the give-up clock and the retry backoff.
+//!
+//! Every call is a single attempt; callers decide what to retry (a heartbeat simply waits for
+//! the next tick, `/finished` retries until delivered). Two outcomes are handled here for
+//! everyone: `401`/`410` stops the agent, and any answer below `500` restarts the give-up
+//! clock, since it proves the server is there.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use super::exit::{Exit, ExitSignal};
+use super::wire::{Directives, Finished, Output, RegisterRequest, Registration, RunningReport};
+
+/// Bound on any call but the long poll: a hung server must not stall a retry loop for long.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// How much longer than `pollWaitMs` a long poll may take before it counts as lost.
+const POLL_MARGIN: Duration = Duration::from_secs(10);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug)]
+pub enum CallError {
+    /// No answer, a timeout or a `5xx`: worth trying again later.
+    Unreachable(String),
+    /// A `4xx` other than 401/410, e.g. `409` on `/started`: the server does not want it.
+    Refused(StatusCode),
+    /// `401`/`410`: the node is finished and the agent is already stopping.
+    NodeGone,
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallError::Unreachable(why) => write!(f, "server unreachable: {why}"),
+            CallError::Refused(status) => write!(f, "server refused: {status}"),
+            CallError::NodeGone => f.write_str("node is gone"),
+        }
+    }
+}
+
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    /// Never logged: `Client` has no `Debug` and the header is marked sensitive.
+    token: String,
+    give_up_after: Duration,
+    last_answer: Mutex<Instant>,
+    reachable: AtomicBool,
+    exit: ExitSignal,
+}
+
+impl Client {
+    pub fn new(
+        server: &str,
+        token: String,
+        give_up_after: Duration,
+        exit: ExitSignal,
+    ) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .build()?;
+        Ok(Self {
+            http,
+            base: format!("{}/agent/v1", server.trim_end_matches('/')),
+            token,
+            give_up_after,
+            last_answer: Mutex::new(Instant::now()),
+            reachable: AtomicBool::new(true),
+            exit,
+        })
+    }
+
+    /// True once the server has been silent for longer than `--give-up-after-seconds`.
+    pub fn should_give_up(&self) -> bool {
+        self.last_answer.lock().expect("not poisoned").elapsed() > self.give_up_after
+    }
+
+    pub async fn register(&self) -> Result<Registration, CallError> {
+        let body = RegisterRequest {
+            pid: std::process::id(),
+            hostname: hostname(),
+            agent_version: env!("CARGO_PKG_VERSION").to_string(),
+        };
+        self.post_json("/register", &body, CALL_TIMEOUT).await
+    }
+
+    pub async fn heartbeat(&self, running: Vec<Uuid>) -> Result<Directives, CallError> {
+        self.post_json("/heartbeat", &RunningReport { running }, CALL_TIMEOUT)
+            .await
+    }
+
+    pub async fn poll(&self, running: Vec<Uuid>, wait: Duration) -> Result<Directives, CallError> {
+        self.post_json("/poll", &RunningReport { running }, wait + POLL_MARGIN)
+            .await
+    }
+
+    pub async fn started(&self, uuid: Uuid) -> Result<(), CallError> {
+        let path = format!("/instances/{uuid}/started");
+        self.post(&path, &serde_json::json!({}), CALL_TIMEOUT)
+            .await
+            .map(drop)
+    }
+
+    pub async fn output(&self, uuid: Uuid, output: &Output) -> Result<(), CallError> {
+        let path = format!("/instances/{uuid}/output");
+        self.post(&path, output, CALL_TIMEOUT).await.map(drop)
+    }
+
+    pub async fn finished(&self, uuid: Uuid, finished: &Finished) -> Result<(), CallError> {
+        let path = format!("/instances/{uuid}/finished");
+        self.post(&path, finished, CALL_TIMEOUT).await.map(drop)
+    }
+
+    async fn post_json<B, R>(&self, path: &str, body: &B, timeout: Duration) -> Result<R, CallError>
+    where
+        B: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
+        let response = self.post(path, body, timeout).await?;
+        // A body cut by a dropped connection looks like this too: retrying is right for both.
+        response
+            .json()
+            .await
+            .map_err(|e| CallError::Unreachable(format!("{path}: unreadable answer: {e}")))
+    }
+
+    async fn post<B>(
+        &self,
+        path: &str,
+        body: &B,
+        timeout: Duration,
+    ) -> Result<reqwest::Response, CallError>
+    where
+        B: Serialize + ?Sized,
+    {
+        let sent = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .timeout(timeout)
+            .json(body)
+            .send()
+            .await;
+        let response = match sent {
+            Ok(response) => response,
+            Err(e) => return Err(self.unreachable(format!("{path}: {e}"))),
+        };
+        let status = response.status();
+        if status.is_server_error() {
+            return Err(self.unreachable(format!("{path}: {status}")));
+        }
+        self.answered();
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::GONE {
+            self.exit.trigger(Exit::NodeGone(status.as_u16()));
+            return Err(CallError::NodeGone);
+        }
+        if !status.is_success() {
+            tracing::debug!(path, %status, "refused");
+            return Err(CallError::Refused(status));
+        }
+        Ok(response)
+    }
+
+    fn answered(&self) {
+        *self.last_answer.lock().expect("not poisoned") = Instant::now();
+        if !self.reachable.swap(true, Ordering::Relaxed) {
+            tracing::info!("server answers again");
+        }
+    }
+
+    fn unreachable(&self, why: String) -> CallError {
+        // One warning per outage, not one per retry.
+        if self.reachable.swap(false, Ordering::Relaxed) {
+            tracing::warn!(%why, "server unreachable, retrying");
+        } else {
+            tracing::debug!(%why, "server still unreachable");
+        }
+        CallError::Unreachable(why)
+    }
+}
+
+/// Delay between retries of a call that failed for want of a server: short at first (a blip),
+/// then slower so that a restarting server is not hammered.
+#[derive(Debug)]
+pub struct Backoff {
+    next: Duration,
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(100);
+    const MAX: Duration = Duration::from_secs(2);
+
+    pub fn new() -> Self {
+        Self { next: Self::FIRST }
+    }
+
+    pub fn next_delay(&mut self) -> Duration {
+        let delay = self.next;
+        self.next = (self.next * 2).min(Self::MAX);
+        delay
+    }
+
+    pub fn reset(&mut self) {
+        self.next = Self::FIRST;
+    }
+}
+
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its whole length; gethostname writes at most that much.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "unknown".into();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_a_cap_and_resets() {
+        let mut b = Backoff::new();
+        let delays: Vec<_> = (0..7).map(|_| b.next_delay().as_millis()).collect();
+        assert_eq!(delays, vec![100, 200, 400, 800, 1600, 2000, 2000]);
+        b.reset();
+        assert_eq!(b.next_delay().as_millis(), 100);
+    }
+
+    #[test]
+    fn hostname_is_not_empty() {
+        assert!(!hostname().is_empty());
+    }
+}

@@ -1,0 +1,322 @@
+//! One task per instance: spawn it, stream its output, wait for its end, report it.
+//!
+//! Reports keep the protocol's order (`/started`, then `/output`s, then `/finished`) and
+//! survive an unreachable server: output stays buffered (capped) and `/finished` is retried
+//! until delivered, while the process itself never waits for the server.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio::time::{Instant, MissedTickBehavior};
+use uuid::Uuid;
+
+use super::client::{Backoff, CallError};
+use super::node::Node;
+use super::output::{Stream, Utf8Stream};
+use super::runner::{self, Spawned, exit_report, signal_group};
+use super::wire::{Assignment, Finished};
+
+/// How often output is sent while an instance runs (unless 64 KiB pile up before).
+const OUTPUT_PERIOD: Duration = Duration::from_millis(250);
+/// After the shell exits, how long its output may take to drain from processes that escaped
+/// the group (`setsid`) and still hold the pipes.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+const READ_CHUNK: usize = 16 * 1024;
+
+type ExitReport = (Option<i32>, Option<i32>);
+
+pub async fn run(node: Arc<Node>, assignment: Assignment) {
+    let uuid = assignment.instance_uuid;
+    if node.exit.is_set() {
+        return;
+    }
+    let mut reports = Reports::new(node.clone(), uuid);
+    let exit = match runner::spawn(&assignment, &node.node_dir).await {
+        Ok(spawned) => supervise(&node, uuid, spawned, &mut reports).await,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot start the instance");
+            // Reported like a shell that cannot run its command, with the reason as stderr.
+            let mut instances = node.instances.lock().await;
+            if let Some(instance) = instances.get_mut(&uuid) {
+                instance.exited = true;
+                instance
+                    .output
+                    .push(Stream::Stderr, &format!("hearth agent: {e:#}\n"));
+            }
+            drop(instances);
+            node.slot_freed.notify_one();
+            (Some(127), None)
+        }
+    };
+    reports.finish(exit).await;
+}
+
+async fn supervise(
+    node: &Arc<Node>,
+    uuid: Uuid,
+    spawned: Spawned,
+    reports: &mut Reports,
+) -> ExitReport {
+    let Spawned {
+        mut child,
+        pgid,
+        stdout,
+        stderr,
+    } = spawned;
+    let cancelled_meanwhile = {
+        let mut instances = node.instances.lock().await;
+        let instance = instances.get_mut(&uuid).expect("admitted before spawn");
+        instance.pgid = Some(pgid);
+        instance.killing
+    };
+    if cancelled_meanwhile {
+        node.kill_group(uuid, pgid);
+    }
+    tracing::info!(pgid, "instance started");
+
+    let flush_now = Arc::new(Notify::new());
+    let mut pumps = JoinSet::new();
+    pumps.spawn(pump(
+        node.clone(),
+        uuid,
+        Stream::Stdout,
+        stdout,
+        flush_now.clone(),
+    ));
+    pumps.spawn(pump(
+        node.clone(),
+        uuid,
+        Stream::Stderr,
+        stderr,
+        flush_now.clone(),
+    ));
+
+    let mut tick = tokio::time::interval(OUTPUT_PERIOD);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    // The first tick is immediate: it sends `/started` right after the spawn.
+    let status = loop {
+        tokio::select! {
+            status = child.wait() => break status,
+            _ = tick.tick() => reports.flush().await,
+            _ = flush_now.notified() => reports.flush().await,
+        }
+    };
+    let exit = match status {
+        Ok(status) => exit_report(status),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot wait for the instance");
+            (None, None)
+        }
+    };
+    if let Some(instance) = node.instances.lock().await.get_mut(&uuid) {
+        instance.exited = true;
+    }
+    node.slot_freed.notify_one();
+    tracing::info!(exit_code = ?exit.0, signal = ?exit.1, "instance exited");
+
+    // The instance is over when its shell is: background processes it left would hold the
+    // pipes open and the slot busy.
+    signal_group(pgid, libc::SIGKILL);
+    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
+        while pumps.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("output pipes still open after the instance exited, closing them");
+        pumps.abort_all();
+    }
+    exit
+}
+
+/// Copies one pipe into the instance's pending output.
+async fn pump(
+    node: Arc<Node>,
+    uuid: Uuid,
+    stream: Stream,
+    mut pipe: impl AsyncRead + Unpin,
+    flush_now: Arc<Notify>,
+) {
+    let mut buf = vec![0u8; READ_CHUNK];
+    let mut utf8 = Utf8Stream::default();
+    loop {
+        let n = match pipe.read(&mut buf).await {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(?stream, error = %e, "cannot read instance output");
+                break;
+            }
+        };
+        let text = utf8.decode(&buf[..n]);
+        if !text.is_empty() && append(&node, uuid, stream, &text).await {
+            flush_now.notify_one();
+        }
+    }
+    let rest = utf8.finish();
+    if !rest.is_empty() {
+        append(&node, uuid, stream, &rest).await;
+    }
+}
+
+async fn append(node: &Node, uuid: Uuid, stream: Stream, text: &str) -> bool {
+    let mut instances = node.instances.lock().await;
+    instances
+        .get_mut(&uuid)
+        .is_some_and(|i| i.output.push(stream, text))
+}
+
+/// The reports of one instance, in protocol order.
+struct Reports {
+    node: Arc<Node>,
+    uuid: Uuid,
+    /// `/started` was delivered, or refused (the instance is no longer ours).
+    started_done: bool,
+    /// The server refused a report: it no longer wants this instance's output.
+    disowned: bool,
+    backoff: Backoff,
+    /// While the server is unreachable, output waits for this instead of every tick.
+    retry_at: Option<Instant>,
+}
+
+impl Reports {
+    fn new(node: Arc<Node>, uuid: Uuid) -> Self {
+        Self {
+            node,
+            uuid,
+            started_done: false,
+            disowned: false,
+            backoff: Backoff::new(),
+            retry_at: None,
+        }
+    }
+
+    /// One attempt at `/started` (until delivered) and at sending the pending output.
+    async fn flush(&mut self) {
+        if self.retry_at.is_some_and(|at| Instant::now() < at) || self.node.exit.is_set() {
+            return;
+        }
+        if !self.started_done && !self.try_started().await {
+            return;
+        }
+        if self.disowned {
+            return;
+        }
+        let batch = match self.node.instances.lock().await.get_mut(&self.uuid) {
+            Some(instance) => instance.output.take(),
+            None => return,
+        };
+        if batch.is_empty() {
+            return;
+        }
+        match self.node.client.output(self.uuid, &batch).await {
+            Ok(()) => self.reachable(),
+            Err(CallError::Unreachable(_)) => {
+                if let Some(instance) = self.node.instances.lock().await.get_mut(&self.uuid) {
+                    instance.output.restore(batch);
+                    let dropped = instance.output.dropped();
+                    if dropped > 0 {
+                        tracing::debug!(dropped, "output cut while the server is away");
+                    }
+                }
+                self.unreachable();
+            }
+            Err(CallError::Refused(status)) => {
+                tracing::warn!(%status, "server refused output, no longer sending it");
+                self.disowned = true;
+            }
+            Err(CallError::NodeGone) => {}
+        }
+    }
+
+    /// True when `/started` is settled and output may follow.
+    async fn try_started(&mut self) -> bool {
+        match self.node.client.started(self.uuid).await {
+            Ok(()) => {
+                self.started_done = true;
+                self.reachable();
+                true
+            }
+            Err(CallError::Refused(status)) => {
+                // 409: cancelled meanwhile. Kill it; it is still reported finished.
+                tracing::info!(%status, "instance no longer this node's, killing it");
+                self.started_done = true;
+                self.disowned = true;
+                self.node.kill(self.uuid).await;
+                true
+            }
+            Err(CallError::Unreachable(_)) => {
+                self.unreachable();
+                false
+            }
+            Err(CallError::NodeGone) => false,
+        }
+    }
+
+    /// Delivers `/started` if still owed, then `/finished` with the rest of the output;
+    /// retried until the server takes it or the agent stops.
+    async fn finish(mut self, (exit_code, signal): ExitReport) {
+        self.retry_at = None;
+        while !self.started_done {
+            if self.node.exit.is_set() || !self.try_started().await && !self.pause().await {
+                return;
+            }
+        }
+        let rest = match self.node.instances.lock().await.get_mut(&self.uuid) {
+            Some(instance) => instance.output.take(),
+            None => return,
+        };
+        let body = Finished {
+            exit_code,
+            signal,
+            stdout: rest.stdout,
+            stderr: rest.stderr,
+        };
+        loop {
+            if self.node.exit.is_set() {
+                return;
+            }
+            match self.node.client.finished(self.uuid, &body).await {
+                Ok(()) => break,
+                Err(CallError::Refused(status)) if finished_is_settled(status) => {
+                    tracing::debug!(%status, "server no longer wants this instance");
+                    break;
+                }
+                Err(CallError::NodeGone) => return,
+                Err(e) => {
+                    tracing::debug!(error = %e, "finished not delivered yet");
+                    if !self.pause().await {
+                        return;
+                    }
+                }
+            }
+        }
+        self.node.instances.lock().await.complete(self.uuid);
+        tracing::info!("reported finished");
+    }
+
+    /// Waits before the next retry; false if the agent is stopping instead.
+    async fn pause(&mut self) -> bool {
+        tokio::select! {
+            _ = tokio::time::sleep(self.backoff.next_delay()) => true,
+            _ = self.node.exit.wait() => false,
+        }
+    }
+
+    fn reachable(&mut self) {
+        self.backoff.reset();
+        self.retry_at = None;
+    }
+
+    fn unreachable(&mut self) {
+        self.retry_at = Some(Instant::now() + self.backoff.next_delay());
+    }
+}
+
+/// Answers to `/finished` that end its retries besides 2xx: the server knows the instance
+/// is over (409), or no longer knows it at all (404, 410).
+fn finished_is_settled(status: reqwest::StatusCode) -> bool {
+    matches!(status.as_u16(), 404 | 409 | 410)
+}

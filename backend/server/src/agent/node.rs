@@ -1,0 +1,133 @@
+//! The registered node: what every task of the agent shares, and the server's directives
+//! (assignments, cancels, shutdown) applied to it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Mutex, Notify};
+use tracing::Instrument;
+use uuid::Uuid;
+
+use super::client::Client;
+use super::exit::{Exit, ExitSignal};
+use super::instance;
+use super::runner::signal_group;
+use super::state::{CancelAction, Instances};
+use super::wire::{Directives, Registration};
+
+pub struct Node {
+    pub client: Arc<Client>,
+    pub registration: Registration,
+    pub node_dir: PathBuf,
+    pub instances: Mutex<Instances>,
+    /// Woken when a process exits, for a poll loop that had to leave assignments waiting.
+    pub slot_freed: Notify,
+    pub exit: ExitSignal,
+    /// Parent of the instance spans, whichever loop (poll or heartbeat) started them.
+    pub span: tracing::Span,
+}
+
+impl Node {
+    pub fn kill_grace(&self) -> Duration {
+        Duration::from_millis(self.registration.kill_grace_ms)
+    }
+
+    /// Applies a poll or heartbeat answer. Returns how many new assignments had no free slot.
+    pub async fn apply(self: &Arc<Self>, directives: Directives) -> usize {
+        if directives.shutdown {
+            self.exit.trigger(Exit::ShutdownRequested);
+            return 0;
+        }
+        // Cancels first: an instance both cancelled and assigned in one answer is not started.
+        for uuid in directives.cancel {
+            tracing::info!(instance = %uuid, "cancel asked by the server");
+            self.kill(uuid).await;
+        }
+        if directives.assignments.is_empty() {
+            return 0;
+        }
+        let admission = {
+            let slots = self.registration.slots;
+            self.instances
+                .lock()
+                .await
+                .admit(directives.assignments, slots)
+        };
+        if admission.duplicates > 0 {
+            tracing::debug!(
+                count = admission.duplicates,
+                "ignored duplicate assignments"
+            );
+        }
+        if admission.deferred > 0 {
+            tracing::debug!(count = admission.deferred, "no free slot, assignments wait");
+        }
+        for assignment in admission.start {
+            let span = tracing::info_span!(parent: &self.span, "instance", uuid = %assignment.instance_uuid);
+            tokio::spawn(instance::run(self.clone(), assignment).instrument(span));
+        }
+        admission.deferred
+    }
+
+    /// Stops one instance: SIGTERM to its group, SIGKILL after the grace if still alive.
+    pub async fn kill(self: &Arc<Self>, uuid: Uuid) {
+        let action = self.instances.lock().await.cancel(uuid);
+        if let CancelAction::Kill(pgid) = action {
+            self.kill_group(uuid, pgid);
+        }
+    }
+
+    /// The TERM-then-KILL sequence for a group, in its own task so that no caller waits.
+    pub fn kill_group(self: &Arc<Self>, uuid: Uuid, pgid: i32) {
+        signal_group(pgid, libc::SIGTERM);
+        let node = self.clone();
+        let span = tracing::info_span!("kill", instance = %uuid, pgid);
+        tokio::spawn(
+            async move {
+                tokio::time::sleep(node.kill_grace()).await;
+                let alive = node
+                    .instances
+                    .lock()
+                    .await
+                    .get_mut(&uuid)
+                    .is_some_and(|i| !i.exited);
+                if alive {
+                    tracing::info!("still alive after the grace, SIGKILL");
+                    signal_group(pgid, libc::SIGKILL);
+                }
+            }
+            .instrument(span),
+        );
+    }
+
+    /// On the agent's way out: every group gets SIGTERM, then SIGKILL once the grace is over.
+    pub async fn terminate_all(&self) {
+        let groups = self.instances.lock().await.kill_all();
+        if groups.is_empty() {
+            return;
+        }
+        tracing::info!(count = groups.len(), "stopping running instances");
+        for &pgid in &groups {
+            signal_group(pgid, libc::SIGTERM);
+        }
+        let deadline = tokio::time::Instant::now() + self.kill_grace();
+        while tokio::time::Instant::now() < deadline {
+            if self.instances.lock().await.live_groups().is_empty() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let stubborn = self.instances.lock().await.live_groups();
+        for &pgid in &stubborn {
+            signal_group(pgid, libc::SIGKILL);
+        }
+        // Let the instance tasks reap them, briefly: the processes are dead either way.
+        for _ in 0..50 {
+            if self.instances.lock().await.live_groups().is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! Child processes of instances: environment, working directory, spawning in an own process
+//! group, and signalling that group.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Component, Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+
+use tokio::process::{Child, ChildStderr, ChildStdout, Command};
+
+use super::wire::Assignment;
+
+/// Variables of the agent that instances must not see: the node token would let user code
+/// speak for the node.
+const HIDDEN_FROM_INSTANCES: &[&str] = &["HEARTH_NODE_TOKEN"];
+
+pub struct Spawned {
+    pub child: Child,
+    pub pgid: i32,
+    pub stdout: ChildStdout,
+    pub stderr: ChildStderr,
+}
+
+/// Starts `sh -c command` in `<node dir>/<workdir>`, stdin closed, as leader of a new process
+/// group so that a kill reaches everything the command started.
+pub async fn spawn(assignment: &Assignment, node_dir: &Path) -> anyhow::Result<Spawned> {
+    let dir = instance_dir(node_dir, &assignment.workdir)?;
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(&assignment.command)
+        .env_clear()
+        .envs(instance_env(std::env::vars_os(), &assignment.env))
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        // Last resort should the agent's task be dropped; the group kill is the real path.
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| anyhow::anyhow!("cannot run sh: {e}"))?;
+    let pid = child.id().expect("a just-spawned child has a pid");
+    let pgid = i32::try_from(pid)?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    Ok(Spawned {
+        child,
+        pgid,
+        stdout,
+        stderr,
+    })
+}
+
+/// The agent's environment without its secrets, overlaid with the assignment's.
+pub fn instance_env(
+    agent_env: impl IntoIterator<Item = (OsString, OsString)>,
+    assignment_env: &BTreeMap<String, String>,
+) -> BTreeMap<OsString, OsString> {
+    let mut env: BTreeMap<OsString, OsString> = agent_env
+        .into_iter()
+        .filter(|(k, _)| !HIDDEN_FROM_INSTANCES.iter().any(|h| k == h))
+        .collect();
+    env.extend(
+        assignment_env
+            .iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v))),
+    );
+    env
+}
+
+/// `<node dir>/<workdir>`, refusing a workdir that would leave the node directory.
+pub fn instance_dir(node_dir: &Path, workdir: &str) -> anyhow::Result<PathBuf> {
+    let relative = Path::new(workdir);
+    let stays_inside = relative
+        .components()
+        .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    anyhow::ensure!(
+        stays_inside,
+        "workdir {workdir:?} is not a relative path inside the node directory"
+    );
+    Ok(node_dir.join(relative))
+}
+
+/// Sends `signal` to every process of the group; a group already gone is not an error.
+pub fn signal_group(pgid: i32, signal: libc::c_int) {
+    if pgid <= 1 {
+        // -1 and -0 would mean "every process we may signal" and "our own group".
+        return;
+    }
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    let rc = unsafe { libc::kill(-pgid, signal) };
+    if rc != 0 {
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::ESRCH) {
+            tracing::warn!(pgid, signal, %err, "cannot signal process group");
+        }
+    }
+}
+
+/// `(exitCode, signal)` as `/finished` wants them: one of the two is set.
+pub fn exit_report(status: ExitStatus) -> (Option<i32>, Option<i32>) {
+    (status.code(), status.signal())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instance_env_hides_the_token_and_lets_the_assignment_win() {
+        let agent = [
+            ("PATH", "/bin"),
+            ("HEARTH_NODE_TOKEN", "secret"),
+            ("INSTANCE_ID", "stale"),
+        ]
+        .map(|(k, v)| (OsString::from(k), OsString::from(v)));
+        let assignment = BTreeMap::from([
+            ("INSTANCE_ID".to_string(), "3".to_string()),
+            ("TASK_UUID".to_string(), "t".to_string()),
+        ]);
+        let env = instance_env(agent, &assignment);
+        assert_eq!(env.get(&OsString::from("PATH")).unwrap(), "/bin");
+        assert_eq!(env.get(&OsString::from("INSTANCE_ID")).unwrap(), "3");
+        assert_eq!(env.get(&OsString::from("TASK_UUID")).unwrap(), "t");
+        assert!(!env.contains_key(&OsString::from("HEARTH_NODE_TOKEN")));
+    }
+
+    #[test]
+    fn instance_dir_stays_inside_the_node_dir() {
+        let node = Path::new("/nodes/n1");
+        assert_eq!(
+            instance_dir(node, "job/abc").unwrap(),
+            PathBuf::from("/nodes/n1/job/abc")
+        );
+        assert!(instance_dir(node, "/etc").is_err());
+        assert!(instance_dir(node, "job/../../x").is_err());
+    }
+
+    #[test]
+    fn exit_report_tells_codes_from_signals() {
+        assert_eq!(exit_report(ExitStatus::from_raw(3 << 8)), (Some(3), None));
+        assert_eq!(
+            exit_report(ExitStatus::from_raw(libc::SIGKILL)),
+            (None, Some(9))
+        );
+    }
+
+    #[tokio::test]
+    async fn spawn_runs_in_its_own_group_and_workdir() {
+        let node = tempfile::tempdir().unwrap();
+        let assignment = Assignment {
+            instance_uuid: uuid::Uuid::new_v4(),
+            task_uuid: None,
+            instance_id: None,
+            slot_index: None,
+            command: "echo $X; pwd; ps -o pgid= -p $$ >&2".into(),
+            env: BTreeMap::from([("X".to_string(), "hi".to_string())]),
+            workdir: "job/t".into(),
+        };
+        let mut spawned = spawn(&assignment, node.path()).await.unwrap();
+        let out = {
+            use tokio::io::AsyncReadExt;
+            let mut s = String::new();
+            spawned.stdout.read_to_string(&mut s).await.unwrap();
+            let mut e = String::new();
+            spawned.stderr.read_to_string(&mut e).await.unwrap();
+            (s, e)
+        };
+        let status = spawned.child.wait().await.unwrap();
+        assert!(status.success());
+        let dir = node.path().join("job/t").canonicalize().unwrap();
+        assert_eq!(out.0, format!("hi\n{}\n", dir.display()));
+        if !out.1.trim().is_empty() {
+            assert_eq!(out.1.trim(), spawned.pgid.to_string());
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! What the agent knows about its instances, shared by the poll loop, the heartbeat and the
+//! instance tasks (behind one `tokio::sync::Mutex`, held only for short, non-IO sections).
+//!
+//! An instance is *running* from the moment it is admitted until its `/finished` is
+//! delivered, even after its process exited: the protocol's `running` list means "started
+//! and not yet reported finished". Only live processes take a slot.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use uuid::Uuid;
+
+use super::output::OutputBuffer;
+use super::wire::Assignment;
+
+/// Finished uuids remembered so that a late duplicate assignment is never run again. Bounded
+/// so that a node living for months does not grow without end; a duplicate older than this
+/// many instances is not a realistic race.
+const REMEMBERED_FINISHED: usize = 100_000;
+
+#[derive(Debug, Default)]
+pub struct Instances {
+    running: HashMap<Uuid, RunningInstance>,
+    finished: RecentUuids,
+}
+
+#[derive(Debug, Default)]
+pub struct RunningInstance {
+    /// Process group of the child; `None` until spawned (or if spawning failed).
+    pub pgid: Option<i32>,
+    /// The process exited; only reports are left to deliver.
+    pub exited: bool,
+    /// A kill was asked for (cancel, `/started` answered 409, agent shutdown).
+    pub killing: bool,
+    pub output: OutputBuffer,
+}
+
+/// Assignments of one poll answer, sorted out.
+#[derive(Debug, Default, PartialEq)]
+pub struct Admission {
+    /// To start now; already recorded as running.
+    pub start: Vec<Assignment>,
+    /// New, but no slot is free: left to a later poll (they stay assigned to this node).
+    pub deferred: usize,
+    /// Already running, already finished, or repeated in the answer.
+    pub duplicates: usize,
+}
+
+/// What a `cancel` of one uuid asks the caller to do.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CancelAction {
+    /// Signal this process group.
+    Kill(i32),
+    /// Nothing to signal now: not spawned yet (its task kills it once spawned), already
+    /// exited, already being killed, or unknown (remembered so it is never started).
+    Nothing,
+}
+
+impl Instances {
+    pub fn slots_in_use(&self) -> usize {
+        self.running.values().filter(|i| !i.exited).count()
+    }
+
+    /// The `running` list of `/heartbeat` and `/poll`.
+    pub fn running_uuids(&self) -> Vec<Uuid> {
+        self.running.keys().copied().collect()
+    }
+
+    pub fn get_mut(&mut self, uuid: &Uuid) -> Option<&mut RunningInstance> {
+        self.running.get_mut(uuid)
+    }
+
+    /// Sorts out a poll answer: never the same uuid twice, never more than `slots` live.
+    pub fn admit(&mut self, assignments: Vec<Assignment>, slots: usize) -> Admission {
+        let mut admission = Admission::default();
+        let mut free = slots.saturating_sub(self.slots_in_use());
+        for assignment in assignments {
+            let uuid = assignment.instance_uuid;
+            if self.running.contains_key(&uuid) || self.finished.contains(&uuid) {
+                admission.duplicates += 1;
+            } else if free == 0 {
+                admission.deferred += 1;
+            } else {
+                free -= 1;
+                self.running.insert(uuid, RunningInstance::default());
+                admission.start.push(assignment);
+            }
+        }
+        admission
+    }
+
+    pub fn cancel(&mut self, uuid: Uuid) -> CancelAction {
+        match self.running.get_mut(&uuid) {
+            Some(instance) => instance.request_kill(),
+            None => {
+                // Not started here (perhaps deferred for want of a slot): make sure a copy
+                // of it in this or a later answer is not started after all.
+                self.finished.insert(uuid);
+                CancelAction::Nothing
+            }
+        }
+    }
+
+    /// Marks every live instance for killing; the process groups to signal.
+    pub fn kill_all(&mut self) -> Vec<i32> {
+        self.running
+            .values_mut()
+            .filter_map(|i| match i.request_kill() {
+                CancelAction::Kill(pgid) => Some(pgid),
+                CancelAction::Nothing => None,
+            })
+            .collect()
+    }
+
+    /// Process groups still alive, for the SIGKILL after the grace.
+    pub fn live_groups(&self) -> Vec<i32> {
+        self.running
+            .values()
+            .filter(|i| !i.exited)
+            .filter_map(|i| i.pgid)
+            .collect()
+    }
+
+    /// `/finished` was delivered (or the server no longer wants it).
+    pub fn complete(&mut self, uuid: Uuid) {
+        self.running.remove(&uuid);
+        self.finished.insert(uuid);
+    }
+}
+
+impl RunningInstance {
+    fn request_kill(&mut self) -> CancelAction {
+        if self.exited || self.killing {
+            return CancelAction::Nothing;
+        }
+        self.killing = true;
+        match self.pgid {
+            Some(pgid) => CancelAction::Kill(pgid),
+            None => CancelAction::Nothing,
+        }
+    }
+}
+
+/// A set that forgets its oldest members beyond a bound.
+#[derive(Debug)]
+struct RecentUuids {
+    set: HashSet<Uuid>,
+    order: VecDeque<Uuid>,
+    cap: usize,
+}
+
+impl Default for RecentUuids {
+    fn default() -> Self {
+        Self::with_cap(REMEMBERED_FINISHED)
+    }
+}
+
+impl RecentUuids {
+    fn with_cap(cap: usize) -> Self {
+        Self {
+            set: HashSet::new(),
+            order: VecDeque::new(),
+            cap,
+        }
+    }
+
+    fn contains(&self, uuid: &Uuid) -> bool {
+        self.set.contains(uuid)
+    }
+
+    fn insert(&mut self, uuid: Uuid) {
+        if !self.set.insert(uuid) {
+            return;
+        }
+        self.order.push_back(uuid);
+        if self.order.len() > self.cap
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.set.remove(&oldest);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assignment(uuid: Uuid) -> Assignment {
+        Assignment {
+            instance_uuid: uuid,
+            task_uuid: None,
+            instance_id: None,
+            slot_index: None,
+            command: "true".into(),
+            env: Default::default(),
+            workdir: "job/x".into(),
+        }
+    }
+
+    fn uuids(n: usize) -> Vec<Uuid> {
+        (0..n).map(|_| Uuid::new_v4()).collect()
+    }
+
+    #[test]
+    fn admits_up_to_the_free_slots() {
+        let mut s = Instances::default();
+        let ids = uuids(3);
+        let a = s.admit(ids.iter().copied().map(assignment).collect(), 2);
+        assert_eq!(a.start.len(), 2);
+        assert_eq!(a.deferred, 1);
+        assert_eq!(s.slots_in_use(), 2);
+        assert_eq!(s.running_uuids().len(), 2);
+    }
+
+    #[test]
+    fn ignores_running_finished_and_repeated_uuids() {
+        let mut s = Instances::default();
+        let [a, b, c] = [Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4()];
+        s.admit(vec![assignment(a), assignment(b)], 4);
+        s.complete(b);
+        let second = s.admit(
+            vec![assignment(a), assignment(b), assignment(c), assignment(c)],
+            4,
+        );
+        assert_eq!(second.start, vec![assignment(c)]);
+        assert_eq!(second.duplicates, 3);
+    }
+
+    #[test]
+    fn an_exited_instance_frees_its_slot_but_stays_running_until_reported() {
+        let mut s = Instances::default();
+        let [a, b] = [Uuid::new_v4(), Uuid::new_v4()];
+        s.admit(vec![assignment(a)], 1);
+        assert_eq!(s.admit(vec![assignment(b)], 1).deferred, 1);
+        s.get_mut(&a).unwrap().exited = true;
+        assert_eq!(s.admit(vec![assignment(b)], 1).start.len(), 1);
+        assert_eq!(s.running_uuids().len(), 2);
+    }
+
+    #[test]
+    fn a_cancelled_unknown_uuid_is_never_started() {
+        let mut s = Instances::default();
+        let a = Uuid::new_v4();
+        assert_eq!(s.cancel(a), CancelAction::Nothing);
+        assert_eq!(s.admit(vec![assignment(a)], 1).duplicates, 1);
+    }
+
+    #[test]
+    fn cancel_signals_a_spawned_group_once() {
+        let mut s = Instances::default();
+        let [a, b] = [Uuid::new_v4(), Uuid::new_v4()];
+        s.admit(vec![assignment(a), assignment(b)], 2);
+        s.get_mut(&a).unwrap().pgid = Some(42);
+        assert_eq!(s.cancel(a), CancelAction::Kill(42));
+        assert_eq!(s.cancel(a), CancelAction::Nothing);
+        // Not spawned yet: flagged, its task kills it once it has a pgid.
+        assert_eq!(s.cancel(b), CancelAction::Nothing);
+        assert!(s.get_mut(&b).unwrap().killing);
+        assert_eq!(s.live_groups(), vec![42]);
+    }
+
+    #[test]
+    fn remembered_uuids_are_bounded() {
+        let mut r = RecentUuids::with_cap(2);
+        let ids = uuids(3);
+        ids.iter().for_each(|u| r.insert(*u));
+        assert!(!r.contains(&ids[0]));
+        assert!(r.contains(&ids[1]) && r.contains(&ids[2]));
+    }
+}

@@ -1,0 +1,120 @@
+//! The execution engine: nodes, dispatch, agent reports, the resize loop and the watcher.
+//! Loops are named tasks with a shutdown path; everything else runs on the request that
+//! caused it (a submit dispatches at once, a finished instance frees its slot at once).
+
+pub mod dispatch;
+pub mod nodes;
+pub mod reports;
+pub mod resize;
+pub mod watch;
+
+use std::time::Instant;
+
+use actix_web::web;
+use hearth_core::model::NodeState;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use tokio::sync::watch as signal;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use crate::entities::node;
+use crate::state::AppState;
+
+pub fn touch_liveness(state: &AppState, node: Uuid) {
+    state
+        .liveness
+        .lock()
+        .expect("liveness map")
+        .insert(node, Instant::now());
+}
+
+/// A node just launched (or adopted) gets a full window before it is judged silent.
+pub fn liveness_grace(state: &AppState, node: Uuid) {
+    touch_liveness(state, node);
+}
+
+pub fn forget_liveness(state: &AppState, node: Uuid) {
+    state.liveness.lock().expect("liveness map").remove(&node);
+}
+
+/// Wakes every live node of a pool: something changed for their instances (abort, close).
+pub async fn wake_pool_nodes(state: &AppState, pool_id: Uuid) {
+    if let Ok(nodes) = crate::services::pools::live_nodes(&state.db, pool_id).await {
+        for n in nodes {
+            state.wake_node(n.id);
+        }
+    }
+}
+
+/// Dispatch in the background: the request that made work available answers at once.
+pub fn spawn_dispatch(state: web::Data<AppState>, pool_id: Uuid) {
+    tokio::spawn(async move {
+        if let Err(e) = dispatch::dispatch_pool(&state, pool_id).await {
+            tracing::error!(pool = %pool_id, error = %e, "dispatch failed");
+        }
+    });
+}
+
+pub struct EngineTasks {
+    stop: signal::Sender<bool>,
+    handles: Vec<JoinHandle<()>>,
+}
+
+/// Adopts the nodes a previous run left, then starts the loops.
+pub async fn start(state: web::Data<AppState>) -> anyhow::Result<EngineTasks> {
+    adopt_nodes(&state).await?;
+    let (stop, rx) = signal::channel(false);
+    let handles = vec![
+        tokio::spawn(resize::run(state.clone(), rx.clone())),
+        tokio::spawn(watch::run(state.clone(), rx)),
+    ];
+    Ok(EngineTasks { stop, handles })
+}
+
+impl EngineTasks {
+    /// Stops the loops, then terminates every live node: nothing is left running after a
+    /// clean stop. Instances that were running go back to the queue without using a retry.
+    pub async fn shutdown(self, state: &AppState) {
+        let _ = self.stop.send(true);
+        for h in self.handles {
+            let _ = h.await;
+        }
+        let live = node::Entity::find()
+            .filter(
+                node::Column::State
+                    .is_not_in([NodeState::Terminated.as_str(), NodeState::Failed.as_str()]),
+            )
+            .all(&state.db)
+            .await
+            .unwrap_or_default();
+        for n in live {
+            if let Err(e) = nodes::end_node(state, n.id, nodes::NodeEnd::Terminated, false).await {
+                tracing::error!(node = %n.id, error = %e, "terminating node on shutdown");
+            }
+        }
+    }
+}
+
+/// Nodes of a previous run: still-running agents are adopted (they call in again), dead
+/// ones are Failed with their metering closed at their last heartbeat.
+async fn adopt_nodes(state: &AppState) -> anyhow::Result<()> {
+    let live = node::Entity::find()
+        .filter(
+            node::Column::State
+                .is_not_in([NodeState::Terminated.as_str(), NodeState::Failed.as_str()]),
+        )
+        .all(&state.db)
+        .await?;
+    for n in live {
+        if state.launcher.is_alive(&nodes::handle(&n)) {
+            tracing::info!(node = %n.id, pid = ?n.pid, "adopting running node");
+            liveness_grace(state, n.id);
+        } else {
+            tracing::info!(node = %n.id, "node of a previous run is gone: failed");
+            nodes::end_node(state, n.id, nodes::NodeEnd::Failed, true)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.to_string()))?;
+        }
+    }
+    Ok(())
+}

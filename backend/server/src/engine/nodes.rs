@@ -1,0 +1,296 @@
+//! Node lifecycle: requested → booting → ready → draining → terminated, or failed. Metering
+//! follows it in the same transaction: a usage interval opens when a node becomes Ready and
+//! closes when it is Terminated (now) or Failed (at its last heartbeat).
+
+use chrono::{DateTime, Utc};
+use hearth_core::model::{InstanceState, NodeState};
+use hearth_core::pool_state::{NodeCounts, PoolEvent, PoolState, pool_transition};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, Set,
+};
+use uuid::Uuid;
+
+use crate::auth::node_token;
+use crate::entities::{instance, node, pool, usage_interval};
+use crate::error::ApiResult;
+use crate::launcher::{NodeHandle, NodeLaunch};
+use crate::services::{pools, profiles};
+use crate::state::AppState;
+
+pub fn node_state(n: &node::Model) -> NodeState {
+    n.state.parse().unwrap_or(NodeState::Failed)
+}
+
+pub fn handle(n: &node::Model) -> NodeHandle {
+    NodeHandle {
+        node_id: n.id,
+        pid: n.pid,
+    }
+}
+
+/// Requests `count` new nodes for a pool and starts them through the launcher.
+pub async fn request_nodes(state: &AppState, pool: &pool::Model, count: u32) -> ApiResult<()> {
+    let profile = profiles::find(&state.db, &pool.profile_name).await?;
+    for _ in 0..count {
+        let now = state.clock.now();
+        let node_id = Uuid::new_v4();
+        let token_id = Uuid::new_v4();
+        let row = node::ActiveModel {
+            id: Set(node_id),
+            tenant_id: Set(pool.tenant_id),
+            pool_id: Set(pool.id),
+            state: Set(NodeState::Requested.as_str().to_owned()),
+            slots: Set(pool.slots_per_node.max(1)),
+            token_id: Set(Some(token_id)),
+            pid: Set(None),
+            dir: Set(None),
+            created_at: Set(now),
+            ready_at: Set(None),
+            last_heartbeat: Set(None),
+            idle_since: Set(None),
+            ended_at: Set(None),
+        }
+        .insert(&state.db)
+        .await?;
+        let token = node_token(&state.keys, node_id, pool.tenant_id, token_id, now)?;
+        let launch = NodeLaunch {
+            node_id,
+            pool_id: pool.id,
+            token,
+            server_url: state.server_url.clone(),
+            boot_delay: std::time::Duration::from_millis(profile.boot_delay_ms.max(0) as u64),
+            give_up: state.settings.agent_give_up,
+        };
+        let mut active = row.into_active_model();
+        match state.launcher.launch(&launch) {
+            Ok(launched) => {
+                active.state = Set(NodeState::Booting.as_str().to_owned());
+                active.pid = Set(launched.pid);
+                active.dir = Set(launched.dir.map(|d| d.display().to_string()));
+                tracing::info!(pool = %pool.id, node = %node_id, pid = ?launched.pid, "node launched");
+            }
+            Err(e) => {
+                tracing::warn!(pool = %pool.id, node = %node_id, error = %e, "node launch failed");
+                active.state = Set(NodeState::Failed.as_str().to_owned());
+                active.ended_at = Set(Some(now));
+            }
+        }
+        active.update(&state.db).await?;
+        super::liveness_grace(state, node_id);
+    }
+    Ok(())
+}
+
+/// The agent registered: the node is Ready and billed from now on.
+pub async fn mark_ready(state: &AppState, node_id: Uuid) -> ApiResult<node::Model> {
+    let now = state.clock.now();
+    let txn = crate::db::write(&state.db).await?;
+    let n = node::Entity::find_by_id(node_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| crate::error::ApiError::not_found("node"))?;
+    let current = node_state(&n);
+    let updated = if current.is_starting() {
+        let pool = pool::Entity::find_by_id(n.pool_id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| crate::error::ApiError::not_found("pool"))?;
+        let price = profiles::find(&txn, &pool.profile_name)
+            .await
+            .map(|p| p.price_per_slot_hour)
+            .unwrap_or_else(|_| "0".into());
+        usage_interval::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            tenant_id: Set(n.tenant_id),
+            pool_id: Set(n.pool_id),
+            node_id: Set(n.id),
+            profile_name: Set(pool.profile_name.clone()),
+            slots: Set(n.slots),
+            price_per_slot_hour: Set(price),
+            started_at: Set(now),
+            ended_at: Set(None),
+        }
+        .insert(&txn)
+        .await?;
+        let mut active = n.clone().into_active_model();
+        active.state = Set(NodeState::Ready.as_str().to_owned());
+        active.ready_at = Set(Some(now));
+        active.last_heartbeat = Set(Some(now));
+        active.idle_since = Set(Some(now));
+        active.update(&txn).await?
+    } else {
+        let mut active = n.clone().into_active_model();
+        active.last_heartbeat = Set(Some(now));
+        active.update(&txn).await?
+    };
+    txn.commit().await?;
+    if current.is_starting() {
+        tracing::info!(node = %node_id, pool = %updated.pool_id, "node ready");
+        refresh_pool_state(state, updated.pool_id).await?;
+    }
+    Ok(updated)
+}
+
+/// How a node ends.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum NodeEnd {
+    /// Released on purpose (scale-down, close, shutdown): billed until now.
+    Terminated,
+    /// Lost (no heartbeat, process gone): billed until its last heartbeat.
+    Failed,
+}
+
+/// Ends a node in one transaction: its state, its usage interval, and its instances, which
+/// are requeued (or failed when their retries are spent). `consume_retry` is false when the
+/// loss is ours (a clean server stop), so users don't pay retries for it.
+pub async fn end_node(
+    state: &AppState,
+    node_id: Uuid,
+    how: NodeEnd,
+    consume_retry: bool,
+) -> ApiResult<Option<node::Model>> {
+    let now = state.clock.now();
+    let txn = crate::db::write(&state.db).await?;
+    let Some(n) = node::Entity::find_by_id(node_id).one(&txn).await? else {
+        return Ok(None);
+    };
+    if node_state(&n).is_terminal() {
+        return Ok(None);
+    }
+    let ended_at = match how {
+        NodeEnd::Terminated => now,
+        NodeEnd::Failed => n.last_heartbeat.unwrap_or(now).min(now),
+    };
+    let mut active = n.clone().into_active_model();
+    active.state = Set(match how {
+        NodeEnd::Terminated => NodeState::Terminated,
+        NodeEnd::Failed => NodeState::Failed,
+    }
+    .as_str()
+    .to_owned());
+    active.ended_at = Set(Some(ended_at));
+    active.idle_since = Set(None);
+    let ended = active.update(&txn).await?;
+    close_usage(&txn, node_id, ended_at).await?;
+    let lost = instance::Entity::find()
+        .filter(instance::Column::NodeId.eq(node_id))
+        .filter(instance::Column::State.is_in([
+            InstanceState::Assigned.as_str(),
+            InstanceState::Executing.as_str(),
+        ]))
+        .all(&txn)
+        .await?;
+    let mut tasks = Vec::new();
+    for inst in lost {
+        super::reports::lose_instance(&txn, &inst, ended_at, consume_retry).await?;
+        if !tasks.contains(&inst.task_id) {
+            tasks.push(inst.task_id);
+        }
+    }
+    for task_id in &tasks {
+        super::reports::refresh_task_state(&txn, *task_id, now).await?;
+    }
+    txn.commit().await?;
+    tracing::info!(node = %node_id, pool = %n.pool_id, end = ?how, requeued_tasks = tasks.len(), "node ended");
+    state
+        .launcher
+        .terminate(&handle(&n), state.settings.kill_grace);
+    state.wake_node(node_id);
+    super::forget_liveness(state, node_id);
+    Ok(Some(ended))
+}
+
+/// Closes a node's open usage interval at `end` (never before it started).
+async fn close_usage(
+    db: &impl ConnectionTrait,
+    node_id: Uuid,
+    end: DateTime<Utc>,
+) -> ApiResult<()> {
+    let open = usage_interval::Entity::find()
+        .filter(usage_interval::Column::NodeId.eq(node_id))
+        .filter(usage_interval::Column::EndedAt.is_null())
+        .all(db)
+        .await?;
+    for interval in open {
+        let end = end.max(interval.started_at);
+        usage_interval::Entity::update_many()
+            .col_expr(usage_interval::Column::EndedAt, Expr::value(end))
+            .filter(usage_interval::Column::Id.eq(interval.id))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn busy_slots(db: &impl ConnectionTrait, node_id: Uuid) -> ApiResult<u64> {
+    Ok(instance::Entity::find()
+        .filter(instance::Column::NodeId.eq(node_id))
+        .filter(instance::Column::State.is_in([
+            InstanceState::Assigned.as_str(),
+            InstanceState::Executing.as_str(),
+        ]))
+        .count(db)
+        .await?)
+}
+
+/// Releases a node chosen by scale-down or close: one still starting or idle ends now; a
+/// busy one drains (no new work) and ends when its last instance does.
+pub async fn release(state: &AppState, node_id: Uuid) -> ApiResult<()> {
+    let Some(n) = node::Entity::find_by_id(node_id).one(&state.db).await? else {
+        return Ok(());
+    };
+    let current = node_state(&n);
+    if current.is_terminal() {
+        return Ok(());
+    }
+    if current.is_starting() || busy_slots(&state.db, node_id).await? == 0 {
+        end_node(state, node_id, NodeEnd::Terminated, true).await?;
+    } else if current == NodeState::Ready {
+        node::Entity::update_many()
+            .col_expr(
+                node::Column::State,
+                Expr::value(NodeState::Draining.as_str()),
+            )
+            .filter(node::Column::Id.eq(node_id))
+            .filter(node::Column::State.eq(NodeState::Ready.as_str()))
+            .exec(&state.db)
+            .await?;
+        tracing::info!(node = %node_id, "node draining");
+    }
+    Ok(())
+}
+
+/// Re-derives a pool's state from its nodes and target (DESIGN §2).
+pub async fn refresh_pool_state(state: &AppState, pool_id: Uuid) -> ApiResult<()> {
+    let Some(p) = pool::Entity::find_by_id(pool_id).one(&state.db).await? else {
+        return Ok(());
+    };
+    let current = pools::state_of(&p);
+    let live = pools::live_nodes(&state.db, pool_id).await?;
+    let now = state.clock.now();
+    let next = match current {
+        PoolState::Closing if live.is_empty() => {
+            pool_transition(current, &PoolEvent::AllNodesTerminated)?
+        }
+        s if s.follows_nodes() => {
+            let spn = p.slots_per_node.max(1) as u32;
+            let target_nodes = (p.target_slots.max(0) as u32).div_ceil(spn);
+            let counts = NodeCounts::from_states(target_nodes, live.iter().map(node_state));
+            pool_transition(current, &PoolEvent::Scaled(counts))?
+        }
+        s => s,
+    };
+    if next != current {
+        let mut active = p.clone().into_active_model();
+        pools::set_state(&mut active, &p, next, now);
+        if next == PoolState::Closed {
+            active.end_date = Set(Some(now));
+        }
+        active.updated_at = Set(now);
+        active.update(&state.db).await?;
+        tracing::info!(pool = %pool_id, from = current.as_str(), to = next.as_str(), "pool state");
+    }
+    Ok(())
+}

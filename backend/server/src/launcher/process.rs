@@ -1,0 +1,133 @@
+//! The process launcher: every node is a `hearth agent` child process with its own directory
+//! under `DATA_DIR/nodes/<node uuid>/`. Agents run in their own process group so a terminal's
+//! Ctrl-C reaches the server (which then stops them) rather than each agent at once, and so a
+//! crashed server leaves them running to be adopted by the next one.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::{Launched, Launcher, NodeHandle, NodeLaunch};
+
+pub struct ProcessLauncher {
+    program: PathBuf,
+    nodes_dir: PathBuf,
+    /// Agents this server started, kept to reap them (no zombies).
+    children: Mutex<HashMap<uuid::Uuid, Child>>,
+}
+
+impl ProcessLauncher {
+    pub fn new(program: PathBuf, nodes_dir: PathBuf) -> Self {
+        ProcessLauncher {
+            program,
+            nodes_dir,
+            children: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+fn signal(pid: i32, sig: i32) -> bool {
+    // SAFETY: kill(2) with a pid we recorded; no memory is shared.
+    unsafe { libc::kill(pid, sig) == 0 }
+}
+
+impl Launcher for ProcessLauncher {
+    fn launch(&self, request: &NodeLaunch) -> anyhow::Result<Launched> {
+        let dir = self.nodes_dir.join(request.node_id.to_string());
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let log = std::fs::File::create(dir.join("agent.log"))?;
+        let mut command = Command::new(&self.program);
+        command
+            .arg("agent")
+            .arg("--server")
+            .arg(&request.server_url)
+            .arg("--node-dir")
+            .arg(&dir)
+            .arg("--give-up-after-seconds")
+            .arg(request.give_up.as_secs().max(1).to_string())
+            .arg("--boot-delay-ms")
+            .arg(request.boot_delay.as_millis().to_string())
+            .env("HEARTH_NODE_TOKEN", &request.token)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::CommandExt;
+            command.process_group(0);
+        }
+        let child = command
+            .spawn()
+            .with_context(|| format!("starting {} agent", self.program.display()))?;
+        let pid = child.id() as i32;
+        self.children
+            .lock()
+            .expect("children map")
+            .insert(request.node_id, child);
+        Ok(Launched {
+            pid: Some(pid),
+            dir: Some(dir),
+        })
+    }
+
+    fn terminate(&self, node: &NodeHandle, grace: Duration) {
+        let Some(pid) = node.pid else { return };
+        let node_id = node.node_id;
+        // The agent normally exits on its own when told to shut down; signals are the backstop.
+        std::thread::spawn(move || {
+            let step = Duration::from_millis(50);
+            let mut waited = Duration::ZERO;
+            while waited < grace && signal(pid, 0) {
+                std::thread::sleep(step);
+                waited += step;
+            }
+            if signal(pid, 0) {
+                tracing::debug!(%node_id, pid, "agent still running after grace: SIGTERM");
+                signal(pid, libc::SIGTERM);
+                std::thread::sleep(grace);
+                if signal(pid, 0) {
+                    signal(pid, libc::SIGKILL);
+                }
+            }
+        });
+        self.reap_later(node_id, grace * 3);
+    }
+
+    fn is_alive(&self, node: &NodeHandle) -> bool {
+        let mut children = self.children.lock().expect("children map");
+        if let Some(child) = children.get_mut(&node.node_id) {
+            return match child.try_wait() {
+                Ok(None) => true,
+                _ => {
+                    children.remove(&node.node_id);
+                    false
+                }
+            };
+        }
+        // Adopted from a previous server run: not our child, so no zombie to confuse kill(0).
+        node.pid.is_some_and(|pid| signal(pid, 0))
+    }
+}
+
+impl ProcessLauncher {
+    fn reap_later(&self, node_id: uuid::Uuid, after: Duration) {
+        let child = self.children.lock().expect("children map").remove(&node_id);
+        if let Some(mut child) = child {
+            std::thread::spawn(move || {
+                let deadline = std::time::Instant::now() + after + Duration::from_secs(1);
+                while std::time::Instant::now() < deadline {
+                    if let Ok(Some(_)) = child.try_wait() {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                let _ = child.kill();
+                let _ = child.wait();
+            });
+        }
+    }
+}

@@ -1,0 +1,380 @@
+//! `/agent/v1`: what node agents call (docs/agent-protocol.md). Authenticated by node tokens,
+//! which no other route accepts.
+
+use std::collections::{HashMap, HashSet};
+
+use actix_web::{HttpResponse, post, web};
+use hearth_core::model::{InstanceState, NodeState};
+use hearth_core::task_state::TaskState;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::ok;
+use crate::auth::NodeCaller;
+use crate::body::JsonBody;
+use crate::engine::{self, nodes, reports};
+use crate::entities::{instance, node, pool, task};
+use crate::error::ApiResult;
+use crate::services::{path_id, profiles, tasks};
+use crate::state::AppState;
+use crate::wire::KeyValue;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(register)
+        .service(heartbeat)
+        .service(poll)
+        .service(started)
+        .service(output)
+        .service(finished);
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RegisterBody {
+    pid: Option<u32>,
+    hostname: Option<String>,
+}
+
+/// An agent announces itself: its node becomes Ready.
+#[utoipa::path(tag = "agent", responses((status = 200, description = "node settings")))]
+#[post("/agent/v1/register")]
+async fn register(
+    state: web::Data<AppState>,
+    caller: NodeCaller,
+    body: JsonBody<RegisterBody>,
+) -> ApiResult<HttpResponse> {
+    engine::touch_liveness(&state, caller.node.id);
+    let n = nodes::mark_ready(&state, caller.node.id).await?;
+    tracing::debug!(node = %n.id, pid = ?body.0.pid, host = ?body.0.hostname, "agent registered");
+    engine::spawn_dispatch(state.clone(), n.pool_id);
+    let s = &state.settings;
+    Ok(ok(json!({
+        "nodeUuid": n.id,
+        "poolUuid": n.pool_id,
+        "slots": n.slots,
+        "heartbeatIntervalMs": s.heartbeat_interval.as_millis() as u64,
+        "pollWaitMs": s.poll_wait.as_millis() as u64,
+        "killGraceMs": s.kill_grace.as_millis() as u64,
+    })))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct RunningBody {
+    #[serde(default)]
+    running: Vec<Uuid>,
+}
+
+/// What a node should do now: new assignments, instances to stop, whether to shut down.
+struct Work {
+    assignments: Vec<Value>,
+    cancel: Vec<Uuid>,
+    shutdown: bool,
+}
+
+impl Work {
+    fn is_empty(&self) -> bool {
+        self.assignments.is_empty() && self.cancel.is_empty() && !self.shutdown
+    }
+
+    fn json(&self) -> Value {
+        json!({"assignments": self.assignments, "cancel": self.cancel, "shutdown": self.shutdown})
+    }
+}
+
+async fn work_for(
+    state: &AppState,
+    node_id: Uuid,
+    running: &[Uuid],
+    with_assignments: bool,
+) -> ApiResult<Work> {
+    let Some(n) = node::Entity::find_by_id(node_id).one(&state.db).await? else {
+        return Ok(Work {
+            assignments: vec![],
+            cancel: running.to_vec(),
+            shutdown: true,
+        });
+    };
+    let on_node = instance::Entity::find()
+        .filter(instance::Column::NodeId.eq(node_id))
+        .filter(instance::Column::State.is_in([
+            InstanceState::Assigned.as_str(),
+            InstanceState::Executing.as_str(),
+        ]))
+        .all(&state.db)
+        .await?;
+    let node_state = nodes::node_state(&n);
+    if node_state == NodeState::Draining && on_node.is_empty() {
+        nodes::end_node(state, node_id, nodes::NodeEnd::Terminated, true).await?;
+        nodes::refresh_pool_state(state, n.pool_id).await?;
+        return Ok(Work {
+            assignments: vec![],
+            cancel: running.to_vec(),
+            shutdown: true,
+        });
+    }
+    if node_state.is_terminal() {
+        return Ok(Work {
+            assignments: vec![],
+            cancel: running.to_vec(),
+            shutdown: true,
+        });
+    }
+    let mut task_states: HashMap<Uuid, TaskState> = HashMap::new();
+    for i in &on_node {
+        if let std::collections::hash_map::Entry::Vacant(e) = task_states.entry(i.task_id) {
+            let s = task::Entity::find_by_id(i.task_id)
+                .one(&state.db)
+                .await?
+                .map(|t| tasks::state_of(&t))
+                .unwrap_or(TaskState::Cancelled);
+            e.insert(s);
+        }
+    }
+    let stopping = |t: &Uuid| {
+        matches!(
+            task_states.get(t),
+            Some(TaskState::PendingCancel | TaskState::Cancelled | TaskState::PendingDelete) | None
+        )
+    };
+    let cancel: Vec<Uuid> = running
+        .iter()
+        .filter(|id| {
+            on_node
+                .iter()
+                .find(|i| i.id == **id)
+                .is_none_or(|i| stopping(&i.task_id))
+        })
+        .copied()
+        .collect();
+    let running: HashSet<&Uuid> = running.iter().collect();
+    let mut assignments = Vec::new();
+    if with_assignments {
+        let mut env_cache: HashMap<Uuid, (String, Vec<(String, String)>, task::Model)> =
+            HashMap::new();
+        for i in on_node
+            .iter()
+            .filter(|i| i.state == InstanceState::Assigned.as_str() && !running.contains(&i.id))
+        {
+            if !env_cache.contains_key(&i.task_id) {
+                if let Some(found) = task_environment(state, i.task_id).await? {
+                    env_cache.insert(i.task_id, found);
+                }
+            }
+            let Some((command, constants, t)) = env_cache.get(&i.task_id) else {
+                continue;
+            };
+            let mut env: serde_json::Map<String, Value> = constants
+                .iter()
+                .map(|(k, v)| (k.clone(), json!(v)))
+                .collect();
+            let slot = i.slot_index.unwrap_or(0);
+            for (k, v) in [
+                ("INSTANCE_ID", i.instance_id.to_string()),
+                ("TASK_UUID", t.id.to_string()),
+                ("POOL_UUID", t.pool_id.to_string()),
+                ("INSTANCE_COUNT", t.instance_count.to_string()),
+                ("NODE_UUID", node_id.to_string()),
+                ("SLOT_INDEX", slot.to_string()),
+            ] {
+                env.insert(k.into(), json!(v));
+            }
+            if let Some(job) = t.job_id {
+                env.insert("JOB_UUID".into(), json!(job.to_string()));
+            }
+            assignments.push(json!({
+                "instanceUuid": i.id,
+                "taskUuid": t.id,
+                "instanceId": i.instance_id,
+                "slotIndex": slot,
+                "command": command,
+                "env": env,
+                "workdir": format!("job/{}", t.id),
+            }));
+        }
+    }
+    Ok(Work {
+        assignments,
+        cancel,
+        shutdown: false,
+    })
+}
+
+/// Constants in force for a task's instances (profile < pool < task) and the command they run.
+async fn task_environment(
+    state: &AppState,
+    task_id: Uuid,
+) -> ApiResult<Option<(String, Vec<(String, String)>, task::Model)>> {
+    let Some(t) = task::Entity::find_by_id(task_id).one(&state.db).await? else {
+        return Ok(None);
+    };
+    let Some(p) = pool::Entity::find_by_id(t.pool_id).one(&state.db).await? else {
+        return Ok(None);
+    };
+    let mut merged: Vec<(String, String)> = Vec::new();
+    let mut set = |k: String, v: String| {
+        if let Some(slot) = merged.iter_mut().find(|(key, _)| *key == k) {
+            slot.1 = v;
+        } else {
+            merged.push((k, v));
+        }
+    };
+    if let Ok(profile) = profiles::find(&state.db, &p.profile_name).await {
+        let consts: Vec<profiles::ProfileConstant> =
+            serde_json::from_value(profile.constants).unwrap_or_default();
+        for c in consts {
+            set(c.name, c.value);
+        }
+    }
+    for source in [&p.constants, &t.constants] {
+        let consts: Vec<KeyValue> = serde_json::from_value(source.clone()).unwrap_or_default();
+        for c in consts {
+            set(c.key, c.value.unwrap_or_default());
+        }
+    }
+    let command = merged
+        .iter()
+        .find(|(k, v)| k == "DOCKER_CMD" && !v.is_empty())
+        .or_else(|| merged.iter().find(|(k, v)| k == "command" && !v.is_empty()))
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    Ok(Some((command, merged, t)))
+}
+
+async fn note_heartbeat(state: &AppState, node_id: Uuid) -> ApiResult<()> {
+    engine::touch_liveness(state, node_id);
+    node::Entity::update_many()
+        .col_expr(node::Column::LastHeartbeat, Expr::value(state.clock.now()))
+        .filter(node::Column::Id.eq(node_id))
+        .exec(&state.db)
+        .await?;
+    Ok(())
+}
+
+/// Liveness; answers instances to stop and whether to shut down.
+#[utoipa::path(tag = "agent", responses((status = 200, description = "cancel list and shutdown flag")))]
+#[post("/agent/v1/heartbeat")]
+async fn heartbeat(
+    state: web::Data<AppState>,
+    caller: NodeCaller,
+    body: JsonBody<RunningBody>,
+) -> ApiResult<HttpResponse> {
+    note_heartbeat(&state, caller.node.id).await?;
+    let work = work_for(&state, caller.node.id, &body.0.running, false).await?;
+    Ok(ok(
+        json!({"cancel": work.cancel, "shutdown": work.shutdown}),
+    ))
+}
+
+/// Long poll: answered at once when there is work, else when woken or after `pollWaitMs`.
+#[utoipa::path(tag = "agent", responses((status = 200, description = "assignments, cancel list, shutdown flag")))]
+#[post("/agent/v1/poll")]
+async fn poll(
+    state: web::Data<AppState>,
+    caller: NodeCaller,
+    body: JsonBody<RunningBody>,
+) -> ApiResult<HttpResponse> {
+    let node_id = caller.node.id;
+    engine::touch_liveness(&state, node_id);
+    let signal = state.node_signal(node_id);
+    // Registered before looking, so a wake between the look and the wait is not lost.
+    let notified = signal.notified();
+    tokio::pin!(notified);
+    notified.as_mut().enable();
+    let work = work_for(&state, node_id, &body.0.running, true).await?;
+    if !work.is_empty() {
+        return Ok(ok(work.json()));
+    }
+    let _ = tokio::time::timeout(state.settings.poll_wait, notified).await;
+    engine::touch_liveness(&state, node_id);
+    Ok(ok(work_for(&state, node_id, &body.0.running, true)
+        .await?
+        .json()))
+}
+
+/// The instance's process started.
+#[utoipa::path(tag = "agent", responses((status = 200, description = "recorded"), (status = 409, description = "must not run")))]
+#[post("/agent/v1/instances/{uuid}/started")]
+async fn started(
+    state: web::Data<AppState>,
+    caller: NodeCaller,
+    uuid: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    engine::touch_liveness(&state, caller.node.id);
+    reports::started(&state, caller.node.id, path_id(&uuid, "instance")?).await?;
+    Ok(ok(json!({})))
+}
+
+#[derive(Deserialize, Default)]
+struct OutputBody {
+    #[serde(default)]
+    stdout: String,
+    #[serde(default)]
+    stderr: String,
+}
+
+/// Output since the previous report.
+#[utoipa::path(tag = "agent", responses((status = 200, description = "appended")))]
+#[post("/agent/v1/instances/{uuid}/output")]
+async fn output(
+    state: web::Data<AppState>,
+    caller: NodeCaller,
+    uuid: web::Path<String>,
+    body: JsonBody<OutputBody>,
+) -> ApiResult<HttpResponse> {
+    engine::touch_liveness(&state, caller.node.id);
+    reports::output(
+        &state,
+        caller.node.id,
+        path_id(&uuid, "instance")?,
+        &body.0.stdout,
+        &body.0.stderr,
+    )
+    .await?;
+    Ok(ok(json!({})))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct FinishedBody {
+    exit_code: Option<i32>,
+    signal: Option<i32>,
+    #[serde(default)]
+    stdout: String,
+    #[serde(default)]
+    stderr: String,
+}
+
+/// The instance's process ended; its slot is free again at once.
+#[utoipa::path(tag = "agent", responses((status = 200, description = "recorded")))]
+#[post("/agent/v1/instances/{uuid}/finished")]
+async fn finished(
+    state: web::Data<AppState>,
+    caller: NodeCaller,
+    uuid: web::Path<String>,
+    body: JsonBody<FinishedBody>,
+) -> ApiResult<HttpResponse> {
+    let node_id = caller.node.id;
+    engine::touch_liveness(&state, node_id);
+    let b = body.0;
+    reports::finished(
+        &state,
+        node_id,
+        path_id(&uuid, "instance")?,
+        reports::Finish {
+            exit_code: b.exit_code,
+            signal: b.signal,
+            stdout: &b.stdout,
+            stderr: &b.stderr,
+        },
+    )
+    .await?;
+    nodes::refresh_pool_state(&state, caller.node.pool_id).await?;
+    engine::dispatch::dispatch_pool(&state, caller.node.pool_id).await?;
+    // A draining node that just emptied learns to shut down on its next poll.
+    state.wake_node(node_id);
+    Ok(ok(json!({})))
+}
