@@ -1,6 +1,7 @@
 //! `hearth`: run the control plane, or only its migrations.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use hearth_server::startup::{Application, Settings};
@@ -27,6 +28,15 @@ enum Command {
         /// postgres://… for PostgreSQL; default: SQLite in the data directory.
         #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
         database_url: Option<String>,
+        /// Agent heartbeat interval; a node silent for 3 intervals is Failed.
+        #[arg(long, env = "HEARTH_HEARTBEAT_MS", default_value_t = 2000)]
+        heartbeat_ms: u64,
+        /// Agents exit when they cannot reach the server for this long.
+        #[arg(long, env = "HEARTH_AGENT_GIVE_UP_SECONDS", default_value_t = 60)]
+        agent_give_up_seconds: u64,
+        /// SIGTERM → SIGKILL grace when stopping instances and agents.
+        #[arg(long, env = "HEARTH_KILL_GRACE_MS", default_value_t = 5000)]
+        kill_grace_ms: u64,
     },
     /// Run a node agent: register with the server, run the instances it assigns.
     Agent {
@@ -58,10 +68,16 @@ async fn main() -> anyhow::Result<()> {
             data_dir,
             bind,
             database_url,
+            heartbeat_ms,
+            agent_give_up_seconds,
+            kill_grace_ms,
         } => {
             let settings = Settings::new(data_dir)
                 .with_bind(bind)
-                .with_database_url(database_url);
+                .with_database_url(database_url)
+                .with_heartbeat_interval(Duration::from_millis(heartbeat_ms.max(50)))
+                .with_agent_give_up(Duration::from_secs(agent_give_up_seconds.max(1)))
+                .with_kill_grace(Duration::from_millis(kill_grace_ms));
             let app = Application::build(settings.clone()).await?;
             let host = settings
                 .bind
