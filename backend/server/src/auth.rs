@@ -113,17 +113,29 @@ pub struct IssuedToken {
     pub token: String,
 }
 
+/// What a new token grants, to whom.
+pub struct TokenGrant<'a> {
+    pub tenant_id: Option<Uuid>,
+    pub user_id: Uuid,
+    pub name: &'a str,
+    pub role: Role,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
 /// Stores a token row and signs the matching JWT.
 pub async fn issue_token(
     db: &impl ConnectionTrait,
     keys: &JwtKeys,
     now: DateTime<Utc>,
-    tenant_id: Option<Uuid>,
-    user_id: Uuid,
-    name: &str,
-    role: Role,
-    expires_at: Option<DateTime<Utc>>,
+    grant: TokenGrant<'_>,
 ) -> ApiResult<IssuedToken> {
+    let TokenGrant {
+        tenant_id,
+        user_id,
+        name,
+        role,
+        expires_at,
+    } = grant;
     let id = Uuid::new_v4();
     let row = api_token::ActiveModel {
         id: Set(id),

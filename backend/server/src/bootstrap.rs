@@ -8,7 +8,7 @@ use hearth_core::model::Role;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
 
-use crate::auth::{authenticate, issue_token};
+use crate::auth::{TokenGrant, authenticate, issue_token};
 use crate::entities::{tenant, user};
 use crate::error::ApiError;
 use crate::services::{accounts, profiles};
@@ -58,11 +58,13 @@ pub async fn run(state: &AppState) -> anyhow::Result<Bootstrapped> {
                 &state.db,
                 &state.keys,
                 now,
-                None,
-                operator.id,
-                "operator",
-                Role::Operator,
-                None,
+                TokenGrant {
+                    tenant_id: None,
+                    user_id: operator.id,
+                    name: "operator",
+                    role: Role::Operator,
+                    expires_at: None,
+                },
             )
             .await
             .map_err(to_anyhow)?;
@@ -101,11 +103,13 @@ pub async fn run(state: &AppState) -> anyhow::Result<Bootstrapped> {
                         &state.db,
                         &state.keys,
                         now,
-                        Some(t.id),
-                        owner.id,
-                        "owner",
-                        Role::Owner,
-                        None,
+                        TokenGrant {
+                            tenant_id: Some(t.id),
+                            user_id: owner.id,
+                            name: "owner",
+                            role: Role::Owner,
+                            expires_at: None,
+                        },
                     )
                     .await
                     .map_err(to_anyhow)?

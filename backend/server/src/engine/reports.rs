@@ -357,10 +357,8 @@ pub async fn refresh_task_state(
         active.updated_at = Set(now);
         active.update(db).await?;
     }
-    if next.is_finished() {
-        if let Some(job_id) = t.job_id {
-            complete_job_if_done(db, job_id, now).await?;
-        }
+    if let (true, Some(job_id)) = (next.is_finished(), t.job_id) {
+        complete_job_if_done(db, job_id, now).await?;
     }
     Ok(())
 }

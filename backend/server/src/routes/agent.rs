@@ -153,20 +153,22 @@ async fn work_for(
     let running: HashSet<&Uuid> = running.iter().collect();
     let mut assignments = Vec::new();
     if with_assignments {
-        let mut env_cache: HashMap<Uuid, (String, Vec<(String, String)>, task::Model)> =
-            HashMap::new();
+        let mut env_cache: HashMap<Uuid, TaskEnvironment> = HashMap::new();
         for i in on_node
             .iter()
             .filter(|i| i.state == InstanceState::Assigned.as_str() && !running.contains(&i.id))
         {
-            if !env_cache.contains_key(&i.task_id) {
-                if let Some(found) = task_environment(state, i.task_id).await? {
-                    env_cache.insert(i.task_id, found);
-                }
+            if let std::collections::hash_map::Entry::Vacant(slot) = env_cache.entry(i.task_id) {
+                match task_environment(state, i.task_id).await? {
+                    Some(found) => slot.insert(found),
+                    None => continue,
+                };
             }
-            let Some((command, constants, t)) = env_cache.get(&i.task_id) else {
-                continue;
-            };
+            let TaskEnvironment {
+                command,
+                constants,
+                task: t,
+            } = &env_cache[&i.task_id];
             let mut env: serde_json::Map<String, Value> = constants
                 .iter()
                 .map(|(k, v)| (k.clone(), json!(v)))
@@ -204,10 +206,14 @@ async fn work_for(
 }
 
 /// Constants in force for a task's instances (profile < pool < task) and the command they run.
-async fn task_environment(
-    state: &AppState,
-    task_id: Uuid,
-) -> ApiResult<Option<(String, Vec<(String, String)>, task::Model)>> {
+/// What a task's instances run with.
+struct TaskEnvironment {
+    command: String,
+    constants: Vec<(String, String)>,
+    task: task::Model,
+}
+
+async fn task_environment(state: &AppState, task_id: Uuid) -> ApiResult<Option<TaskEnvironment>> {
     let Some(t) = task::Entity::find_by_id(task_id).one(&state.db).await? else {
         return Ok(None);
     };
@@ -241,7 +247,11 @@ async fn task_environment(
         .or_else(|| merged.iter().find(|(k, v)| k == "command" && !v.is_empty()))
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
-    Ok(Some((command, merged, t)))
+    Ok(Some(TaskEnvironment {
+        command,
+        constants: merged,
+        task: t,
+    }))
 }
 
 async fn note_heartbeat(state: &AppState, node_id: Uuid) -> ApiResult<()> {

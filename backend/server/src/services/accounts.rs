@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{body_id, required_name};
-use crate::auth::{IssuedToken, issue_token};
+use crate::auth::{IssuedToken, TokenGrant, issue_token};
 use crate::entities::{api_token, tenant, user};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -117,11 +117,13 @@ pub async fn create_tenant_in(
         db,
         state_keys,
         now,
-        Some(t.id),
-        owner.id,
-        "owner",
-        Role::Owner,
-        None,
+        TokenGrant {
+            tenant_id: Some(t.id),
+            user_id: owner.id,
+            name: "owner",
+            role: Role::Owner,
+            expires_at: None,
+        },
     )
     .await?;
     Ok((t, token))
@@ -199,11 +201,13 @@ pub async fn create_token(
         &state.db,
         &state.keys,
         now,
-        Some(tenant_id),
-        user_id,
-        &name,
-        role,
-        expires_at,
+        TokenGrant {
+            tenant_id: Some(tenant_id),
+            user_id,
+            name: &name,
+            role,
+            expires_at,
+        },
     )
     .await?;
     let mut out = token_json(&issued.row);

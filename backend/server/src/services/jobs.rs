@@ -107,7 +107,7 @@ fn set_state(
 /// Cancels the job's unfinished tasks; the job completes once none runs.
 pub async fn terminate(state: &AppState, tenant_id: Uuid, id: Uuid) -> ApiResult<job::Model> {
     let now = state.clock.now();
-    Ok(crate::db::in_write(&state.db, |txn| {
+    crate::db::in_write(&state.db, |txn| {
         Box::pin(async move {
             let current = load(txn, tenant_id, id).await?;
             if current.state != ACTIVE {
@@ -138,7 +138,7 @@ pub async fn terminate(state: &AppState, tenant_id: Uuid, id: Uuid) -> ApiResult
             Ok(active.update(txn).await?)
         })
     })
-    .await?)
+    .await
 }
 
 /// Deletes a job and its tasks; answers the job's pool, whose nodes may have work to stop.
@@ -149,7 +149,7 @@ pub async fn delete(
     force: bool,
 ) -> ApiResult<Option<Uuid>> {
     let now = state.clock.now();
-    Ok(crate::db::in_write(&state.db, |txn| {
+    crate::db::in_write(&state.db, |txn| {
             Box::pin(async move {
                 let job = load(txn, tenant_id, id).await?;
                 let tasks = tasks_of(txn, id).await?;
@@ -169,7 +169,7 @@ pub async fn delete(
                 Ok(job.pool_id)
             })
         })
-        .await?)
+        .await
 }
 
 pub async fn list(db: &impl ConnectionTrait, tenant_id: Uuid) -> ApiResult<Vec<job::Model>> {

@@ -402,13 +402,13 @@ pub async fn abort_in(
 
 pub async fn abort(state: &AppState, tenant_id: Uuid, id: Uuid) -> ApiResult<task::Model> {
     let now = state.clock.now();
-    Ok(crate::db::in_write(&state.db, |txn| {
+    crate::db::in_write(&state.db, |txn| {
         Box::pin(async move {
             let t = load(txn, tenant_id, id).await?;
             abort_in(txn, &t, now).await
         })
     })
-    .await?)
+    .await
 }
 
 /// Deletes inside a transaction: a task with nothing running goes at once; one whose
@@ -432,14 +432,14 @@ pub async fn delete_in(
 /// Deletes a task; answers its pool, whose nodes may have instances to stop.
 pub async fn delete(state: &AppState, tenant_id: Uuid, id: Uuid) -> ApiResult<Uuid> {
     let now = state.clock.now();
-    Ok(crate::db::in_write(&state.db, |txn| {
+    crate::db::in_write(&state.db, |txn| {
         Box::pin(async move {
             let t = load(txn, tenant_id, id).await?;
             delete_in(txn, &t, now).await?;
             Ok(t.pool_id)
         })
     })
-    .await?)
+    .await
 }
 
 /// Which output stream.
