@@ -15,17 +15,15 @@ use crate::state::AppState;
 pub struct JsonBody<T>(pub T);
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    match serde_path_to_error::deserialize::<_, T>(&mut de) {
+    // Syntax first: broken JSON is a 400 whatever shape the route expects.
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::Validation(format!("body is not valid JSON: {e}")))?;
+    match serde_path_to_error::deserialize::<_, T>(value) {
         Ok(v) => Ok(v),
         Err(e) => {
             let path = e.path().to_string();
             let inner = e.into_inner();
-            if inner.is_syntax() || inner.is_eof() {
-                Err(ApiError::Validation(format!(
-                    "body is not valid JSON: {inner}"
-                )))
-            } else if path == "." {
+            if path == "." {
                 Err(ApiError::Unprocessable(format!("body: {inner}")))
             } else {
                 Err(ApiError::Unprocessable(format!("{path}: {inner}")))

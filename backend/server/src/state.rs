@@ -28,6 +28,7 @@ pub struct AppState {
     pub resize_wake: Notify,
     node_signals: Mutex<HashMap<Uuid, Arc<Notify>>>,
     dispatch_locks: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
+    evaluation_locks: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
     /// When each live node was last heard from, in real time: liveness is about machines,
     /// not business time, so a test moving the injected clock cannot make a node look dead.
     pub liveness: Mutex<HashMap<Uuid, std::time::Instant>>,
@@ -54,6 +55,7 @@ impl AppState {
             resize_wake: Notify::new(),
             node_signals: Mutex::new(HashMap::new()),
             dispatch_locks: Mutex::new(HashMap::new()),
+            evaluation_locks: Mutex::new(HashMap::new()),
             liveness: Mutex::new(HashMap::new()),
             seq: AtomicI64::new(last_seq),
         }
@@ -90,6 +92,13 @@ impl AppState {
     /// Serializes dispatch within one pool in this process: an instance is placed once.
     pub fn dispatch_lock(&self, pool: Uuid) -> Arc<tokio::sync::Mutex<()>> {
         let mut map = self.dispatch_locks.lock().expect("dispatch lock map");
+        map.entry(pool).or_default().clone()
+    }
+
+    /// Serializes scaling evaluations of one pool (the loop and `POST .../resize` may meet):
+    /// two evaluations of the same snapshot would both grow it.
+    pub fn evaluation_lock(&self, pool: Uuid) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.evaluation_locks.lock().expect("evaluation lock map");
         map.entry(pool).or_default().clone()
     }
 

@@ -148,7 +148,7 @@ impl Client {
             .await;
         let response = match sent {
             Ok(response) => response,
-            Err(e) => return Err(self.unreachable(format!("{path}: {e}"))),
+            Err(e) => return Err(self.unreachable(format!("{path}: {}", error_chain(&e)))),
         };
         let status = response.status();
         if status.is_server_error() {
@@ -208,6 +208,18 @@ impl Backoff {
     pub fn reset(&mut self) {
         self.next = Self::FIRST;
     }
+}
+
+/// reqwest's own message ("error sending request") hides the cause ("connection refused").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 fn hostname() -> String {

@@ -15,6 +15,8 @@ const DEFERRED_RECHECK: Duration = Duration::from_secs(1);
 pub async fn poll_loop(node: Arc<Node>) {
     let wait = Duration::from_millis(node.registration.poll_wait_ms);
     let mut backoff = Backoff::new();
+    // Paces a server that keeps answering with assignments already run: never a busy loop.
+    let mut repeats = Backoff::new();
     loop {
         let running = node.instances.lock().await.running_uuids();
         let answer = tokio::select! {
@@ -24,13 +26,20 @@ pub async fn poll_loop(node: Arc<Node>) {
         match answer {
             Ok(directives) => {
                 backoff.reset();
-                let deferred = node.apply(directives).await;
-                if deferred > 0 {
+                let applied = node.apply(directives).await;
+                if applied.deferred > 0 {
                     tokio::select! {
                         _ = node.exit.wait() => return,
                         _ = node.slot_freed.notified() => {}
                         _ = tokio::time::sleep(DEFERRED_RECHECK) => {}
                     }
+                } else if applied.started == 0 && applied.duplicates > 0 {
+                    tokio::select! {
+                        _ = node.exit.wait() => return,
+                        _ = tokio::time::sleep(repeats.next_delay()) => {}
+                    }
+                } else {
+                    repeats.reset();
                 }
             }
             Err(CallError::NodeGone) => return,

@@ -35,16 +35,15 @@ impl Default for ExitSignal {
 impl ExitSignal {
     /// Asks every task to stop; a later reason does not replace the first.
     pub fn trigger(&self, reason: Exit) {
-        let first = self.0.send_if_modified(|current| {
+        self.0.send_if_modified(|current| {
             if current.is_some() {
                 return false;
             }
+            // Logged before any task wakes up to act on it.
+            tracing::info!(?reason, "agent stopping");
             *current = Some(reason);
             true
         });
-        if first {
-            tracing::info!(?reason, "agent stopping");
-        }
     }
 
     pub fn reason(&self) -> Option<Exit> {

@@ -16,6 +16,16 @@ use super::runner::signal_group;
 use super::state::{CancelAction, Instances};
 use super::wire::{Directives, Registration};
 
+/// What became of the assignments of one answer.
+#[derive(Debug, Default)]
+pub struct Applied {
+    pub started: usize,
+    /// No free slot for them.
+    pub deferred: usize,
+    /// Running or finished here already.
+    pub duplicates: usize,
+}
+
 pub struct Node {
     pub client: Arc<Client>,
     pub registration: Registration,
@@ -33,11 +43,11 @@ impl Node {
         Duration::from_millis(self.registration.kill_grace_ms)
     }
 
-    /// Applies a poll or heartbeat answer. Returns how many new assignments had no free slot.
-    pub async fn apply(self: &Arc<Self>, directives: Directives) -> usize {
+    /// Applies a poll or heartbeat answer.
+    pub async fn apply(self: &Arc<Self>, directives: Directives) -> Applied {
         if directives.shutdown {
             self.exit.trigger(Exit::ShutdownRequested);
-            return 0;
+            return Applied::default();
         }
         // Cancels first: an instance both cancelled and assigned in one answer is not started.
         for uuid in directives.cancel {
@@ -45,7 +55,7 @@ impl Node {
             self.kill(uuid).await;
         }
         if directives.assignments.is_empty() {
-            return 0;
+            return Applied::default();
         }
         let admission = {
             let slots = self.registration.slots;
@@ -63,11 +73,16 @@ impl Node {
         if admission.deferred > 0 {
             tracing::debug!(count = admission.deferred, "no free slot, assignments wait");
         }
+        let applied = Applied {
+            started: admission.start.len(),
+            deferred: admission.deferred,
+            duplicates: admission.duplicates,
+        };
         for assignment in admission.start {
             let span = tracing::info_span!(parent: &self.span, "instance", uuid = %assignment.instance_uuid);
             tokio::spawn(instance::run(self.clone(), assignment).instrument(span));
         }
-        admission.deferred
+        applied
     }
 
     /// Stops one instance: SIGTERM to its group, SIGKILL after the grace if still alive.

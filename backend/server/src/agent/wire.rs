@@ -37,9 +37,29 @@ pub struct RunningReport {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct Directives {
+    #[serde(deserialize_with = "each_readable")]
     pub assignments: Vec<Assignment>,
     pub cancel: Vec<Uuid>,
     pub shutdown: bool,
+}
+
+/// Assignments read one by one: one the agent cannot read is skipped (and logged) instead of
+/// making the whole answer unreadable, which would stall the node while the server answers.
+fn each_readable<'de, D>(deserializer: D) -> Result<Vec<Assignment>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let raw: Vec<serde_json::Value> = Deserialize::deserialize(deserializer)?;
+    Ok(raw
+        .into_iter()
+        .filter_map(|value| match serde_json::from_value(value) {
+            Ok(assignment) => Some(assignment),
+            Err(e) => {
+                tracing::error!(error = %e, "unreadable assignment skipped");
+                None
+            }
+        })
+        .collect())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -49,9 +69,9 @@ pub struct Assignment {
     #[serde(default)]
     pub task_uuid: Option<Uuid>,
     #[serde(default)]
-    pub instance_id: Option<u64>,
+    pub instance_id: Option<i64>,
     #[serde(default)]
-    pub slot_index: Option<u64>,
+    pub slot_index: Option<i64>,
     pub command: String,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
@@ -87,6 +107,16 @@ mod tests {
     fn poll_answer_parses_with_missing_lists() {
         let d: Directives = serde_json::from_str(r#"{"shutdown": true}"#).unwrap();
         assert!(d.shutdown && d.assignments.is_empty() && d.cancel.is_empty());
+    }
+
+    #[test]
+    fn an_unreadable_assignment_does_not_hide_the_others() {
+        let json = r#"{"assignments": [{"command": "no uuid"},
+            {"instanceUuid": "8f8c9a4e-35a4-4ae1-9d4e-5b8f0c1d2e3f", "command": "true",
+             "workdir": "job/t"}], "cancel": [], "shutdown": false}"#;
+        let d: Directives = serde_json::from_str(json).unwrap();
+        assert_eq!(d.assignments.len(), 1);
+        assert_eq!(d.assignments[0].command, "true");
     }
 
     #[test]

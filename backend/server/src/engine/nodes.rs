@@ -283,14 +283,25 @@ pub async fn refresh_pool_state(state: &AppState, pool_id: Uuid) -> ApiResult<()
         s => s,
     };
     if next != current {
-        let mut active = p.clone().into_active_model();
-        pools::set_state(&mut active, &p, next, now);
+        // Compare-and-set: a close or delete committed since our read must not be undone.
+        let mut update = pool::Entity::update_many()
+            .col_expr(pool::Column::State, Expr::value(next.as_str()))
+            .col_expr(pool::Column::PreviousState, Expr::value(current.as_str()))
+            .col_expr(pool::Column::PreviousStateTransitionTime, Expr::value(p.state_transition_time))
+            .col_expr(pool::Column::StateTransitionTime, Expr::value(now))
+            .col_expr(pool::Column::UpdatedAt, Expr::value(now));
         if next == PoolState::Closed {
-            active.end_date = Set(Some(now));
+            update = update.col_expr(pool::Column::EndDate, Expr::value(now));
         }
-        active.updated_at = Set(now);
-        active.update(&state.db).await?;
-        tracing::info!(pool = %pool_id, from = current.as_str(), to = next.as_str(), "pool state");
+        let changed = update
+            .filter(pool::Column::Id.eq(pool_id))
+            .filter(pool::Column::State.eq(current.as_str()))
+            .exec(&state.db)
+            .await?
+            .rows_affected;
+        if changed == 1 {
+            tracing::info!(pool = %pool_id, from = current.as_str(), to = next.as_str(), "pool state");
+        }
     }
     Ok(())
 }

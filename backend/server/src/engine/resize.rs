@@ -60,7 +60,7 @@ async fn tick(state: &AppState) -> ApiResult<()> {
         .all(&state.db)
         .await?;
     for p in due {
-        if let Err(e) = evaluate_pool(state, &p).await {
+        if let Err(e) = evaluate_pool(state, p.id).await {
             tracing::error!(pool = %p.id, error = %e, "pool evaluation failed");
         }
     }
@@ -81,8 +81,15 @@ async fn tick(state: &AppState) -> ApiResult<()> {
 /// Evaluates a pool now, records the decision, carries it out. Also `POST /pools/{uuid}/resize`.
 pub async fn evaluate_pool(
     state: &AppState,
-    p: &pool::Model,
+    pool_id: uuid::Uuid,
 ) -> ApiResult<scaling_decision::Model> {
+    let lock = state.evaluation_lock(pool_id);
+    let _guard = lock.lock().await;
+    // Read under the lock: the previous evaluation's nodes are in this snapshot.
+    let p = &pool::Entity::find_by_id(pool_id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| crate::error::ApiError::not_found("pool"))?;
     if !pools::state_of(p).follows_nodes() {
         pool::Entity::update_many()
             .col_expr(

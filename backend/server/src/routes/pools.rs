@@ -176,7 +176,7 @@ async fn resize_pool(
 ) -> ApiResult<HttpResponse> {
     let tenant = caller.writer()?;
     let pool = pools::load(&state.db, tenant, path_id(&uuid, "pool")?).await?;
-    let row = engine::resize::evaluate_pool(&state, &pool).await?;
+    let row = engine::resize::evaluate_pool(&state, pool.id).await?;
     Ok(ok(pools::decision_json(&row)))
 }
 

@@ -149,7 +149,12 @@ pub struct TestApp {
 
 /// Builds an `Application` on `data_dir` (and `database_url`), spawns it, returns its port.
 pub async fn start_application(data_dir: &Path, database_url: Option<String>) -> u16 {
-    let settings = Settings::new(data_dir.to_path_buf()).with_database_url(database_url);
+    // Nodes are real `hearth agent` processes (in a test, the current executable is the test
+    // binary); they exit on their own a few seconds after the test's server is gone.
+    let settings = Settings::new(data_dir.to_path_buf())
+        .with_database_url(database_url)
+        .with_agent_program(std::path::PathBuf::from(env!("CARGO_BIN_EXE_hearth")))
+        .with_agent_give_up(std::time::Duration::from_secs(3));
     let application = Application::build(settings)
         .await
         .expect("Application::build failed");
