@@ -15,6 +15,8 @@ pub fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        // stdout is for what the user asked for (the URL and token of `serve`).
+        .with_writer(std::io::stderr)
         .try_init();
 }
 
