@@ -287,7 +287,10 @@ pub async fn refresh_pool_state(state: &AppState, pool_id: Uuid) -> ApiResult<()
         let mut update = pool::Entity::update_many()
             .col_expr(pool::Column::State, Expr::value(next.as_str()))
             .col_expr(pool::Column::PreviousState, Expr::value(current.as_str()))
-            .col_expr(pool::Column::PreviousStateTransitionTime, Expr::value(p.state_transition_time))
+            .col_expr(
+                pool::Column::PreviousStateTransitionTime,
+                Expr::value(p.state_transition_time),
+            )
             .col_expr(pool::Column::StateTransitionTime, Expr::value(now))
             .col_expr(pool::Column::UpdatedAt, Expr::value(now));
         if next == PoolState::Closed {

@@ -9,7 +9,7 @@ use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
 use crate::services::{jobs, path_id, tasks};
 use crate::state::AppState;
-use crate::wire::filter::{Filter, PaginateBody, page};
+use crate::wire::filter::{PaginateBody, select};
 use crate::wire::job::{JobBody, job_json};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -44,24 +44,7 @@ async fn paginate_jobs(
 ) -> ApiResult<HttpResponse> {
     let tenant = caller.tenant()?;
     let body = body.0;
-    let filter = body
-        .filter
-        .as_ref()
-        .filter(|f| !f.is_null())
-        .map(|f| Filter::parse(f, "filter"))
-        .transpose()?;
-    let mut kept = Vec::new();
-    for j in jobs::list(&state.db, tenant).await? {
-        if filter
-            .as_ref()
-            .map(|f| f.matches(&j))
-            .transpose()?
-            .unwrap_or(true)
-        {
-            kept.push(j);
-        }
-    }
-    let (rows, next) = page(kept, &body)?;
+    let (rows, next) = select(jobs::list(&state.db, tenant).await?, &body)?;
     Ok(ok(page_json(
         rows.iter().map(job_json).collect(),
         body.token.clone(),

@@ -9,7 +9,7 @@ use crate::engine;
 use crate::error::ApiResult;
 use crate::services::{path_id, pools};
 use crate::state::AppState;
-use crate::wire::filter::{Filter, PaginateBody, page};
+use crate::wire::filter::{PaginateBody, select};
 use crate::wire::pool::PoolBody;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -59,24 +59,7 @@ async fn paginate(
     body: PaginateBody,
 ) -> ApiResult<HttpResponse> {
     let tenant = caller.tenant()?;
-    let filter = body
-        .filter
-        .as_ref()
-        .filter(|f| !f.is_null())
-        .map(|f| Filter::parse(f, "filter"))
-        .transpose()?;
-    let mut kept = Vec::new();
-    for p in pools::list(&state.db, tenant).await? {
-        if filter
-            .as_ref()
-            .map(|f| f.matches(&p))
-            .transpose()?
-            .unwrap_or(true)
-        {
-            kept.push(p);
-        }
-    }
-    let (rows, next) = page(kept, &body)?;
+    let (rows, next) = select(pools::list(&state.db, tenant).await?, &body)?;
     let mut data = Vec::with_capacity(rows.len());
     for p in &rows {
         data.push(pools::view(state, p).await?);

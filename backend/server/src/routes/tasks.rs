@@ -11,7 +11,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::services::path_id;
 use crate::services::tasks::{self, Stream};
 use crate::state::AppState;
-use crate::wire::filter::{Filter, PaginateBody, page};
+use crate::wire::filter::{PaginateBody, select};
 use crate::wire::task::TaskBody;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -96,24 +96,7 @@ async fn paginate(
     body: PaginateBody,
 ) -> ApiResult<HttpResponse> {
     let tenant = caller.tenant()?;
-    let filter = body
-        .filter
-        .as_ref()
-        .filter(|f| !f.is_null())
-        .map(|f| Filter::parse(f, "filter"))
-        .transpose()?;
-    let mut kept = Vec::new();
-    for t in tasks::list(&state.db, tenant).await? {
-        if filter
-            .as_ref()
-            .map(|f| f.matches(&t))
-            .transpose()?
-            .unwrap_or(true)
-        {
-            kept.push(t);
-        }
-    }
-    let (rows, next) = page(kept, &body)?;
+    let (rows, next) = select(tasks::list(&state.db, tenant).await?, &body)?;
     let mut data = Vec::with_capacity(rows.len());
     for t in &rows {
         data.push(tasks::view(&state.db, t).await?);

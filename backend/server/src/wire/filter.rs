@@ -162,3 +162,28 @@ pub fn page<T>(items: Vec<T>, body: &PaginateBody) -> ApiResult<(Vec<T>, Option<
     let next = (start + size < total).then(|| (start + size).to_string());
     Ok((data, next))
 }
+
+/// Filters (in order) and pages a listing as the body asks.
+pub fn select<T: Filterable>(
+    items: Vec<T>,
+    body: &PaginateBody,
+) -> ApiResult<(Vec<T>, Option<String>)> {
+    let filter = body
+        .filter
+        .as_ref()
+        .filter(|f| !f.is_null())
+        .map(|f| Filter::parse(f, "filter"))
+        .transpose()?;
+    let mut kept = Vec::with_capacity(items.len());
+    for item in items {
+        if filter
+            .as_ref()
+            .map(|f| f.matches(&item))
+            .transpose()?
+            .unwrap_or(true)
+        {
+            kept.push(item);
+        }
+    }
+    page(kept, body)
+}
