@@ -109,7 +109,17 @@ impl Launcher for ProcessLauncher {
             };
         }
         // Adopted from a previous server run: not our child, so no zombie to confuse kill(0).
-        node.pid.is_some_and(|pid| signal(pid, 0))
+        node.pid
+            .is_some_and(|pid| signal(pid, 0) && runs_node(pid, node.node_id))
+    }
+}
+
+/// Whether `pid` is still this node's agent and not a process that reused the pid: the
+/// agent's `--node-dir` names the node. Where /proc is missing, the pid is trusted.
+fn runs_node(pid: i32, node_id: uuid::Uuid) -> bool {
+    match std::fs::read(format!("/proc/{pid}/cmdline")) {
+        Ok(cmdline) => String::from_utf8_lossy(&cmdline).contains(&node_id.to_string()),
+        Err(_) => !std::path::Path::new("/proc/self").exists(),
     }
 }
 
