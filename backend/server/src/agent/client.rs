@@ -15,7 +15,9 @@ use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use super::exit::{Exit, ExitSignal};
-use super::wire::{Directives, Finished, Output, RegisterRequest, Registration, RunningReport};
+use super::wire::{
+    Directives, Finished, Output, RegisterRequest, Registration, RunningReport, Started,
+};
 
 /// Bound on any call but the long poll: a hung server must not stall a retry loop for long.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -99,9 +101,9 @@ impl Client {
             .await
     }
 
-    pub async fn started(&self, uuid: Uuid) -> Result<(), CallError> {
+    pub async fn started(&self, uuid: Uuid, attempt: u32) -> Result<(), CallError> {
         let path = format!("/instances/{uuid}/started");
-        self.post(&path, &serde_json::json!({}), CALL_TIMEOUT)
+        self.post(&path, &Started { attempt }, CALL_TIMEOUT)
             .await
             .map(drop)
     }

@@ -33,7 +33,7 @@ pub async fn run(node: Arc<Node>, assignment: Assignment) {
     if node.exit.is_set() {
         return;
     }
-    let mut reports = Reports::new(node.clone(), uuid);
+    let mut reports = Reports::new(node.clone(), uuid, assignment.attempt);
     let exit = match runner::spawn(&assignment, &node.node_dir).await {
         Ok(spawned) => supervise(&node, uuid, spawned, &mut reports).await,
         Err(e) => {
@@ -172,6 +172,7 @@ async fn append(node: &Node, uuid: Uuid, stream: Stream, text: &str) -> bool {
 struct Reports {
     node: Arc<Node>,
     uuid: Uuid,
+    attempt: u32,
     /// `/started` was delivered, or refused (the instance is no longer ours).
     started_done: bool,
     /// The server refused a report: it no longer wants this instance's output.
@@ -182,10 +183,11 @@ struct Reports {
 }
 
 impl Reports {
-    fn new(node: Arc<Node>, uuid: Uuid) -> Self {
+    fn new(node: Arc<Node>, uuid: Uuid, attempt: u32) -> Self {
         Self {
             node,
             uuid,
+            attempt,
             started_done: false,
             disowned: false,
             backoff: Backoff::new(),
@@ -233,7 +235,7 @@ impl Reports {
 
     /// True when `/started` is settled and output may follow.
     async fn try_started(&mut self) -> bool {
-        match self.node.client.started(self.uuid).await {
+        match self.node.client.started(self.uuid, self.attempt).await {
             Ok(()) => {
                 self.started_done = true;
                 self.reachable();
@@ -269,6 +271,7 @@ impl Reports {
             None => return,
         };
         let body = Finished {
+            attempt: self.attempt,
             exit_code,
             signal,
             stdout: rest.stdout,

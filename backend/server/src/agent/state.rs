@@ -20,11 +20,16 @@ const REMEMBERED_FINISHED: usize = 100_000;
 #[derive(Debug, Default)]
 pub struct Instances {
     running: HashMap<Uuid, RunningInstance>,
-    finished: RecentUuids,
+    /// (instance, attempt) pairs already run here.
+    finished: Recent<(Uuid, u32)>,
+    /// Instances cancelled before they started here: never started afterwards.
+    cancelled: Recent<Uuid>,
 }
 
 #[derive(Debug, Default)]
 pub struct RunningInstance {
+    /// The attempt being run (see `Assignment::attempt`).
+    pub attempt: u32,
     /// Process group of the child; `None` until spawned (or if spawning failed).
     pub pgid: Option<i32>,
     /// The process exited; only reports are left to deliver.
@@ -75,13 +80,22 @@ impl Instances {
         let mut free = slots.saturating_sub(self.slots_in_use());
         for assignment in assignments {
             let uuid = assignment.instance_uuid;
-            if self.running.contains_key(&uuid) || self.finished.contains(&uuid) {
+            if self.running.contains_key(&uuid)
+                || self.finished.contains(&(uuid, assignment.attempt))
+                || self.cancelled.contains(&uuid)
+            {
                 admission.duplicates += 1;
             } else if free == 0 {
                 admission.deferred += 1;
             } else {
                 free -= 1;
-                self.running.insert(uuid, RunningInstance::default());
+                self.running.insert(
+                    uuid,
+                    RunningInstance {
+                        attempt: assignment.attempt,
+                        ..RunningInstance::default()
+                    },
+                );
                 admission.start.push(assignment);
             }
         }
@@ -94,7 +108,7 @@ impl Instances {
             None => {
                 // Not started here (perhaps deferred for want of a slot): make sure a copy
                 // of it in this or a later answer is not started after all.
-                self.finished.insert(uuid);
+                self.cancelled.insert(uuid);
                 CancelAction::Nothing
             }
         }
@@ -122,8 +136,9 @@ impl Instances {
 
     /// `/finished` was delivered (or the server no longer wants it).
     pub fn complete(&mut self, uuid: Uuid) {
-        self.running.remove(&uuid);
-        self.finished.insert(uuid);
+        if let Some(done) = self.running.remove(&uuid) {
+            self.finished.insert((uuid, done.attempt));
+        }
     }
 }
 
@@ -142,19 +157,19 @@ impl RunningInstance {
 
 /// A set that forgets its oldest members beyond a bound.
 #[derive(Debug)]
-struct RecentUuids {
-    set: HashSet<Uuid>,
-    order: VecDeque<Uuid>,
+struct Recent<K> {
+    set: HashSet<K>,
+    order: VecDeque<K>,
     cap: usize,
 }
 
-impl Default for RecentUuids {
+impl<K: std::hash::Hash + Eq + Copy> Default for Recent<K> {
     fn default() -> Self {
         Self::with_cap(REMEMBERED_FINISHED)
     }
 }
 
-impl RecentUuids {
+impl<K: std::hash::Hash + Eq + Copy> Recent<K> {
     fn with_cap(cap: usize) -> Self {
         Self {
             set: HashSet::new(),
@@ -163,15 +178,15 @@ impl RecentUuids {
         }
     }
 
-    fn contains(&self, uuid: &Uuid) -> bool {
-        self.set.contains(uuid)
+    fn contains(&self, key: &K) -> bool {
+        self.set.contains(key)
     }
 
-    fn insert(&mut self, uuid: Uuid) {
-        if !self.set.insert(uuid) {
+    fn insert(&mut self, key: K) {
+        if !self.set.insert(key) {
             return;
         }
-        self.order.push_back(uuid);
+        self.order.push_back(key);
         if self.order.len() > self.cap
             && let Some(oldest) = self.order.pop_front()
         {
@@ -187,6 +202,7 @@ mod tests {
     fn assignment(uuid: Uuid) -> Assignment {
         Assignment {
             instance_uuid: uuid,
+            attempt: 1,
             task_uuid: None,
             instance_id: None,
             slot_index: None,
@@ -260,7 +276,7 @@ mod tests {
 
     #[test]
     fn remembered_uuids_are_bounded() {
-        let mut r = RecentUuids::with_cap(2);
+        let mut r = Recent::with_cap(2);
         let ids = uuids(3);
         ids.iter().for_each(|u| r.insert(*u));
         assert!(!r.contains(&ids[0]));

@@ -66,6 +66,10 @@ where
 #[serde(rename_all = "camelCase")]
 pub struct Assignment {
     pub instance_uuid: Uuid,
+    /// Which attempt of the instance this is: a retried instance comes back with the same
+    /// uuid and the next attempt, and must run again.
+    #[serde(default = "first_attempt")]
+    pub attempt: u32,
     #[serde(default)]
     pub task_uuid: Option<Uuid>,
     #[serde(default)]
@@ -76,6 +80,16 @@ pub struct Assignment {
     #[serde(default)]
     pub env: BTreeMap<String, String>,
     pub workdir: String,
+}
+
+fn first_attempt() -> u32 {
+    1
+}
+
+/// `/started` body.
+#[derive(Debug, Serialize)]
+pub struct Started {
+    pub attempt: u32,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
@@ -93,6 +107,7 @@ impl Output {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Finished {
+    pub attempt: u32,
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
     pub stdout: String,
@@ -133,6 +148,7 @@ mod tests {
     #[test]
     fn finished_serialises_a_null_signal() {
         let f = Finished {
+            attempt: 1,
             exit_code: Some(0),
             signal: None,
             stdout: "a".into(),

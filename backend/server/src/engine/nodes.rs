@@ -8,7 +8,7 @@ use hearth_core::pool_state::{NodeCounts, PoolEvent, PoolState, pool_transition}
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, Set,
+    QueryFilter, QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -37,7 +37,7 @@ pub async fn request_nodes(state: &AppState, pool: &pool::Model, count: u32) -> 
         let now = state.clock.now();
         let node_id = Uuid::new_v4();
         let token_id = Uuid::new_v4();
-        let row = node::ActiveModel {
+        node::ActiveModel {
             id: Set(node_id),
             tenant_id: Set(pool.tenant_id),
             pool_id: Set(pool.id),
@@ -63,21 +63,36 @@ pub async fn request_nodes(state: &AppState, pool: &pool::Model, count: u32) -> 
             boot_delay: std::time::Duration::from_millis(profile.boot_delay_ms.max(0) as u64),
             give_up: state.settings.agent_give_up,
         };
-        let mut active = row.into_active_model();
+        // The agent may register before these writes land: its Ready must not be undone,
+        // so the state moves only from Requested.
+        let from_requested = |next: NodeState| {
+            node::Entity::update_many()
+                .col_expr(node::Column::State, Expr::value(next.as_str()))
+                .filter(node::Column::Id.eq(node_id))
+                .filter(node::Column::State.eq(NodeState::Requested.as_str()))
+        };
         match state.launcher.launch(&launch) {
             Ok(launched) => {
-                active.state = Set(NodeState::Booting.as_str().to_owned());
-                active.pid = Set(launched.pid);
-                active.dir = Set(launched.dir.map(|d| d.display().to_string()));
+                node::Entity::update_many()
+                    .col_expr(node::Column::Pid, Expr::value(launched.pid))
+                    .col_expr(
+                        node::Column::Dir,
+                        Expr::value(launched.dir.map(|d| d.display().to_string())),
+                    )
+                    .filter(node::Column::Id.eq(node_id))
+                    .exec(&state.db)
+                    .await?;
+                from_requested(NodeState::Booting).exec(&state.db).await?;
                 tracing::info!(pool = %pool.id, node = %node_id, pid = ?launched.pid, "node launched");
             }
             Err(e) => {
                 tracing::warn!(pool = %pool.id, node = %node_id, error = %e, "node launch failed");
-                active.state = Set(NodeState::Failed.as_str().to_owned());
-                active.ended_at = Set(Some(now));
+                from_requested(NodeState::Failed)
+                    .col_expr(node::Column::EndedAt, Expr::value(now))
+                    .exec(&state.db)
+                    .await?;
             }
         }
-        active.update(&state.db).await?;
         super::liveness_grace(state, node_id);
     }
     Ok(())
@@ -88,6 +103,7 @@ pub async fn mark_ready(state: &AppState, node_id: Uuid) -> ApiResult<node::Mode
     let now = state.clock.now();
     let txn = crate::db::write(&state.db).await?;
     let n = node::Entity::find_by_id(node_id)
+        .lock_exclusive()
         .one(&txn)
         .await?
         .ok_or_else(|| crate::error::ApiError::not_found("node"))?;
@@ -153,7 +169,11 @@ pub async fn end_node(
 ) -> ApiResult<Option<node::Model>> {
     let now = state.clock.now();
     let txn = crate::db::write(&state.db).await?;
-    let Some(n) = node::Entity::find_by_id(node_id).one(&txn).await? else {
+    let Some(n) = node::Entity::find_by_id(node_id)
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+    else {
         return Ok(None);
     };
     if node_state(&n).is_terminal() {
@@ -262,14 +282,21 @@ pub async fn release(state: &AppState, node_id: Uuid) -> ApiResult<()> {
     Ok(())
 }
 
-/// Re-derives a pool's state from its nodes and target (DESIGN §2).
+/// Re-derives a pool's state from its nodes and target (DESIGN §2), in one write
+/// transaction holding the pool row: two nodes becoming Ready at once must not leave the
+/// state of whichever read first.
 pub async fn refresh_pool_state(state: &AppState, pool_id: Uuid) -> ApiResult<()> {
-    let Some(p) = pool::Entity::find_by_id(pool_id).one(&state.db).await? else {
+    let now = state.clock.now();
+    let txn = crate::db::write(&state.db).await?;
+    let Some(p) = pool::Entity::find_by_id(pool_id)
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+    else {
         return Ok(());
     };
     let current = pools::state_of(&p);
-    let live = pools::live_nodes(&state.db, pool_id).await?;
-    let now = state.clock.now();
+    let live = pools::live_nodes(&txn, pool_id).await?;
     let next = match current {
         PoolState::Closing if live.is_empty() => {
             pool_transition(current, &PoolEvent::AllNodesTerminated)?
@@ -282,29 +309,17 @@ pub async fn refresh_pool_state(state: &AppState, pool_id: Uuid) -> ApiResult<()
         }
         s => s,
     };
-    if next != current {
-        // Compare-and-set: a close or delete committed since our read must not be undone.
-        let mut update = pool::Entity::update_many()
-            .col_expr(pool::Column::State, Expr::value(next.as_str()))
-            .col_expr(pool::Column::PreviousState, Expr::value(current.as_str()))
-            .col_expr(
-                pool::Column::PreviousStateTransitionTime,
-                Expr::value(p.state_transition_time),
-            )
-            .col_expr(pool::Column::StateTransitionTime, Expr::value(now))
-            .col_expr(pool::Column::UpdatedAt, Expr::value(now));
-        if next == PoolState::Closed {
-            update = update.col_expr(pool::Column::EndDate, Expr::value(now));
-        }
-        let changed = update
-            .filter(pool::Column::Id.eq(pool_id))
-            .filter(pool::Column::State.eq(current.as_str()))
-            .exec(&state.db)
-            .await?
-            .rows_affected;
-        if changed == 1 {
-            tracing::info!(pool = %pool_id, from = current.as_str(), to = next.as_str(), "pool state");
-        }
+    if next == current {
+        return Ok(());
     }
+    let mut active = p.clone().into_active_model();
+    pools::set_state(&mut active, &p, next, now);
+    if next == PoolState::Closed {
+        active.end_date = Set(Some(now));
+    }
+    active.updated_at = Set(now);
+    active.update(&txn).await?;
+    txn.commit().await?;
+    tracing::info!(pool = %pool_id, from = current.as_str(), to = next.as_str(), "pool state");
     Ok(())
 }

@@ -6,7 +6,8 @@ use hearth_core::model::InstanceState;
 use hearth_core::task_state::{TaskEvent, TaskState, task_transition};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QuerySelect, Set,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -69,15 +70,21 @@ async fn load_for_node(
 }
 
 /// The agent started an instance's process.
-pub async fn started(state: &AppState, node_id: Uuid, id: Uuid) -> ApiResult<()> {
+pub async fn started(
+    state: &AppState,
+    node_id: Uuid,
+    id: Uuid,
+    attempt: Option<i32>,
+) -> ApiResult<()> {
     let now = state.clock.now();
     let txn = crate::db::write(&state.db).await?;
     let inst = load_for_node(&txn, node_id, id)
         .await
         .map_err(|_| ApiError::Conflict("instance is no longer assigned to this node".into()))?;
     match inst_state(&inst) {
-        InstanceState::Executing => return Ok(()),
-        InstanceState::Assigned => {}
+        // A repeated report of the attempt already running.
+        InstanceState::Executing if attempt.is_none_or(|a| a == inst.attempts) => return Ok(()),
+        InstanceState::Assigned if attempt.is_none_or(|a| a == inst.attempts + 1) => {}
         other => {
             return Err(ApiError::Conflict(format!(
                 "instance is {}: it must not run",
@@ -135,6 +142,8 @@ pub async fn output(
 }
 
 pub struct Finish<'a> {
+    /// The attempt that ended; a late report of an earlier attempt changes nothing.
+    pub attempt: Option<i32>,
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
     pub stdout: &'a str,
@@ -154,7 +163,13 @@ pub async fn finished(
         return Ok(());
     };
     let current = inst_state(&inst);
-    if !matches!(current, InstanceState::Assigned | InstanceState::Executing) {
+    let this_attempt = match current {
+        InstanceState::Executing => report.attempt.is_none_or(|a| a == inst.attempts),
+        // Ended before `/started` got through (spawn failure): the attempt it was given.
+        InstanceState::Assigned => report.attempt.is_none_or(|a| a == inst.attempts + 1),
+        _ => false,
+    };
+    if !this_attempt {
         return Ok(());
     }
     let t = task::Entity::find_by_id(inst.task_id)
@@ -331,7 +346,13 @@ pub async fn refresh_task_state(
     task_id: Uuid,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
-    let Some(t) = task::Entity::find_by_id(task_id).one(db).await? else {
+    // Row lock: sibling instances reporting at once re-derive one after the other, each
+    // seeing the other's change (PostgreSQL; SQLite's IMMEDIATE transactions already queue).
+    let Some(t) = task::Entity::find_by_id(task_id)
+        .lock_exclusive()
+        .one(db)
+        .await?
+    else {
         return Ok(());
     };
     let current = tasks::state_of(&t);

@@ -189,6 +189,7 @@ async fn work_for(
             }
             assignments.push(json!({
                 "instanceUuid": i.id,
+                "attempt": i.attempts + 1,
                 "taskUuid": t.id,
                 "instanceId": i.instance_id,
                 "slotIndex": slot,
@@ -305,6 +306,11 @@ async fn poll(
         .json()))
 }
 
+#[derive(Deserialize, Default)]
+struct StartedBody {
+    attempt: Option<i32>,
+}
+
 /// The instance's process started.
 #[utoipa::path(tag = "agent", responses((status = 200, description = "recorded"), (status = 409, description = "must not run")))]
 #[post("/agent/v1/instances/{uuid}/started")]
@@ -312,9 +318,11 @@ async fn started(
     state: web::Data<AppState>,
     caller: NodeCaller,
     uuid: web::Path<String>,
+    body: JsonBody<StartedBody>,
 ) -> ApiResult<HttpResponse> {
     engine::touch_liveness(&state, caller.node.id);
-    reports::started(&state, caller.node.id, path_id(&uuid, "instance")?).await?;
+    let id = path_id(&uuid, "instance")?;
+    reports::started(&state, caller.node.id, id, body.0.attempt).await?;
     Ok(ok(json!({})))
 }
 
@@ -350,6 +358,7 @@ async fn output(
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct FinishedBody {
+    attempt: Option<i32>,
     exit_code: Option<i32>,
     signal: Option<i32>,
     #[serde(default)]
@@ -375,6 +384,7 @@ async fn finished(
         node_id,
         path_id(&uuid, "instance")?,
         reports::Finish {
+            attempt: b.attempt,
             exit_code: b.exit_code,
             signal: b.signal,
             stdout: &b.stdout,

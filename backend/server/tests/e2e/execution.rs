@@ -1,0 +1,189 @@
+//! Tasks running on real nodes: output per instance, slot limits, multi-slot packing.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::helpers::{
+    WAIT, closed_intervals, max_overlap, parse_uuid, pool_body, spawn_app, task_body,
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hello_world_runs_once_on_each_of_four_nodes() {
+    let app = spawn_app(None).await;
+    let api = &app.api;
+    let pool = api.create_pool(&pool_body("four-nodes", 4)).await;
+    let nodes = api.wait_ready_nodes(&pool, 4).await;
+    assert!(nodes.iter().all(|n| n["slots"] == 1), "{nodes:?}");
+    let p = api.wait_pool_state(&pool, "FullyExecuting").await;
+    assert_eq!(p["totalSlotCapacity"], 4, "{p}");
+
+    let task = api
+        .submit_task(&task_body(
+            "hello",
+            &pool,
+            4,
+            r#"echo "Hello World from node ${INSTANCE_ID}""#,
+        ))
+        .await;
+    let t = api.wait_task_finished(&task, WAIT).await;
+    assert_eq!(t["state"], "Success", "{t}");
+    for i in 0..4 {
+        let out = api.stdout(&task, i).await;
+        assert_eq!(out, format!("Hello World from node {i}\n"), "instance {i}");
+    }
+    let completed = t["completedInstances"]
+        .as_array()
+        .expect("completedInstances");
+    assert_eq!(completed.len(), 4, "{t}");
+    let ids: BTreeSet<i64> = completed
+        .iter()
+        .map(|c| c["instanceId"].as_i64().expect("instanceId"))
+        .collect();
+    assert_eq!(ids, (0..4).collect(), "{completed:?}");
+    assert!(
+        completed.iter().all(|c| c["state"] == "Success"),
+        "{completed:?}"
+    );
+    assert_eq!(t["status"]["succeededRange"], "0-3", "{}", t["status"]);
+    assert_eq!(t["status"]["executedRange"], "0-3", "{}", t["status"]);
+    assert_eq!(t["status"]["failedRange"], "", "{}", t["status"]);
+
+    // One execution per instance, on four distinct nodes of the pool (one slot each).
+    let execs = app.executions(&task).await;
+    assert_eq!(execs.len(), 4, "{execs:?}");
+    let pool_nodes: HashSet<Uuid> = app.node_rows(&pool).await.iter().map(|n| n.id).collect();
+    assert!(execs.iter().all(|e| pool_nodes.contains(&e.node_id)));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixteen_instances_never_use_more_than_the_four_slots() {
+    let app = spawn_app(None).await;
+    let api = &app.api;
+    let pool = api.create_pool(&pool_body("four-slots", 4)).await;
+    api.wait_ready_nodes(&pool, 4).await;
+
+    let task = api
+        .submit_task(&task_body("sixteen", &pool, 16, "sleep 0.3"))
+        .await;
+    let t = api.wait_task_finished(&task, WAIT).await;
+    assert_eq!(t["state"], "Success", "{t}");
+    assert_eq!(t["status"]["succeededRange"], "0-15", "{}", t["status"]);
+    assert_eq!(
+        t["completedInstances"].as_array().map(Vec::len),
+        Some(16),
+        "{t}"
+    );
+
+    let execs = app.executions(&task).await;
+    assert_eq!(execs.len(), 16, "one execution per instance: {execs:?}");
+    let ids: BTreeSet<i32> = execs.iter().map(|e| e.instance_id).collect();
+    assert_eq!(ids, (0..16).collect());
+    assert!(
+        execs
+            .iter()
+            .all(|e| e.outcome.as_deref() == Some("Succeeded")),
+        "{execs:?}"
+    );
+    let overlap = max_overlap(&closed_intervals(&execs));
+    assert!(overlap <= 4, "{overlap} instances ran at once on 4 slots");
+    assert!(
+        overlap >= 2,
+        "the 4 slots were not used in parallel: {overlap}"
+    );
+    let pool_nodes: HashSet<Uuid> = app.node_rows(&pool).await.iter().map(|n| n.id).collect();
+    for e in &execs {
+        assert!(
+            pool_nodes.contains(&e.node_id),
+            "execution on node {} outside the pool",
+            e.node_id
+        );
+    }
+    // Per node, never more than its single slot.
+    let mut per_node: BTreeMap<Uuid, Vec<_>> = BTreeMap::new();
+    for e in &execs {
+        per_node.entry(e.node_id).or_default().push(e.clone());
+    }
+    for (node, list) in per_node {
+        assert_eq!(
+            max_overlap(&closed_intervals(&list)),
+            1,
+            "node {node} ran two instances at once"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multi_slot_nodes_run_in_parallel_and_pack_work() {
+    let app = spawn_app(None).await;
+    let api = &app.api;
+    let mut body = pool_body("multi-slot", 8);
+    body["multiSlotsSettings"] = json!({"slotsPerNode": 4});
+    let pool = api.create_pool(&body).await;
+    let nodes = api.wait_ready_nodes(&pool, 2).await;
+    assert!(nodes.iter().all(|n| n["slots"] == 4), "{nodes:?}");
+    let p = api.wait_pool_state(&pool, "FullyExecuting").await;
+    assert_eq!(p["totalSlotCapacity"], 8, "{p}");
+
+    // Eight instances of one second: all eight slots at once.
+    let wide = api
+        .submit_task(&task_body("eight", &pool, 8, "sleep 1"))
+        .await;
+    let t = api.wait_task_finished(&wide, WAIT).await;
+    assert_eq!(t["state"], "Success", "{t}");
+    let execs = app.executions(&wide).await;
+    assert_eq!(execs.len(), 8, "{execs:?}");
+    assert_eq!(
+        max_overlap(&closed_intervals(&execs)),
+        8,
+        "8 slots should run 8 instances at once: {execs:?}"
+    );
+    check_distinct_slots(&execs);
+
+    // With the pool idle, five instances are packed onto the fewest nodes: 4 + 1.
+    let packed = api
+        .submit_task(&task_body("five", &pool, 5, "sleep 0.5"))
+        .await;
+    let t = api.wait_task_finished(&packed, WAIT).await;
+    assert_eq!(t["state"], "Success", "{t}");
+    let execs = app.executions(&packed).await;
+    assert_eq!(execs.len(), 5, "{execs:?}");
+    let mut per_node: BTreeMap<Uuid, usize> = BTreeMap::new();
+    for e in &execs {
+        *per_node.entry(e.node_id).or_default() += 1;
+    }
+    let mut counts: Vec<usize> = per_node.values().copied().collect();
+    counts.sort_unstable();
+    assert_eq!(
+        counts,
+        vec![1, 4],
+        "5 instances on 2 idle nodes of 4 slots should be packed 4 + 1: {per_node:?}"
+    );
+    check_distinct_slots(&execs);
+    let pool_id = parse_uuid(&pool);
+    assert!(execs.iter().all(|e| e.pool_id == pool_id));
+    app.stop().await;
+}
+
+/// Instances running at the same time on one node use distinct slot indices within it.
+fn check_distinct_slots(execs: &[hearth_server::entities::instance_execution::Model]) {
+    let mut per_node: BTreeMap<Uuid, Vec<i32>> = BTreeMap::new();
+    for e in execs {
+        per_node.entry(e.node_id).or_default().push(e.slot_index);
+    }
+    for (node, slots) in per_node {
+        let distinct: BTreeSet<i32> = slots.iter().copied().collect();
+        assert_eq!(
+            distinct.len(),
+            slots.len(),
+            "node {node} reused a slot index: {slots:?}"
+        );
+        assert!(
+            slots.iter().all(|s| (0..4).contains(s)),
+            "slot index out of 0..4 on node {node}: {slots:?}"
+        );
+    }
+}

@@ -1,0 +1,259 @@
+//! Scaling on real nodes, driven by a `ManualClock`: an elastic pool following its queue,
+//! the ramp factor, and weekly periods.
+
+use chrono::{Duration as TimeDelta, TimeZone, Utc};
+use hearth_core::clock::ManualClock;
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    Api, WAIT, is_live_node, node_summary, pool_body, spawn_app, task_body, wait_for,
+};
+
+fn elastic_body(name: &str, max: u32, ramp: f64) -> Value {
+    let mut body = pool_body(name, 0);
+    body["elasticProperty"] = json!({
+        "isElastic": true,
+        "minTotalSlots": 0,
+        "maxTotalSlots": max,
+        "minIdleSlots": 0,
+        "resizePeriod": 1,
+        "rampResizeFactor": ramp,
+        "minIdleTimeSeconds": 2,
+    });
+    body
+}
+
+/// Waits for the evaluation the resize loop makes when a pool is created, so that the
+/// test's own resizes are the only evaluations that follow (the clock is frozen).
+async fn wait_first_evaluation(api: &Api, pool: &str) {
+    wait_for("the pool's first evaluation", WAIT, || async move {
+        let decisions = api.decisions(pool).await;
+        let p = api.pool(pool).await;
+        if !decisions.is_empty() && p["state"] == "FullyExecuting" {
+            Ok(())
+        } else {
+            Err(format!("state {}, decisions {decisions:?}", p["state"]))
+        }
+    })
+    .await;
+}
+
+fn clamp_kinds(decision: &Value) -> Vec<String> {
+    decision["clamps"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c["kind"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn action(decision: &Value) -> &str {
+    decision["action"].as_str().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn elastic_pool_grows_for_its_queue_then_shrinks_after_the_idle_time() {
+    let t0 = Utc.with_ymd_and_hms(2024, 3, 4, 10, 0, 0).unwrap();
+    let clock = ManualClock::new(t0);
+    let app = spawn_app(Some(clock.clone())).await;
+    let api = &app.api;
+    let pool = api.create_pool(&elastic_body("elastic", 5, 1.0)).await;
+    wait_first_evaluation(api, &pool).await;
+    let p = api.pool(&pool).await;
+    assert_eq!(
+        p["totalSlotCapacity"], 0,
+        "an empty queue needs no slot: {p}"
+    );
+
+    // Five queued instances: the pool grows to five nodes and runs them.
+    clock.advance(TimeDelta::milliseconds(100));
+    let task = api
+        .submit_task(&task_body("five", &pool, 5, "sleep 0.5"))
+        .await;
+    let grow = api.resize(&pool).await;
+    assert_eq!(action(&grow), "grow 5", "{grow}");
+    assert_eq!(grow["targetSlots"], 5, "{grow}");
+    assert_eq!(grow["wantedSlots"], 5, "{grow}");
+    assert!(
+        !grow["reason"].as_str().unwrap_or_default().is_empty(),
+        "{grow}"
+    );
+    let t = api.wait_task_finished(&task, WAIT).await;
+    assert_eq!(t["state"], "Success", "{t}");
+    api.wait_ready_nodes(&pool, 5).await;
+    let p = api.wait_pool_state(&pool, "FullyExecuting").await;
+    assert_eq!(p["totalSlotCapacity"], 5, "{p}");
+
+    // Idle, but not for minIdleTimeSeconds yet: the nodes stay.
+    clock.advance(TimeDelta::milliseconds(100));
+    let hold = api.resize(&pool).await;
+    assert_eq!(action(&hold), "hold", "{hold}");
+    assert_eq!(hold["wantedSlots"], 0, "{hold}");
+    assert_eq!(hold["targetSlots"], 5, "{hold}");
+    assert!(
+        clamp_kinds(&hold).iter().any(|k| k == "IdleTimeNotElapsed"),
+        "the decision should say the idle time has not elapsed: {hold}"
+    );
+    assert!(
+        !hold["reason"].as_str().unwrap_or_default().is_empty(),
+        "{hold}"
+    );
+    let nodes = api.nodes(&pool).await;
+    assert_eq!(
+        nodes.iter().filter(|n| n["state"] == "Ready").count(),
+        5,
+        "{}",
+        node_summary(&nodes)
+    );
+
+    // Two seconds later they have been idle long enough: the pool shrinks to zero. (The
+    // resize loop may notice the moved clock first; then this evaluation holds.)
+    clock.advance(TimeDelta::seconds(2));
+    let last = api.resize(&pool).await;
+    assert!(
+        action(&last) == "shrink 5" || action(&last) == "hold",
+        "{last}"
+    );
+    assert_eq!(last["targetSlots"], 0, "{last}");
+    wait_for("every node Terminated", WAIT, || async {
+        let nodes = api.nodes(&pool).await;
+        if nodes.len() == 5 && nodes.iter().all(|n| n["state"] == "Terminated") {
+            Ok(())
+        } else {
+            Err(node_summary(&nodes))
+        }
+    })
+    .await;
+    let p = api.wait_pool_state(&pool, "FullyExecuting").await;
+    assert_eq!(p["totalSlotCapacity"], 0, "{p}");
+
+    // The decisions explain each step, oldest first: hold (empty), grow, hold, shrink.
+    let mut decisions = api.decisions(&pool).await;
+    decisions.reverse();
+    for d in &decisions {
+        assert!(
+            !d["reason"].as_str().unwrap_or_default().trim().is_empty(),
+            "decision without a reason: {d}"
+        );
+    }
+    let actions: Vec<&str> = decisions.iter().map(action).collect();
+    assert_eq!(actions.first(), Some(&"hold"), "{actions:?}");
+    let grow_at = actions
+        .iter()
+        .position(|a| *a == "grow 5")
+        .unwrap_or_else(|| panic!("no grow in {actions:?}"));
+    let hold_at = actions[grow_at..]
+        .iter()
+        .position(|a| *a == "hold")
+        .map(|i| i + grow_at)
+        .unwrap_or_else(|| panic!("no hold after the grow in {actions:?}"));
+    assert!(
+        actions[hold_at..].contains(&"shrink 5"),
+        "no shrink after the hold in {actions:?}"
+    );
+    assert_eq!(
+        actions.iter().filter(|a| a.starts_with("grow")).count(),
+        1,
+        "{actions:?}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ramp_factor_limits_growth_per_evaluation() {
+    let t0 = Utc.with_ymd_and_hms(2024, 3, 4, 10, 0, 0).unwrap();
+    let clock = ManualClock::new(t0);
+    let app = spawn_app(Some(clock.clone())).await;
+    let api = &app.api;
+    let pool = api.create_pool(&elastic_body("ramp", 5, 0.4)).await;
+    wait_first_evaluation(api, &pool).await;
+
+    let task = api
+        .submit_task(&task_body("five", &pool, 5, "sleep 2"))
+        .await;
+    // The clock does not move: each resize is one more evaluation of the same instant.
+    let mut seen = Vec::new();
+    for (step, (nodes, target)) in [(2, 2), (2, 4), (1, 5)].into_iter().enumerate() {
+        let d = api.resize(&pool).await;
+        assert_eq!(action(&d), format!("grow {nodes}"), "step {step}: {d}");
+        assert_eq!(d["targetSlots"], target, "step {step}: {d}");
+        assert_eq!(d["wantedSlots"], 5, "step {step}: {d}");
+        seen.push(d);
+    }
+    assert!(
+        clamp_kinds(&seen[0]).iter().any(|k| k == "RampLimited"),
+        "the first growth is limited by the ramp factor: {}",
+        seen[0]
+    );
+    let fourth = api.resize(&pool).await;
+    assert_eq!(action(&fourth), "hold", "{fourth}");
+    let nodes = api.nodes(&pool).await;
+    assert_eq!(
+        nodes.iter().filter(|n| is_live_node(n)).count(),
+        5,
+        "{}",
+        node_summary(&nodes)
+    );
+    let t = api.wait_task_finished(&task, WAIT).await;
+    assert_eq!(t["state"], "Success", "{t}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weekly_period_switches_policy_at_the_window_end() {
+    let before_end = Utc.with_ymd_and_hms(2024, 1, 1, 17, 59, 59).unwrap(); // a Monday
+    let clock = ManualClock::new(before_end);
+    let app = spawn_app(Some(clock.clone())).await;
+    let api = &app.api;
+    let mut body = pool_body("office", 2);
+    body["scaling"] = json!({"policies": [
+        {"type": "Fixed", "name": "office", "slotsCount": 2,
+         "enabledPeriods": [{"type": "Weekly", "name": "monday-office", "days": ["monday"],
+                             "startTimeUtc": "08:00:00", "endTimeUtc": "18:00:00"}]},
+        {"type": "Fixed", "name": "night", "slotsCount": 0,
+         "enabledPeriods": [{"type": "Always"}]}
+    ]});
+    let pool = api.create_pool(&body).await;
+
+    let d = api.resize(&pool).await;
+    assert_eq!(d["activePolicyName"], "office", "{d}");
+    assert_eq!(d["activePeriodName"], "monday-office", "{d}");
+    assert_eq!(d["targetSlots"], 2, "{d}");
+    // The loop's first evaluation may have launched the nodes already.
+    assert!(action(&d) == "grow 2" || action(&d) == "hold", "{d}");
+    api.wait_ready_nodes(&pool, 2).await;
+    let p = api.wait_pool_state(&pool, "FullyExecuting").await;
+    assert_eq!(p["scaling"]["activePolicyName"], "office", "{p}");
+    assert_eq!(p["totalSlotCapacity"], 2, "{p}");
+
+    // The window's end is exclusive: at 18:00:00 the night policy holds no node.
+    clock.set(Utc.with_ymd_and_hms(2024, 1, 1, 18, 0, 0).unwrap());
+    let d = api.resize(&pool).await;
+    assert_eq!(d["activePolicyName"], "night", "{d}");
+    assert_eq!(d["targetSlots"], 0, "{d}");
+    assert_eq!(action(&d), "shrink 2", "{d}");
+    wait_for("both nodes Terminated", WAIT, || async {
+        let nodes = api.nodes(&pool).await;
+        if nodes.len() == 2 && nodes.iter().all(|n| n["state"] == "Terminated") {
+            Ok(())
+        } else {
+            Err(node_summary(&nodes))
+        }
+    })
+    .await;
+    let p = api.wait_pool_state(&pool, "FullyExecuting").await;
+    assert_eq!(p["scaling"]["activePolicyName"], "night", "{p}");
+    assert_eq!(p["totalSlotCapacity"], 0, "{p}");
+    let listed = api.get("/pools").await;
+    let entry = listed
+        .as_array()
+        .expect("pools array")
+        .iter()
+        .find(|x| x["uuid"] == pool.as_str())
+        .cloned()
+        .unwrap_or_else(|| panic!("pool missing from GET /pools: {listed}"));
+    assert_eq!(entry["scaling"]["activePolicyName"], "night", "{entry}");
+    app.stop().await;
+}
