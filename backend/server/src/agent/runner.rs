@@ -153,6 +153,7 @@ mod tests {
     async fn spawn_runs_in_its_own_group_and_workdir() {
         let node = tempfile::tempdir().unwrap();
         let assignment = Assignment {
+            attempt: 1,
             instance_uuid: uuid::Uuid::new_v4(),
             task_uuid: None,
             instance_id: None,
