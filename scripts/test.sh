@@ -2,8 +2,16 @@
 # hearth's whole test suite: Rust tests on SQLite, the database-backed ones again on
 # PostgreSQL when it answers on 127.0.0.1:5432, and the public qarnot SDK compatibility
 # suite against a real server (on SQLite, then on PostgreSQL).
-set -euo pipefail
+set -uo pipefail
 cd "$(dirname "$0")/.."
+
+# Every suite runs even when an earlier one fails; the script fails at the end if any did.
+failed=()
+suite() {
+  local name=$1; shift
+  echo "== $name"
+  if ! "$@"; then failed+=("$name"); fi
+}
 
 pg_up() {
   python3 - <<'PY'
@@ -23,23 +31,28 @@ else
   run_rust() { cargo test --no-fail-fast "$@"; }
 fi
 
-echo "== Rust tests (SQLite)"
-run_rust --workspace
+on_postgres() { HEARTH_TEST_DATABASE=postgres "$@"; }
+
+suite "Rust tests (SQLite)" run_rust --workspace
 
 if pg_up; then
-  echo "== Rust database tests (PostgreSQL)"
-  HEARTH_TEST_DATABASE=postgres run_rust -p hearth-server
+  suite "Rust database tests (PostgreSQL)" on_postgres run_rust -p hearth-server
 else
   echo "== PostgreSQL is not answering on 127.0.0.1:5432: PostgreSQL runs skipped"
 fi
 
-cargo build -p hearth-server
-echo "== qarnot SDK compatibility (SQLite)"
-bash e2e/compat/run.sh
+cargo build -p hearth-server || exit 1
+suite "qarnot SDK compatibility (SQLite)" bash e2e/compat/run.sh
 if pg_up; then
-  echo "== qarnot SDK compatibility (PostgreSQL)"
   db="hearth_compat_$$"
   psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $db" postgres
   trap 'psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" postgres' EXIT
-  HEARTH_DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db" bash e2e/compat/run.sh
+  suite "qarnot SDK compatibility (PostgreSQL)" \
+    env HEARTH_DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db" bash e2e/compat/run.sh
 fi
+
+if [ ${#failed[@]} -gt 0 ]; then
+  printf 'FAILED suites: %s\n' "${failed[*]}"
+  exit 1
+fi
+echo "all suites passed"

@@ -156,7 +156,7 @@ mod tests {
         };
         assert_eq!(
             serde_json::to_string(&f).unwrap(),
-            r#"{"exitCode":0,"signal":null,"stdout":"a","stderr":""}"#
+            r#"{"attempt":1,"exitCode":0,"signal":null,"stdout":"a","stderr":""}"#
         );
     }
 }
