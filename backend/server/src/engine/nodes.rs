@@ -217,7 +217,10 @@ pub async fn end_node(
     state
         .launcher
         .terminate(&handle(&n), state.settings.kill_grace);
+    // Wake a held poll (it answers `shutdown`), then drop the signal: later calls of this
+    // node's token are refused before they could need it.
     state.wake_node(node_id);
+    state.forget_node(node_id);
     super::forget_liveness(state, node_id);
     Ok(Some(ended))
 }

@@ -22,9 +22,9 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::wire::filter::Filterable;
 use crate::wire::pool::{
-    ElasticWire, PolicyWire, PoolBody, PoolFigures, PoolView, ScalingSource, echoed, pool_json,
+    ECHOED_KEYS, ElasticWire, PolicyWire, PoolBody, PoolFigures, PoolView, ScalingSource, pool_json,
 };
-use crate::wire::{constants_from, tags_from};
+use crate::wire::{constants_from, echoed, tags_from};
 
 pub async fn load(db: &impl ConnectionTrait, tenant: Uuid, id: Uuid) -> ApiResult<pool::Model> {
     pool::Entity::find_by_id(id)
@@ -136,7 +136,7 @@ fn stored_policies(policies: &[Policy]) -> Value {
 
 fn spec_of(body: &PoolBody) -> Value {
     json!({
-        "echo": echoed(&body.rest),
+        "echo": echoed(&body.rest, ECHOED_KEYS),
         "defaultRetrySettings": body.default_retry_settings,
     })
 }

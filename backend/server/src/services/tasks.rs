@@ -21,7 +21,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::wire::filter::Filterable;
 use crate::wire::task::{DependenciesWire, ECHOED_KEYS, TaskBody, TaskFigures, task_json};
-use crate::wire::{constants_from, tags_from};
+use crate::wire::{constants_from, echoed, tags_from};
 
 /// Instances inserted per statement: keeps SQLite under its bound-parameter limit.
 const INSERT_CHUNK: usize = 500;
@@ -195,12 +195,7 @@ pub async fn submit(state: &AppState, tenant_id: Uuid, body: TaskBody) -> ApiRes
         retry_settings.max_total_retries,
         "retrySettings.maxTotalRetries",
     )?;
-    let echo: serde_json::Map<String, Value> = body
-        .rest
-        .iter()
-        .filter(|(k, v)| ECHOED_KEYS.contains(&k.as_str()) && !v.is_null())
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let echo = echoed(&body.rest, ECHOED_KEYS);
     let now = state.clock.now();
     let seq = state.next_seq();
     let task_id = Uuid::new_v4();

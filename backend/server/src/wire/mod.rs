@@ -48,6 +48,44 @@ pub fn tags_from(tags: Option<Vec<String>>) -> Vec<String> {
     tags.unwrap_or_default()
 }
 
+/// The keys of `rest` listed in `keys`, with a value: stored as sent, to read back.
+pub fn echoed(
+    rest: &serde_json::Map<String, serde_json::Value>,
+    keys: &[&str],
+) -> serde_json::Value {
+    let kept: serde_json::Map<String, serde_json::Value> = rest
+        .iter()
+        .filter(|(k, v)| keys.contains(&k.as_str()) && !v.is_null())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    serde_json::Value::Object(kept)
+}
+
+/// Lays a stored `spec.echo` over a response, keeping the response's default wherever the
+/// stored value is not of the same kind (the SDK crashes on a wrong kind).
+pub fn merge_echoed(
+    out: &mut serde_json::Value,
+    spec: &serde_json::Map<String, serde_json::Value>,
+) {
+    use serde_json::Value;
+    let (Some(target), Some(extra)) = (
+        out.as_object_mut(),
+        spec.get("echo").and_then(Value::as_object),
+    ) else {
+        return;
+    };
+    for (k, v) in extra {
+        let fits = match target.get(k) {
+            Some(Value::Array(_)) => v.is_array(),
+            Some(Value::Object(_)) => v.is_object(),
+            _ => true,
+        };
+        if fits {
+            target.insert(k.clone(), v.clone());
+        }
+    }
+}
+
 /// The `status` object. The SDK needs both `...ByCpuModel` arrays whenever it is non-empty.
 pub fn empty_status(instance_count: u32) -> serde_json::Value {
     serde_json::json!({

@@ -50,15 +50,6 @@ pub const ECHOED_KEYS: &[&str] = &[
     "constraints",
 ];
 
-pub fn echoed(rest: &Map<String, Value>) -> Value {
-    let kept: Map<String, Value> = rest
-        .iter()
-        .filter(|(k, v)| ECHOED_KEYS.contains(&k.as_str()) && !v.is_null())
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    Value::Object(kept)
-}
-
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RetrySettingsWire {
@@ -505,20 +496,6 @@ pub fn pool_json(view: &PoolView<'_>) -> Value {
         },
     });
     // Echo what was sent, keeping the defaults above where the sent value is the wrong kind.
-    if let (Some(target), Some(extra)) = (
-        out.as_object_mut(),
-        spec.get("echo").and_then(Value::as_object),
-    ) {
-        for (k, v) in extra {
-            let fits = match target.get(k) {
-                Some(Value::Array(_)) => v.is_array(),
-                Some(Value::Object(_)) => v.is_object(),
-                _ => true,
-            };
-            if fits {
-                target.insert(k.clone(), v.clone());
-            }
-        }
-    }
+    super::merge_echoed(&mut out, &spec);
     out
 }

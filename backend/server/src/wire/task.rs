@@ -138,20 +138,6 @@ pub fn task_json(task: &crate::entities::task::Model, figures: &TaskFigures) -> 
         "advancedResourceBuckets": [],
         "status": status,
     });
-    if let (Some(target), Some(extra)) = (
-        out.as_object_mut(),
-        spec.get("echo").and_then(Value::as_object),
-    ) {
-        for (k, v) in extra {
-            let fits = match target.get(k) {
-                Some(Value::Array(_)) => v.is_array(),
-                Some(Value::Object(_)) => v.is_object(),
-                _ => true,
-            };
-            if fits {
-                target.insert(k.clone(), v.clone());
-            }
-        }
-    }
+    super::merge_echoed(&mut out, &spec);
     out
 }
