@@ -37,97 +37,9 @@ pub fn init_logging() {
 // Database per test
 // ---------------------------------------------------------------------------------------------
 
-pub fn use_postgres() -> bool {
-    std::env::var("HEARTH_TEST_DATABASE")
-        .map(|v| v.eq_ignore_ascii_case("postgres") || v.eq_ignore_ascii_case("postgresql"))
-        .unwrap_or(false)
-}
-
-fn pg_base_url() -> String {
-    std::env::var("HEARTH_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
-}
-
-async fn pg_admin_connection(base_url: &str) -> DatabaseConnection {
-    let mut options = sea_orm::ConnectOptions::new(base_url.to_string());
-    options
-        .max_connections(1)
-        .min_connections(0)
-        .sqlx_logging(false);
-    sea_orm::Database::connect(options)
-        .await
-        .unwrap_or_else(|e| panic!("cannot connect to PostgreSQL at {base_url}: {e}"))
-}
-
-/// A PostgreSQL database created for one test and dropped with it.
-pub struct PgDatabase {
-    base_url: String,
-    name: String,
-    pub url: String,
-}
-
-impl PgDatabase {
-    pub async fn create() -> Self {
-        use sea_orm::ConnectionTrait;
-        let base_url = pg_base_url();
-        let name = format!("hearth_e2e_{}", Uuid::new_v4().simple());
-        let admin = pg_admin_connection(&base_url).await;
-        admin
-            .execute_unprepared(&format!(r#"CREATE DATABASE "{name}""#))
-            .await
-            .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
-        let _ = admin.close().await;
-        let mut url = reqwest::Url::parse(&base_url).expect("HEARTH_TEST_PG_URL is a URL");
-        url.set_path(&format!("/{name}"));
-        PgDatabase {
-            base_url,
-            name,
-            url: url.to_string(),
-        }
-    }
-
-    /// A fresh database when the suite runs on PostgreSQL, else `None` (SQLite).
-    pub async fn maybe() -> Option<Self> {
-        if use_postgres() {
-            Some(Self::create().await)
-        } else {
-            None
-        }
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let base_url = self.base_url.clone();
-        let name = self.name.clone();
-        // Drop cannot be async: run the DROP on a thread with its own small runtime.
-        let _ = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            runtime.block_on(async move {
-                use sea_orm::ConnectionTrait;
-                let mut options = sea_orm::ConnectOptions::new(base_url);
-                options
-                    .max_connections(1)
-                    .min_connections(0)
-                    .sqlx_logging(false);
-                if let Ok(admin) = sea_orm::Database::connect(options).await {
-                    let _ = admin
-                        .execute_unprepared(&format!(
-                            r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#
-                        ))
-                        .await;
-                    let _ = admin.close().await;
-                }
-            });
-        })
-        .join();
-    }
-}
+#[path = "../common/pg_database.rs"]
+mod pg_database;
+pub use pg_database::PgDatabase;
 
 // ---------------------------------------------------------------------------------------------
 // HTTP
@@ -426,7 +338,7 @@ pub struct TestApp {
 pub async fn spawn_app(clock: Option<ManualClock>) -> TestApp {
     init_logging();
     let dir = tempfile::tempdir().expect("temp dir");
-    let pg = PgDatabase::maybe().await;
+    let pg = PgDatabase::maybe("hearth_e2e").await;
     let mut settings = Settings::new(dir.path().to_path_buf())
         .with_database_url(pg.as_ref().map(|p| p.url.clone()))
         .with_agent_program(PathBuf::from(env!("CARGO_BIN_EXE_hearth")))

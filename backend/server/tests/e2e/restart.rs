@@ -32,7 +32,7 @@ impl Fixture {
             server: None,
             logs: tempfile::tempdir().expect("log dir"),
             data_dir: dir.path().join("data"),
-            pg: PgDatabase::maybe().await,
+            pg: PgDatabase::maybe("hearth_e2e").await,
             _dir: dir,
         }
     }
