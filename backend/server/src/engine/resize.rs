@@ -137,7 +137,13 @@ pub async fn evaluate_pool(
 /// A closing or deleted pool: its idle nodes end now, busy ones drain; once none is left a
 /// closing pool is Closed.
 pub async fn wind_down(state: &AppState, p: &pool::Model) -> ApiResult<()> {
-    for n in pools::live_nodes(&state.db, p.id).await? {
+    let live = pools::live_nodes(&state.db, p.id).await?;
+    // A deleted pool keeps its row for good: once its nodes are gone nothing is left to do,
+    // and the loop must not take a write transaction for it every tick.
+    if live.is_empty() && pools::state_of(p) == PoolState::PendingDelete {
+        return Ok(());
+    }
+    for n in live {
         super::nodes::release(state, n.id).await?;
     }
     super::nodes::refresh_pool_state(state, p.id).await
