@@ -29,6 +29,8 @@ pub struct Settings {
     pub agent_program: Option<PathBuf>,
     /// URL agents use to reach the server (default: http://127.0.0.1:<bound port>).
     pub public_url: Option<String>,
+    /// Scaling decisions kept per pool (older ones are deleted as new ones are written).
+    pub decisions_kept_per_pool: u64,
 }
 
 impl Settings {
@@ -46,6 +48,7 @@ impl Settings {
             boot_timeout: Duration::from_secs(60),
             agent_program: None,
             public_url: None,
+            decisions_kept_per_pool: 1000,
         }
     }
 
@@ -76,6 +79,11 @@ impl Settings {
 
     pub fn with_kill_grace(mut self, grace: Duration) -> Self {
         self.kill_grace = grace;
+        self
+    }
+
+    pub fn with_decisions_kept_per_pool(mut self, kept: u64) -> Self {
+        self.decisions_kept_per_pool = kept.max(1);
         self
     }
 

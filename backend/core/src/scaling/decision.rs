@@ -113,10 +113,70 @@ pub struct ScalingDecision {
     pub reason: String,
 }
 
+/// What makes two decisions the same for the decision log: an evaluation that reaches the
+/// same action, target, wanted size and reason under the same policy and period as the
+/// latest recorded decision is counted on that one instead of adding a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecisionKey<'a> {
+    pub action: &'a str,
+    pub target_slots: i32,
+    pub wanted_slots: i32,
+    pub reason: &'a str,
+    pub policy: Option<&'a str>,
+    pub period: Option<&'a str>,
+}
+
+impl DecisionKey<'_> {
+    pub fn same_as(&self, other: &DecisionKey<'_>) -> bool {
+        self == other
+    }
+}
+
 impl ScalingDecision {
     /// Whole nodes the pool holds once the action is carried out; what the pool state
     /// is derived against.
     pub fn target_nodes(&self) -> u32 {
         self.target_slots / self.slots_per_node.max(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DecisionKey;
+
+    fn key<'a>(action: &'a str, target: i32, reason: &'a str) -> DecisionKey<'a> {
+        DecisionKey {
+            action,
+            target_slots: target,
+            wanted_slots: target,
+            reason,
+            policy: Some("p"),
+            period: None,
+        }
+    }
+
+    #[test]
+    fn an_unchanged_evaluation_coalesces() {
+        assert!(key("hold", 4, "at target").same_as(&key("hold", 4, "at target")));
+    }
+
+    #[test]
+    fn any_change_of_action_target_reason_policy_or_period_is_a_new_decision() {
+        let base = key("hold", 4, "at target");
+        assert!(!base.same_as(&key("grow 1", 4, "at target")));
+        assert!(!base.same_as(&key("hold", 5, "at target")));
+        assert!(!base.same_as(&key("hold", 4, "quota")));
+        assert!(!base.same_as(&DecisionKey {
+            wanted_slots: 8,
+            ..base
+        }));
+        assert!(!base.same_as(&DecisionKey {
+            policy: Some("q"),
+            ..base
+        }));
+        assert!(!base.same_as(&DecisionKey {
+            period: Some("night"),
+            ..base
+        }));
     }
 }

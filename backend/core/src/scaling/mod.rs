@@ -7,7 +7,9 @@ mod evaluate;
 mod period;
 mod policy;
 
-pub use decision::{Clamp, NodeSnapshot, PoolSnapshot, ScalingAction, ScalingDecision, SlotCounts};
+pub use decision::{
+    Clamp, DecisionKey, NodeSnapshot, PoolSnapshot, ScalingAction, ScalingDecision, SlotCounts,
+};
 pub use evaluate::{active_policy, evaluate};
 pub use period::{Period, parse_weekday, weekday_name};
 pub use policy::{

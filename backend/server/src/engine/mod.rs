@@ -1,10 +1,12 @@
-//! The execution engine: nodes, dispatch, agent reports, the resize loop and the watcher.
+//! The execution engine: nodes' lifecycle, the dispatcher, instances' lifecycle, task
+//! progress, the resize loop and the watcher.
 //! Loops are named tasks with a shutdown path; everything else runs on the request that
 //! caused it (a submit dispatches at once, a finished instance frees its slot at once).
 
 pub mod dispatch;
+pub mod instances;
 pub mod nodes;
-pub mod reports;
+pub mod progress;
 pub mod resize;
 pub mod watch;
 
@@ -12,12 +14,12 @@ use std::time::Instant;
 
 use actix_web::web;
 use hearth_core::model::NodeState;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use tokio::sync::watch as signal;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use crate::entities::node;
+use crate::entities::{instance, node};
 use crate::state::AppState;
 
 pub fn touch_liveness(state: &AppState, node: Uuid) {
@@ -87,11 +89,67 @@ impl EngineTasks {
             .all(&state.db)
             .await
             .unwrap_or_default();
-        for n in live {
+        for n in &live {
             if let Err(e) = nodes::end_node(state, n.id, nodes::NodeEnd::Terminated, false).await {
                 tracing::error!(node = %n.id, error = %e, "terminating node on shutdown");
             }
         }
+        // The agents stop their instances and exit on their own; whatever is left when the
+        // grace is over is killed, so a clean stop leaves no process behind.
+        let deadline = Instant::now() + state.settings.kill_grace * 2;
+        while Instant::now() < deadline
+            && live
+                .iter()
+                .any(|n| state.launcher.is_alive(&nodes::handle(n)))
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        for n in &live {
+            state.launcher.kill_now(&nodes::handle(n));
+        }
+    }
+}
+
+/// Instances left on a slot of a node that has ended (a crash between two writes, or a
+/// bug): given back like those of a lost node, so no task waits for them forever.
+pub async fn repair_stranded(state: &AppState) -> crate::error::ApiResult<usize> {
+    let ended = sea_orm::sea_query::Query::select()
+        .column(node::Column::Id)
+        .from(node::Entity)
+        .and_where(
+            node::Column::State.is_in([NodeState::Terminated.as_str(), NodeState::Failed.as_str()]),
+        )
+        .to_owned();
+    let stranded = instance::Entity::find()
+        .filter(instance::Column::State.is_in(instances::ON_SLOT))
+        .filter(
+            sea_orm::Condition::any()
+                .add(instance::Column::NodeId.is_null())
+                .add(instance::Column::NodeId.in_subquery(ended)),
+        )
+        .limit(1000)
+        .all(&state.db)
+        .await?;
+    let now = state.clock.now();
+    let mut repaired = 0;
+    for inst in stranded {
+        let txn = crate::db::write(&state.db).await?;
+        if instances::lose_instance(&txn, &inst, now, false).await? {
+            progress::refresh_task_state(&txn, inst.task_id, now).await?;
+            repaired += 1;
+        }
+        txn.commit().await?;
+        spawn_dispatch_now(state, inst.pool_id).await;
+    }
+    if repaired > 0 {
+        tracing::warn!(repaired, "instances stranded on ended nodes given back");
+    }
+    Ok(repaired)
+}
+
+async fn spawn_dispatch_now(state: &AppState, pool_id: Uuid) {
+    if let Err(e) = dispatch::dispatch_pool(state, pool_id).await {
+        tracing::error!(pool = %pool_id, error = %e, "dispatch failed");
     }
 }
 
@@ -116,5 +174,8 @@ async fn adopt_nodes(state: &AppState) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!(e.to_string()))?;
         }
     }
+    repair_stranded(state)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.to_string()))?;
     Ok(())
 }

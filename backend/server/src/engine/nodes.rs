@@ -3,12 +3,12 @@
 //! closes when it is Terminated (now) or Failed (at its last heartbeat).
 
 use chrono::{DateTime, Utc};
-use hearth_core::model::{InstanceState, NodeState};
+use hearth_core::model::NodeState;
 use hearth_core::pool_state::{NodeCounts, PoolEvent, PoolState, pool_transition};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -194,23 +194,26 @@ pub async fn end_node(
     active.idle_since = Set(None);
     let ended = active.update(&txn).await?;
     close_usage(&txn, node_id, ended_at).await?;
+    if how == NodeEnd::Failed {
+        // Before anything it ran is given back: a lost node must not keep running an
+        // instance that another node is about to start (nothing runs twice at once).
+        state.launcher.kill_now(&handle(&n));
+    }
     let lost = instance::Entity::find()
         .filter(instance::Column::NodeId.eq(node_id))
-        .filter(instance::Column::State.is_in([
-            InstanceState::Assigned.as_str(),
-            InstanceState::Executing.as_str(),
-        ]))
+        .filter(instance::Column::State.is_in(super::instances::ON_SLOT))
         .all(&txn)
         .await?;
     let mut tasks = Vec::new();
     for inst in lost {
-        super::reports::lose_instance(&txn, &inst, ended_at, consume_retry).await?;
-        if !tasks.contains(&inst.task_id) {
+        if super::instances::lose_instance(&txn, &inst, ended_at, consume_retry).await?
+            && !tasks.contains(&inst.task_id)
+        {
             tasks.push(inst.task_id);
         }
     }
     for task_id in &tasks {
-        super::reports::refresh_task_state(&txn, *task_id, now).await?;
+        super::progress::refresh_task_state(&txn, *task_id, now).await?;
     }
     txn.commit().await?;
     tracing::info!(node = %node_id, pool = %n.pool_id, end = ?how, requeued_tasks = tasks.len(), "node ended");
@@ -247,17 +250,6 @@ async fn close_usage(
     Ok(())
 }
 
-pub async fn busy_slots(db: &impl ConnectionTrait, node_id: Uuid) -> ApiResult<u64> {
-    Ok(instance::Entity::find()
-        .filter(instance::Column::NodeId.eq(node_id))
-        .filter(instance::Column::State.is_in([
-            InstanceState::Assigned.as_str(),
-            InstanceState::Executing.as_str(),
-        ]))
-        .count(db)
-        .await?)
-}
-
 /// Releases a node chosen by scale-down or close: one still starting or idle ends now; a
 /// busy one drains (no new work) and ends when its last instance does.
 pub async fn release(state: &AppState, node_id: Uuid) -> ApiResult<()> {
@@ -268,7 +260,7 @@ pub async fn release(state: &AppState, node_id: Uuid) -> ApiResult<()> {
     if current.is_terminal() {
         return Ok(());
     }
-    if current.is_starting() || busy_slots(&state.db, node_id).await? == 0 {
+    if current.is_starting() || super::instances::busy_slots(&state.db, node_id).await? == 0 {
         end_node(state, node_id, NodeEnd::Terminated, true).await?;
     } else if current == NodeState::Ready {
         node::Entity::update_many()

@@ -104,9 +104,11 @@ pub async fn evaluate_pool(
             p.state
         )));
     }
-    super::reports::settle_dependencies(state, p.id).await?;
+    super::progress::settle_dependencies(state, p.id).await?;
     let now = state.clock.now();
-    let (decision, row) = pools::evaluate_and_record(&state.db, p, now).await?;
+    let (decision, row) =
+        pools::evaluate_and_record(&state.db, p, now, state.settings.decisions_kept_per_pool)
+            .await?;
     state.metrics.scaling_decisions.inc();
     pool::Entity::update_many()
         .col_expr(

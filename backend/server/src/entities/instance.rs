@@ -24,6 +24,10 @@ pub struct Model {
     pub stderr_read_offset: i64,
     pub stdout_dropped: i64,
     pub stderr_dropped: i64,
+    /// Its task waits for dependencies: not dispatchable yet.
+    pub held: bool,
+    /// Its task's submission order, copied so dispatch is one index range scan.
+    pub task_seq: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -16,6 +16,9 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub reason: String,
     pub detail: Json,
+    /// Evaluations that reached this same decision (an unchanged one adds no row).
+    pub evaluations: i32,
+    pub last_evaluated_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -28,6 +28,17 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub end_date: Option<DateTimeUtc>,
+    /// Instances by state, kept in the same transaction as every instance change.
+    pub queued_count: i32,
+    pub assigned_count: i32,
+    pub executing_count: i32,
+    pub succeeded_count: i32,
+    pub failed_count: i32,
+    pub cancelled_count: i32,
+    /// Σ max(attempts − 1, 0) over the task's instances: retries taken so far.
+    pub retries_used: i32,
+    /// Waiting for its dependencies: its instances are `held` out of dispatch.
+    pub waiting: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

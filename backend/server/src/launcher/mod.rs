@@ -42,4 +42,7 @@ pub trait Launcher: Send + Sync + 'static {
     fn terminate(&self, node: &NodeHandle, grace: Duration);
     /// Whether the node's machine/process still exists.
     fn is_alive(&self, node: &NodeHandle) -> bool;
+    /// Kills the node and everything it runs at once, before returning (a node declared
+    /// lost must not go on running instances that are given to other nodes).
+    fn kill_now(&self, node: &NodeHandle);
 }

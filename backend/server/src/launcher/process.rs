@@ -97,6 +97,20 @@ impl Launcher for ProcessLauncher {
         self.reap_later(node_id, grace * 3);
     }
 
+    fn kill_now(&self, node: &NodeHandle) {
+        if let Some(pid) = node.pid
+            && signal(pid, 0)
+            && runs_node(pid, node.node_id)
+        {
+            signal(pid, libc::SIGKILL);
+        }
+        let killed = kill_instances_of(node.node_id);
+        if killed > 0 {
+            tracing::info!(node = %node.node_id, killed, "killed the processes of a lost node");
+        }
+        self.reap_later(node.node_id, Duration::from_millis(100));
+    }
+
     fn is_alive(&self, node: &NodeHandle) -> bool {
         let mut children = self.children.lock().expect("children map");
         if let Some(child) = children.get_mut(&node.node_id) {
@@ -121,6 +135,67 @@ fn runs_node(pid: i32, node_id: uuid::Uuid) -> bool {
         Ok(cmdline) => String::from_utf8_lossy(&cmdline).contains(&node_id.to_string()),
         Err(_) => !std::path::Path::new("/proc/self").exists(),
     }
+}
+
+/// SIGKILLs every process (and its process group) whose environment names this node: the
+/// agent gives each instance `NODE_UUID`, and children inherit it, so this reaches the
+/// instances of a node whose agent is already gone. Repeated until a scan finds none, so
+/// a process forking during the scan is caught too. Answers how many were signalled.
+pub fn kill_instances_of(node_id: uuid::Uuid) -> usize {
+    let marker = format!("NODE_UUID={node_id}");
+    // SAFETY: getpgrp(2) has no arguments and cannot fail.
+    let own_group = unsafe { libc::getpgrp() };
+    let mut killed = 0;
+    for _ in 0..5 {
+        let found = processes_with_env(&marker);
+        if found.is_empty() {
+            break;
+        }
+        for (pid, pgid) in found {
+            if pgid > 1 && pgid != own_group {
+                // SAFETY: killpg(2) on a group whose member carries this node's marker.
+                unsafe { libc::killpg(pgid, libc::SIGKILL) };
+            }
+            signal(pid, libc::SIGKILL);
+            killed += 1;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    killed
+}
+
+/// (pid, pgid) of the live processes whose environment holds `entry` exactly.
+fn processes_with_env(entry: &str) -> Vec<(i32, i32)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let own = std::process::id() as i32;
+    let mut found = Vec::new();
+    for e in dir.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        if pid == own {
+            continue;
+        }
+        let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
+            continue;
+        };
+        if !environ.split(|b| *b == 0).any(|v| v == entry.as_bytes()) {
+            continue;
+        }
+        // A zombie has an empty environ, so whatever matched is alive.
+        let pgid = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|stat| {
+                // Fields after the command name (which may hold spaces) in parentheses.
+                let rest = &stat[stat.rfind(')')? + 2..];
+                rest.split(' ').nth(2)?.parse::<i32>().ok()
+            })
+            .unwrap_or(0);
+        found.push((pid, pgid));
+    }
+    found
 }
 
 impl ProcessLauncher {

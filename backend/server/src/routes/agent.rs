@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::ok;
 use crate::auth::NodeCaller;
 use crate::body::JsonBody;
-use crate::engine::{self, nodes, reports};
+use crate::engine::{self, instances, nodes};
 use crate::entities::{instance, node, pool, task};
 use crate::error::ApiResult;
 use crate::services::{path_id, profiles, tasks};
@@ -322,7 +322,7 @@ async fn started(
 ) -> ApiResult<HttpResponse> {
     engine::touch_liveness(&state, caller.node.id);
     let id = path_id(&uuid, "instance")?;
-    reports::started(&state, caller.node.id, id, body.0.attempt).await?;
+    instances::started(&state, caller.node.id, id, body.0.attempt).await?;
     Ok(ok(json!({})))
 }
 
@@ -344,7 +344,7 @@ async fn output(
     body: JsonBody<OutputBody>,
 ) -> ApiResult<HttpResponse> {
     engine::touch_liveness(&state, caller.node.id);
-    reports::output(
+    instances::output(
         &state,
         caller.node.id,
         path_id(&uuid, "instance")?,
@@ -379,11 +379,11 @@ async fn finished(
     let node_id = caller.node.id;
     engine::touch_liveness(&state, node_id);
     let b = body.0;
-    reports::finished(
+    instances::finished(
         &state,
         node_id,
         path_id(&uuid, "instance")?,
-        reports::Finish {
+        instances::Finish {
             attempt: b.attempt,
             exit_code: b.exit_code,
             signal: b.signal,
@@ -392,7 +392,8 @@ async fn finished(
         },
     )
     .await?;
-    nodes::refresh_pool_state(&state, caller.node.pool_id).await?;
+    // The freed slot is refilled at once; the pool's state follows its nodes, which this
+    // report does not change.
     engine::dispatch::dispatch_pool(&state, caller.node.pool_id).await?;
     // A draining node that just emptied learns to shut down on its next poll.
     state.wake_node(node_id);

@@ -480,12 +480,17 @@ pub async fn snapshot(db: &impl ConnectionTrait, pool: &pool::Model) -> ApiResul
     })
 }
 
-/// Evaluates a pool's policies now and stores the decision.
+/// Evaluates a pool's policies now and stores the decision. An evaluation that reaches
+/// the same decision as the latest one (action, target, wanted, reason, policy, period)
+/// adds no row: it counts on the latest (`evaluations`, `last_evaluated_at`). When a new
+/// row is written, the pool's decisions beyond the newest `kept` are deleted.
 pub async fn evaluate_and_record(
     db: &impl ConnectionTrait,
     pool: &pool::Model,
     now: DateTime<Utc>,
+    kept: u64,
 ) -> ApiResult<(ScalingDecision, scaling_decision::Model)> {
+    use sea_orm::QuerySelect;
     let snapshot = snapshot(db, pool).await?;
     let decision = evaluate(&policies_of(pool), now, &snapshot);
     let action = match &decision.action {
@@ -493,6 +498,46 @@ pub async fn evaluate_and_record(
         hearth_core::scaling::ScalingAction::Grow { nodes } => format!("grow {nodes}"),
         hearth_core::scaling::ScalingAction::Shrink { nodes } => format!("shrink {}", nodes.len()),
     };
+    pool::Entity::update_many()
+        .col_expr(
+            pool::Column::NextEvaluationAt,
+            Expr::value(
+                now + chrono::Duration::seconds(i64::from(pool.resize_period_seconds.max(1))),
+            ),
+        )
+        .filter(pool::Column::Id.eq(pool.id))
+        .exec(db)
+        .await?;
+    let latest = scaling_decision::Entity::find()
+        .filter(scaling_decision::Column::PoolId.eq(pool.id))
+        .order_by_desc(scaling_decision::Column::CreatedAt)
+        .one(db)
+        .await?;
+    let candidate = hearth_core::scaling::DecisionKey {
+        action: &action,
+        target_slots: decision.target_slots as i32,
+        wanted_slots: decision.wanted_slots as i32,
+        reason: &decision.reason,
+        policy: decision.active_policy_name.as_deref(),
+        period: decision.active_period_name.as_deref(),
+    };
+    if let Some(latest) = latest {
+        let previous = hearth_core::scaling::DecisionKey {
+            action: &latest.action,
+            target_slots: latest.target_slots,
+            wanted_slots: latest.wanted_slots,
+            reason: &latest.reason,
+            policy: latest.active_policy_name.as_deref(),
+            period: latest.active_period_name.as_deref(),
+        };
+        if candidate.same_as(&previous) {
+            let mut active = latest.into_active_model();
+            active.evaluations = Set(active.evaluations.as_ref() + 1);
+            active.last_evaluated_at = Set(Some(now));
+            let row = active.update(db).await?;
+            return Ok((decision, row));
+        }
+    }
     let row = scaling_decision::ActiveModel {
         id: Set(Uuid::new_v4()),
         tenant_id: Set(pool.tenant_id),
@@ -505,19 +550,29 @@ pub async fn evaluate_and_record(
         action: Set(action),
         reason: Set(decision.reason.clone()),
         detail: Set(json_of(&decision)),
+        evaluations: Set(1),
+        last_evaluated_at: Set(Some(now)),
     }
     .insert(db)
     .await?;
-    pool::Entity::update_many()
-        .col_expr(
-            pool::Column::NextEvaluationAt,
-            Expr::value(
-                now + chrono::Duration::seconds(i64::from(pool.resize_period_seconds.max(1))),
-            ),
-        )
-        .filter(pool::Column::Id.eq(pool.id))
-        .exec(db)
+    // Retention: the oldest kept decision bounds what stays.
+    let oldest_kept: Option<DateTime<Utc>> = scaling_decision::Entity::find()
+        .select_only()
+        .column(scaling_decision::Column::CreatedAt)
+        .filter(scaling_decision::Column::PoolId.eq(pool.id))
+        .order_by_desc(scaling_decision::Column::CreatedAt)
+        .offset(kept.saturating_sub(1))
+        .limit(1)
+        .into_tuple()
+        .one(db)
         .await?;
+    if let Some(oldest_kept) = oldest_kept {
+        scaling_decision::Entity::delete_many()
+            .filter(scaling_decision::Column::PoolId.eq(pool.id))
+            .filter(scaling_decision::Column::CreatedAt.lt(oldest_kept))
+            .exec(db)
+            .await?;
+    }
     Ok((decision, row))
 }
 
@@ -526,6 +581,8 @@ pub fn decision_json(row: &scaling_decision::Model) -> Value {
         "uuid": row.id,
         "poolUuid": row.pool_id,
         "creationDate": crate::wire::date(row.created_at),
+        "evaluations": row.evaluations,
+        "lastEvaluationDate": crate::wire::date(row.last_evaluated_at.unwrap_or(row.created_at)),
         "activePolicyName": row.active_policy_name,
         "activePeriodName": row.active_period_name,
         "wantedSlots": row.wanted_slots,

@@ -4,9 +4,7 @@ use chrono::{DateTime, Utc};
 use hearth_core::model::InstanceState;
 use hearth_core::pool_state::PoolState;
 use hearth_core::ranges::{InstanceRanges, format_ids};
-use hearth_core::task_state::{
-    InstanceTally, TaskEvent, TaskState, derive_task_state, task_transition,
-};
+use hearth_core::task_state::{InstanceTally, TaskEvent, TaskState, task_transition};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
@@ -207,6 +205,7 @@ pub async fn submit(state: &AppState, tenant_id: Uuid, body: TaskBody) -> ApiRes
             {
                 let (pool, job) = resolve_target(txn, tenant_id, body).await?;
                 let dependencies = check_dependencies(txn, tenant_id, &body.dependencies).await?;
+                let waiting = dependencies.get("state").and_then(Value::as_str) == Some("waiting");
                 let row = task::ActiveModel {
                     id: Set(task_id),
                     tenant_id: Set(tenant_id),
@@ -235,6 +234,14 @@ pub async fn submit(state: &AppState, tenant_id: Uuid, body: TaskBody) -> ApiRes
                     created_at: Set(now),
                     updated_at: Set(now),
                     end_date: Set(None),
+                    queued_count: Set(ranges.len() as i32),
+                    assigned_count: Set(0),
+                    executing_count: Set(0),
+                    succeeded_count: Set(0),
+                    failed_count: Set(0),
+                    cancelled_count: Set(0),
+                    retries_used: Set(0),
+                    waiting: Set(waiting),
                 }
                 .insert(txn)
                 .await?;
@@ -259,6 +266,8 @@ pub async fn submit(state: &AppState, tenant_id: Uuid, body: TaskBody) -> ApiRes
                         stderr_read_offset: Set(0),
                         stdout_dropped: Set(0),
                         stderr_dropped: Set(0),
+                        held: Set(waiting),
+                        task_seq: Set(seq),
                     });
                     instance::Entity::insert_many(rows).exec(txn).await?;
                 }
@@ -270,30 +279,159 @@ pub async fn submit(state: &AppState, tenant_id: Uuid, body: TaskBody) -> ApiRes
     Ok(created)
 }
 
-pub async fn instances(
+/// The column counting a task's instances in `state`.
+fn counter(state: InstanceState) -> task::Column {
+    match state {
+        InstanceState::Queued => task::Column::QueuedCount,
+        InstanceState::Assigned => task::Column::AssignedCount,
+        InstanceState::Executing => task::Column::ExecutingCount,
+        InstanceState::Succeeded => task::Column::SucceededCount,
+        InstanceState::Failed => task::Column::FailedCount,
+        InstanceState::Cancelled => task::Column::CancelledCount,
+    }
+}
+
+/// Records that `n` instances of a task moved from `from` to `to`, in the transaction that
+/// moved them. Every instance state change goes through here, so the counters always equal
+/// a recount of the instances (the tests check it).
+pub async fn shift(
     db: &impl ConnectionTrait,
     task_id: Uuid,
-) -> ApiResult<Vec<instance::Model>> {
-    Ok(instance::Entity::find()
-        .filter(instance::Column::TaskId.eq(task_id))
-        .order_by_asc(instance::Column::InstanceId)
-        .all(db)
+    from: InstanceState,
+    to: InstanceState,
+    n: u64,
+) -> ApiResult<()> {
+    use sea_orm::sea_query::ExprTrait;
+    if n == 0 || from == to {
+        return Ok(());
+    }
+    let n = n as i32;
+    task::Entity::update_many()
+        .col_expr(counter(from), Expr::col(counter(from)).sub(n))
+        .col_expr(counter(to), Expr::col(counter(to)).add(n))
+        .filter(task::Column::Id.eq(task_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Adds `delta` (±1) to the retries a task has taken.
+pub async fn count_retries(db: &impl ConnectionTrait, task_id: Uuid, delta: i32) -> ApiResult<()> {
+    use sea_orm::sea_query::ExprTrait;
+    task::Entity::update_many()
+        .col_expr(
+            task::Column::RetriesUsed,
+            Expr::col(task::Column::RetriesUsed).add(delta),
+        )
+        .filter(task::Column::Id.eq(task_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// A task's instances by state, from its counters (no instance is read).
+pub fn tally_of(t: &task::Model) -> InstanceTally {
+    let n = |v: i32| v.max(0) as u32;
+    InstanceTally {
+        total: n(t.instance_count),
+        queued: n(t.queued_count),
+        assigned: n(t.assigned_count),
+        executing: n(t.executing_count),
+        succeeded: n(t.succeeded_count),
+        failed: n(t.failed_count),
+        cancelled: n(t.cancelled_count),
+    }
+}
+
+/// A task's row, locked for the rest of the transaction (PostgreSQL; SQLite's write
+/// transactions are already one at a time).
+pub async fn lock(db: &impl ConnectionTrait, task_id: Uuid) -> ApiResult<Option<task::Model>> {
+    use sea_orm::QuerySelect;
+    Ok(task::Entity::find_by_id(task_id)
+        .lock_exclusive()
+        .one(db)
         .await?)
 }
 
-pub fn tally(instances: &[instance::Model]) -> InstanceTally {
-    InstanceTally::from_states(instances.iter().map(|i| {
-        i.state
-            .parse::<InstanceState>()
-            .unwrap_or(InstanceState::Failed)
-    }))
+/// What a task's view shows of one instance: no output, so reading a large task costs its
+/// instance count in small rows, not in stored bytes.
+struct InstanceFigures {
+    instance_id: i32,
+    state: InstanceState,
+    attempts: i32,
+    node_id: Option<Uuid>,
+    slot_index: Option<i32>,
+    exit_code: Option<i32>,
+    started_at: Option<DateTime<Utc>>,
+    ended_at: Option<DateTime<Utc>>,
+}
+
+type FiguresRow = (
+    i32,
+    String,
+    i32,
+    Option<Uuid>,
+    Option<i32>,
+    Option<i32>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+);
+
+async fn instance_figures(
+    db: &impl ConnectionTrait,
+    task_id: Uuid,
+) -> ApiResult<Vec<InstanceFigures>> {
+    use sea_orm::QuerySelect;
+    let rows: Vec<FiguresRow> = instance::Entity::find()
+        .select_only()
+        .columns([
+            instance::Column::InstanceId,
+            instance::Column::State,
+            instance::Column::Attempts,
+            instance::Column::NodeId,
+            instance::Column::SlotIndex,
+            instance::Column::ExitCode,
+            instance::Column::StartedAt,
+            instance::Column::EndedAt,
+        ])
+        .filter(instance::Column::TaskId.eq(task_id))
+        .order_by_asc(instance::Column::InstanceId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(
+                instance_id,
+                state,
+                attempts,
+                node_id,
+                slot_index,
+                exit_code,
+                started_at,
+                ended_at,
+            )| {
+                InstanceFigures {
+                    instance_id,
+                    state: state.parse().unwrap_or(InstanceState::Failed),
+                    attempts,
+                    node_id,
+                    slot_index,
+                    exit_code,
+                    started_at,
+                    ended_at,
+                }
+            },
+        )
+        .collect())
 }
 
 pub async fn figures(db: &impl ConnectionTrait, t: &task::Model) -> ApiResult<TaskFigures> {
-    let all = instances(db, t.id).await?;
+    let all = instance_figures(db, t.id).await?;
     let of = |s: InstanceState| -> Vec<u32> {
         all.iter()
-            .filter(|i| i.state == s.as_str())
+            .filter(|i| i.state == s)
             .map(|i| i.instance_id as u32)
             .collect()
     };
@@ -301,17 +439,17 @@ pub async fn figures(db: &impl ConnectionTrait, t: &task::Model) -> ApiResult<Ta
     let failed = of(InstanceState::Failed);
     let mut executed: Vec<u32> = succeeded.iter().chain(failed.iter()).copied().collect();
     executed.sort_unstable();
-    let seconds = |i: &instance::Model| match (i.started_at, i.ended_at) {
+    let seconds = |i: &InstanceFigures| match (i.started_at, i.ended_at) {
         (Some(s), Some(e)) => (e - s).num_milliseconds() as f64 / 1000.0,
         _ => 0.0,
     };
     let completed = all
         .iter()
-        .filter(|i| i.state == InstanceState::Succeeded.as_str() || i.state == InstanceState::Failed.as_str())
+        .filter(|i| matches!(i.state, InstanceState::Succeeded | InstanceState::Failed))
         .map(|i| {
             json!({
                 "instanceId": i.instance_id,
-                "state": if i.state == InstanceState::Succeeded.as_str() { "Success" } else { "Failure" },
+                "state": if i.state == InstanceState::Succeeded { "Success" } else { "Failure" },
                 "wallTimeSec": seconds(i),
                 "execTimeSec": seconds(i),
                 "execTimeSecGHz": 0.0,
@@ -323,12 +461,9 @@ pub async fn figures(db: &impl ConnectionTrait, t: &task::Model) -> ApiResult<Ta
             })
         })
         .collect();
-    let running: Vec<&instance::Model> = all
+    let running: Vec<&InstanceFigures> = all
         .iter()
-        .filter(|i| {
-            i.state == InstanceState::Executing.as_str()
-                || i.state == InstanceState::Assigned.as_str()
-        })
+        .filter(|i| matches!(i.state, InstanceState::Executing | InstanceState::Assigned))
         .collect();
     Ok(TaskFigures {
         running_instances: running.len() as u32,
@@ -342,7 +477,7 @@ pub async fn figures(db: &impl ConnectionTrait, t: &task::Model) -> ApiResult<Ta
             .map(|i| {
                 json!({
                     "instanceId": i.instance_id,
-                    "phase": if i.state == InstanceState::Executing.as_str() { "execution" } else { "environment" },
+                    "phase": if i.state == InstanceState::Executing { "execution" } else { "environment" },
                     "progress": 0.0,
                     "executionTimeSec": 0.0,
                     "executionAttemptCount": i.attempts,
@@ -373,7 +508,7 @@ pub async fn abort_in(
     if current.is_finished() {
         return Ok(t.clone());
     }
-    instance::Entity::update_many()
+    let cancelled = instance::Entity::update_many()
         .col_expr(
             instance::Column::State,
             Expr::value(InstanceState::Cancelled.as_str()),
@@ -382,8 +517,20 @@ pub async fn abort_in(
         .filter(instance::Column::TaskId.eq(t.id))
         .filter(instance::Column::State.eq(InstanceState::Queued.as_str()))
         .exec(db)
-        .await?;
-    let still_running = tally(&instances(db, t.id).await?).unfinished() > 0;
+        .await?
+        .rows_affected;
+    shift(
+        db,
+        t.id,
+        InstanceState::Queued,
+        InstanceState::Cancelled,
+        cancelled,
+    )
+    .await?;
+    let t = &lock(db, t.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("task"))?;
+    let still_running = tally_of(t).unfinished() > 0;
     let next = if still_running {
         next
     } else {
@@ -455,15 +602,19 @@ pub async fn output(
     fresh: bool,
 ) -> ApiResult<String> {
     let t = load(&state.db, tenant_id, id).await?;
-    let mut rows = instances(&state.db, t.id).await?;
+    let mut query = instance::Entity::find().filter(instance::Column::TaskId.eq(t.id));
     if let Some(raw) = instance_id {
         let wanted: i32 = raw
             .parse()
             .map_err(|_| ApiError::not_found("task instance"))?;
-        rows.retain(|i| i.instance_id == wanted);
-        if rows.is_empty() {
-            return Err(ApiError::not_found("task instance"));
-        }
+        query = query.filter(instance::Column::InstanceId.eq(wanted));
+    }
+    let rows = query
+        .order_by_asc(instance::Column::InstanceId)
+        .all(&state.db)
+        .await?;
+    if instance_id.is_some() && rows.is_empty() {
+        return Err(ApiError::not_found("task instance"));
     }
     let mut out = String::new();
     for row in rows {
@@ -524,10 +675,4 @@ impl Filterable for task::Model {
             _ => return None,
         })
     }
-}
-
-/// A task's state from its instances, recomputed after instances change.
-pub fn derived_state(current: TaskState, instances: &[instance::Model]) -> TaskState {
-    let t = tally(instances);
-    task_transition(current, &TaskEvent::Progress(t)).unwrap_or_else(|_| derive_task_state(&t))
 }

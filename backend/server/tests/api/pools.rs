@@ -643,11 +643,31 @@ async fn resize_answers_a_decision_that_is_then_listed() {
     assert_eq!(decision["wantedSlots"], 0, "{decision}");
     assert_eq!(decision["targetSlots"], 0, "{decision}");
 
+    // Nothing changed: the same decision is counted again, not written again.
     let second = app
         .post_empty(&format!("/pools/{uuid}/resize"), &app.owner_token)
         .await
         .expect_json(200);
-    assert_ne!(second["uuid"], decision["uuid"]);
+    assert_eq!(second["uuid"], decision["uuid"]);
+    let count = |d: &Value| d["evaluations"].as_i64().unwrap_or(0);
+    // The resize loop may have evaluated the new pool too: counts only grow by one here.
+    assert!(count(&decision) >= 1, "{decision}");
+    assert_eq!(count(&second), count(&decision) + 1, "{second}");
+
+    // Its policy is now never active: another decision, listed before the first.
+    app.put_json(
+        &format!("/pools/{uuid}"),
+        &app.owner_token,
+        &idle_pool_body("resized"),
+    )
+    .await
+    .expect(200);
+    let second = app
+        .post_empty(&format!("/pools/{uuid}/resize"), &app.owner_token)
+        .await
+        .expect_json(200);
+    assert_ne!(second["uuid"], decision["uuid"], "{second}");
+    assert_ne!(second["reason"], decision["reason"], "{second}");
 
     let list = app
         .get(

@@ -370,8 +370,71 @@ pub async fn spawn_app(clock: Option<ManualClock>) -> TestApp {
 }
 
 impl TestApp {
-    /// Stops the application cleanly and checks that no agent of it is left running.
+    /// Checks what must hold whatever happened: each task's counters equal a recount of its
+    /// instances (state by state, and retries taken), and no execution ends before it starts.
+    pub async fn check_invariants(&self) {
+        use hearth_server::entities::task;
+        use sea_orm::{DbBackend, IsolationLevel, TransactionTrait};
+        // One snapshot for tasks and instances, so work still going on cannot skew the count.
+        let isolation = match self.db.get_database_backend() {
+            DbBackend::Postgres => Some(IsolationLevel::RepeatableRead),
+            _ => None,
+        };
+        let txn = self
+            .db
+            .begin_with_config(isolation, None)
+            .await
+            .expect("read transaction");
+        for t in task::Entity::find().all(&txn).await.expect("tasks") {
+            let rows = instance::Entity::find()
+                .filter(instance::Column::TaskId.eq(t.id))
+                .all(&txn)
+                .await
+                .expect("instances");
+            let count = |s: &str| rows.iter().filter(|i| i.state == s).count() as i32;
+            let recount = [
+                count("Queued"),
+                count("Assigned"),
+                count("Executing"),
+                count("Succeeded"),
+                count("Failed"),
+                count("Cancelled"),
+                rows.iter().map(|i| (i.attempts - 1).max(0)).sum::<i32>(),
+            ];
+            let counters = [
+                t.queued_count,
+                t.assigned_count,
+                t.executing_count,
+                t.succeeded_count,
+                t.failed_count,
+                t.cancelled_count,
+                t.retries_used,
+            ];
+            assert_eq!(
+                counters, recount,
+                "task {} counters (queued, assigned, executing, succeeded, failed, cancelled, \
+                 retries) differ from its instances",
+                t.id
+            );
+        }
+        for e in instance_execution::Entity::find()
+            .all(&txn)
+            .await
+            .expect("executions")
+        {
+            if let Some(end) = e.ended_at {
+                assert!(
+                    end >= e.started_at,
+                    "execution ends before it starts: {e:?}"
+                );
+            }
+        }
+    }
+
+    /// Stops the application cleanly and checks that no agent of it is left running (and
+    /// the invariants of `check_invariants` before that).
     pub async fn stop(mut self) {
+        self.check_invariants().await;
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }

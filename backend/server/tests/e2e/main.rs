@@ -9,6 +9,7 @@
 //! Waiting for processes is done by polling with a deadline; time-based logic (idle time,
 //! weekly periods, billing instants) is driven by a `ManualClock`, never by sleeping.
 
+mod agent_kill;
 mod execution;
 mod failures;
 mod helpers;
