@@ -1,6 +1,8 @@
 //! Prometheus metrics served at `/metrics`.
 
-use prometheus::{Encoder, IntCounter, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, Gauge, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
 
 pub struct Metrics {
     registry: Registry,
@@ -8,6 +10,9 @@ pub struct Metrics {
     pub instances_dispatched: IntCounter,
     pub scaling_decisions: IntCounter,
     pub nodes_launched: IntCounter,
+    /// Wall time of the resize loop's latest tick, and how many pools it evaluated.
+    pub resize_last_tick_seconds: Gauge,
+    pub resize_last_tick_pools: IntGauge,
 }
 
 impl Metrics {
@@ -31,7 +36,25 @@ impl Metrics {
                 .expect("metric registered once");
             c
         };
+        let resize_last_tick_seconds = Gauge::new(
+            "hearth_resize_last_tick_seconds",
+            "Wall time of the resize loop's latest tick",
+        )
+        .expect("static metric definition");
+        registry
+            .register(Box::new(resize_last_tick_seconds.clone()))
+            .expect("metric registered once");
+        let resize_last_tick_pools = IntGauge::new(
+            "hearth_resize_last_tick_pools",
+            "Pools evaluated by the resize loop's latest tick",
+        )
+        .expect("static metric definition");
+        registry
+            .register(Box::new(resize_last_tick_pools.clone()))
+            .expect("metric registered once");
         Metrics {
+            resize_last_tick_seconds,
+            resize_last_tick_pools,
             instances_dispatched: counter(
                 "hearth_instances_dispatched_total",
                 "Instances placed on slots",

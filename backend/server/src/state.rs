@@ -32,6 +32,9 @@ pub struct AppState {
     /// When each live node was last heard from, in real time: liveness is about machines,
     /// not business time, so a test moving the injected clock cannot make a node look dead.
     pub liveness: Mutex<HashMap<Uuid, std::time::Instant>>,
+    /// The latest recorded scaling decision of each evaluated pool, so that the resize loop
+    /// tells an unchanged evaluation without reading it back (one entry per pool).
+    pub latest_decisions: Mutex<HashMap<Uuid, crate::services::pools::LatestDecision>>,
     seq: AtomicI64,
 }
 
@@ -57,6 +60,7 @@ impl AppState {
             dispatch_locks: Mutex::new(HashMap::new()),
             evaluation_locks: Mutex::new(HashMap::new()),
             liveness: Mutex::new(HashMap::new()),
+            latest_decisions: Mutex::new(HashMap::new()),
             seq: AtomicI64::new(last_seq),
         }
     }

@@ -1,16 +1,21 @@
 //! The resize loop: one task for all pools, woken at the earliest `next_evaluation_at` (or
-//! early, when a pool changes). Each due pool is evaluated with the core's pure function,
-//! the decision stored, and carried out through the launcher.
+//! early, when a pool changes). The due pools are evaluated with the core's pure function
+//! from one snapshot per tick; an evaluation that repeats the pool's latest decision and
+//! holds only counts on that decision (in one transaction for all such pools), any other
+//! is recorded and carried out through the launcher, pool by pool.
+
+use std::collections::{HashMap, HashSet};
 
 use actix_web::web;
 use chrono::Utc;
+use hearth_core::model::NodeState;
 use hearth_core::pool_state::PoolState;
-use hearth_core::scaling::ScalingAction;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use hearth_core::scaling::{ScalingAction, evaluate};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tokio::sync::watch;
 
-use crate::entities::{pool, scaling_decision};
+use crate::entities::{node, pool, scaling_decision, task};
 use crate::error::ApiResult;
 use crate::services::pools;
 use crate::state::AppState;
@@ -54,28 +59,158 @@ async fn next_wait(state: &AppState) -> std::time::Duration {
 }
 
 async fn tick(state: &AppState) -> ApiResult<()> {
+    let started = std::time::Instant::now();
     let now = state.clock.now();
     let due = pool::Entity::find()
         .filter(pool::Column::NextEvaluationAt.lte(now))
         .all(&state.db)
         .await?;
-    for p in due {
-        if let Err(e) = evaluate_pool(state, p.id).await {
-            tracing::error!(pool = %p.id, error = %e, "pool evaluation failed");
+    let evaluated = due.len();
+    let changed = evaluate_unchanged_in_bulk(state, &due, now).await?;
+    for id in changed {
+        if let Err(e) = evaluate_if_due(state, id, now).await {
+            tracing::error!(pool = %id, error = %e, "pool evaluation failed");
         }
     }
-    // Pools winding down: release their nodes as they empty.
+    // Pools winding down: release their nodes as they empty. A deleted pool whose nodes
+    // are all gone is left alone (its row stays for its tasks and billing).
+    let live_nodes = Query::select()
+        .column(node::Column::PoolId)
+        .from(node::Entity)
+        .and_where(
+            node::Column::State
+                .is_not_in([NodeState::Terminated.as_str(), NodeState::Failed.as_str()]),
+        )
+        .to_owned();
     let closing = pool::Entity::find()
-        .filter(pool::Column::State.is_in([
-            PoolState::Closing.as_str(),
-            PoolState::PendingDelete.as_str(),
-        ]))
+        .filter(
+            Condition::any()
+                .add(pool::Column::State.eq(PoolState::Closing.as_str()))
+                .add(
+                    Condition::all()
+                        .add(pool::Column::State.eq(PoolState::PendingDelete.as_str()))
+                        .add(pool::Column::Id.in_subquery(live_nodes)),
+                ),
+        )
         .all(&state.db)
         .await?;
     for p in closing {
         wind_down(state, &p).await?;
     }
+    state
+        .metrics
+        .resize_last_tick_seconds
+        .set(started.elapsed().as_secs_f64());
+    state.metrics.resize_last_tick_pools.set(evaluated as i64);
     Ok(())
+}
+
+/// Evaluates the due pools from one snapshot: those whose evaluation repeats their latest
+/// decision and holds are settled here in one transaction (the decision counts one more
+/// evaluation, the pool's next evaluation moves a period on); the others are answered,
+/// for `evaluate_pool` to record and carry out one by one.
+async fn evaluate_unchanged_in_bulk(
+    state: &AppState,
+    due: &[pool::Model],
+    now: chrono::DateTime<Utc>,
+) -> ApiResult<Vec<uuid::Uuid>> {
+    let scaled: Vec<&pool::Model> = due
+        .iter()
+        .filter(|p| pools::state_of(p).follows_nodes())
+        .collect();
+    let mut changed: Vec<uuid::Uuid> = due
+        .iter()
+        .filter(|p| !pools::state_of(p).follows_nodes())
+        .map(|p| p.id)
+        .collect();
+    if scaled.is_empty() {
+        return Ok(changed);
+    }
+    // Pools with tasks waiting on dependencies take the full path (it settles them).
+    let waiting: HashSet<uuid::Uuid> = task::Entity::find()
+        .select_only()
+        .column(task::Column::PoolId)
+        .filter(task::Column::Waiting.eq(true))
+        .distinct()
+        .into_tuple()
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .collect();
+    let snapshots = pools::snapshots(&state.db, &scaled).await?;
+    let mut unchanged: Vec<(&pool::Model, uuid::Uuid)> = Vec::new();
+    for p in scaled {
+        let Some(snapshot) = snapshots.get(&p.id) else {
+            changed.push(p.id);
+            continue;
+        };
+        let decision = evaluate(&pools::policies_of(p), now, snapshot);
+        let holds = matches!(decision.action, ScalingAction::Hold)
+            && decision.target_slots as i32 == p.target_slots;
+        let known = state
+            .latest_decisions
+            .lock()
+            .expect("latest decisions")
+            .get(&p.id)
+            .cloned();
+        let latest = match known {
+            Some(latest) => Some(latest),
+            None => pools::latest_decision(&state.db, p.id)
+                .await?
+                .map(|row| pools::LatestDecision::of(&row)),
+        };
+        match latest {
+            Some(latest) if holds && !waiting.contains(&p.id) && latest.same_as(&decision) => {
+                unchanged.push((p, latest.id));
+            }
+            _ => changed.push(p.id),
+        }
+    }
+    if unchanged.is_empty() {
+        return Ok(changed);
+    }
+    let txn = crate::db::write(&state.db).await?;
+    let ids: Vec<uuid::Uuid> = unchanged.iter().map(|(_, d)| *d).collect();
+    for chunk in ids.chunks(500) {
+        scaling_decision::Entity::update_many()
+            .col_expr(
+                scaling_decision::Column::Evaluations,
+                Expr::col(scaling_decision::Column::Evaluations).add(1),
+            )
+            .col_expr(scaling_decision::Column::LastEvaluatedAt, Expr::value(now))
+            .filter(scaling_decision::Column::Id.is_in(chunk.iter().copied()))
+            .exec(&txn)
+            .await?;
+    }
+    // Pools with the same period and the same due time move on in one statement; one
+    // whose due time changed meanwhile (a policy change asked for an evaluation now) keeps
+    // its new time.
+    let mut groups: HashMap<(i32, Option<chrono::DateTime<Utc>>), Vec<uuid::Uuid>> = HashMap::new();
+    for (p, _) in &unchanged {
+        groups
+            .entry((Ord::max(p.resize_period_seconds, 1), p.next_evaluation_at))
+            .or_default()
+            .push(p.id);
+    }
+    for ((period, due_at), ids) in groups {
+        for chunk in ids.chunks(500) {
+            pool::Entity::update_many()
+                .col_expr(
+                    pool::Column::NextEvaluationAt,
+                    Expr::value(now + chrono::Duration::seconds(i64::from(period))),
+                )
+                .filter(pool::Column::Id.is_in(chunk.iter().copied()))
+                .filter(pool::Column::NextEvaluationAt.eq(due_at))
+                .exec(&txn)
+                .await?;
+        }
+    }
+    txn.commit().await?;
+    state
+        .metrics
+        .scaling_decisions
+        .inc_by(unchanged.len() as u64);
+    Ok(changed)
 }
 
 /// Evaluates a pool now, records the decision, carries it out. Also `POST /pools/{uuid}/resize`.
@@ -83,14 +218,44 @@ pub async fn evaluate_pool(
     state: &AppState,
     pool_id: uuid::Uuid,
 ) -> ApiResult<scaling_decision::Model> {
+    evaluate_locked(state, pool_id, None)
+        .await?
+        .ok_or_else(|| crate::error::ApiError::not_found("pool"))
+}
+
+/// The resize loop's evaluation: skipped when another one (a request's) ran since the
+/// tick read the pool as due.
+async fn evaluate_if_due(
+    state: &AppState,
+    pool_id: uuid::Uuid,
+    due_at: chrono::DateTime<Utc>,
+) -> ApiResult<Option<scaling_decision::Model>> {
+    evaluate_locked(state, pool_id, Some(due_at)).await
+}
+
+async fn evaluate_locked(
+    state: &AppState,
+    pool_id: uuid::Uuid,
+    only_if_due_at: Option<chrono::DateTime<Utc>>,
+) -> ApiResult<Option<scaling_decision::Model>> {
     let lock = state.evaluation_lock(pool_id);
     let _guard = lock.lock().await;
     // Read under the lock: the previous evaluation's nodes are in this snapshot.
-    let p = &pool::Entity::find_by_id(pool_id)
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| crate::error::ApiError::not_found("pool"))?;
+    let Some(p) = &pool::Entity::find_by_id(pool_id).one(&state.db).await? else {
+        return Ok(None);
+    };
+    if let Some(at) = only_if_due_at
+        && p.next_evaluation_at.is_none_or(|next| next > at)
+        && pools::state_of(p).follows_nodes()
+    {
+        return Ok(None);
+    }
     if !pools::state_of(p).follows_nodes() {
+        state
+            .latest_decisions
+            .lock()
+            .expect("latest decisions")
+            .remove(&p.id);
         pool::Entity::update_many()
             .col_expr(
                 pool::Column::NextEvaluationAt,
@@ -133,7 +298,7 @@ pub async fn evaluate_pool(
     tracing::debug!(pool = %p.id, action = %row.action, reason = %row.reason, "pool evaluated");
     super::nodes::refresh_pool_state(state, p.id).await?;
     super::dispatch::dispatch_pool(state, p.id).await?;
-    Ok(row)
+    Ok(Some(row))
 }
 
 /// A closing or deleted pool: its idle nodes end now, busy ones drain; once none is left a

@@ -441,43 +441,178 @@ impl Filterable for pool::Model {
     }
 }
 
-/// A pool's state as of its nodes, for the scaling evaluation.
+/// Rows per `IN (...)` list: keeps SQLite under its bound-parameter limit.
+const IN_CHUNK: usize = 500;
+
+/// Task states whose queued instances are demand.
+const OPEN_TASK_STATES: [&str; 5] = [
+    "Submitted",
+    "PartiallyDispatched",
+    "FullyDispatched",
+    "PartiallyExecuting",
+    "FullyExecuting",
+];
+
+/// The state of many pools as of their nodes, for the scaling evaluation, in a fixed
+/// number of queries per 500 pools (live nodes, their busy slots, queued instances from
+/// the task counters), whatever the number of instances.
+pub async fn snapshots(
+    db: &impl ConnectionTrait,
+    pools: &[&pool::Model],
+) -> ApiResult<std::collections::HashMap<Uuid, PoolSnapshot>> {
+    use sea_orm::QuerySelect;
+    use std::collections::HashMap;
+    let mut out: HashMap<Uuid, PoolSnapshot> = pools
+        .iter()
+        .map(|p| {
+            (
+                p.id,
+                PoolSnapshot {
+                    slots_per_node: p.slots_per_node.max(1) as u32,
+                    queued_instances: 0,
+                    nodes: Vec::new(),
+                },
+            )
+        })
+        .collect();
+    let ids: Vec<Uuid> = pools.iter().map(|p| p.id).collect();
+    for chunk in ids.chunks(IN_CHUNK) {
+        let nodes = node::Entity::find()
+            .filter(node::Column::PoolId.is_in(chunk.iter().copied()))
+            .filter(
+                node::Column::State
+                    .is_not_in([NodeState::Terminated.as_str(), NodeState::Failed.as_str()]),
+            )
+            .all(db)
+            .await?;
+        let mut busy: HashMap<Uuid, u32> = HashMap::new();
+        let node_ids: Vec<Uuid> = nodes.iter().map(|n| n.id).collect();
+        for node_chunk in node_ids.chunks(IN_CHUNK) {
+            let counts: Vec<(Option<Uuid>, i64)> = instance::Entity::find()
+                .select_only()
+                .column(instance::Column::NodeId)
+                .column_as(instance::Column::Id.count(), "busy")
+                .filter(instance::Column::NodeId.is_in(node_chunk.iter().copied()))
+                .filter(instance::Column::State.is_in([
+                    InstanceState::Assigned.as_str(),
+                    InstanceState::Executing.as_str(),
+                ]))
+                .group_by(instance::Column::NodeId)
+                .into_tuple()
+                .all(db)
+                .await?;
+            for (n, c) in counts {
+                if let Some(n) = n {
+                    busy.insert(n, c.max(0) as u32);
+                }
+            }
+        }
+        for n in nodes {
+            if let Some(snap) = out.get_mut(&n.pool_id) {
+                snap.nodes.push(NodeSnapshot {
+                    id: n.id,
+                    state: n.state.parse().unwrap_or(NodeState::Failed),
+                    busy_slots: busy.get(&n.id).copied().unwrap_or(0),
+                    idle_since: n.idle_since,
+                    created_at: n.created_at,
+                });
+            }
+        }
+        let queued: Vec<(Uuid, Option<i64>)> = task::Entity::find()
+            .select_only()
+            .column(task::Column::PoolId)
+            .column_as(task::Column::QueuedCount.sum(), "queued")
+            .filter(task::Column::PoolId.is_in(chunk.iter().copied()))
+            .filter(task::Column::State.is_in(OPEN_TASK_STATES))
+            .filter(task::Column::Waiting.eq(false))
+            .group_by(task::Column::PoolId)
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (p, q) in queued {
+            if let Some(snap) = out.get_mut(&p) {
+                snap.queued_instances = q.unwrap_or(0).max(0) as u32;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One pool's state as of its nodes, for the scaling evaluation.
 pub async fn snapshot(db: &impl ConnectionTrait, pool: &pool::Model) -> ApiResult<PoolSnapshot> {
-    let nodes = node::Entity::find()
-        .filter(node::Column::PoolId.eq(pool.id))
-        .filter(
-            node::Column::State
-                .is_not_in([NodeState::Terminated.as_str(), NodeState::Failed.as_str()]),
-        )
-        .all(db)
-        .await?;
-    let busy = instance::Entity::find()
-        .filter(instance::Column::PoolId.eq(pool.id))
-        .filter(instance::Column::State.is_in([
-            InstanceState::Assigned.as_str(),
-            InstanceState::Executing.as_str(),
-        ]))
-        .all(db)
-        .await?;
-    let queued = instance::Entity::find()
-        .filter(instance::Column::PoolId.eq(pool.id))
-        .filter(instance::Column::State.eq(InstanceState::Queued.as_str()))
-        .count(db)
-        .await? as u32;
-    Ok(PoolSnapshot {
-        slots_per_node: pool.slots_per_node.max(1) as u32,
-        queued_instances: queued,
-        nodes: nodes
-            .iter()
-            .map(|n| NodeSnapshot {
-                id: n.id,
-                state: n.state.parse().unwrap_or(NodeState::Failed),
-                busy_slots: busy.iter().filter(|i| i.node_id == Some(n.id)).count() as u32,
-                idle_since: n.idle_since,
-                created_at: n.created_at,
-            })
-            .collect(),
-    })
+    Ok(snapshots(db, &[pool])
+        .await?
+        .remove(&pool.id)
+        .expect("a snapshot for every pool asked"))
+}
+
+/// What the resize loop remembers of a pool's latest decision.
+#[derive(Debug, Clone)]
+pub struct LatestDecision {
+    pub id: Uuid,
+    action: String,
+    target_slots: i32,
+    wanted_slots: i32,
+    reason: String,
+    policy: Option<String>,
+    period: Option<String>,
+}
+
+impl LatestDecision {
+    pub fn of(row: &scaling_decision::Model) -> Self {
+        LatestDecision {
+            id: row.id,
+            action: row.action.clone(),
+            target_slots: row.target_slots,
+            wanted_slots: row.wanted_slots,
+            reason: row.reason.clone(),
+            policy: row.active_policy_name.clone(),
+            period: row.active_period_name.clone(),
+        }
+    }
+
+    fn key(&self) -> hearth_core::scaling::DecisionKey<'_> {
+        hearth_core::scaling::DecisionKey {
+            action: &self.action,
+            target_slots: self.target_slots,
+            wanted_slots: self.wanted_slots,
+            reason: &self.reason,
+            policy: self.policy.as_deref(),
+            period: self.period.as_deref(),
+        }
+    }
+
+    /// Whether `decision` would be recorded as this one again.
+    pub fn same_as(&self, decision: &ScalingDecision) -> bool {
+        self.key().same_as(&hearth_core::scaling::DecisionKey {
+            action: &action_word(&decision.action),
+            target_slots: decision.target_slots as i32,
+            wanted_slots: decision.wanted_slots as i32,
+            reason: &decision.reason,
+            policy: decision.active_policy_name.as_deref(),
+            period: decision.active_period_name.as_deref(),
+        })
+    }
+}
+
+/// The latest decision of a pool, from the database.
+pub async fn latest_decision(
+    db: &impl ConnectionTrait,
+    pool_id: Uuid,
+) -> ApiResult<Option<scaling_decision::Model>> {
+    Ok(scaling_decision::Entity::find()
+        .filter(scaling_decision::Column::PoolId.eq(pool_id))
+        .order_by_desc(scaling_decision::Column::CreatedAt)
+        .one(db)
+        .await?)
+}
+
+fn action_word(action: &hearth_core::scaling::ScalingAction) -> String {
+    match action {
+        hearth_core::scaling::ScalingAction::Hold => "hold".to_owned(),
+        hearth_core::scaling::ScalingAction::Grow { nodes } => format!("grow {nodes}"),
+        hearth_core::scaling::ScalingAction::Shrink { nodes } => format!("shrink {}", nodes.len()),
+    }
 }
 
 /// Evaluates a pool's policies now and stores the decision. An evaluation that reaches
@@ -493,11 +628,7 @@ pub async fn evaluate_and_record(
     use sea_orm::QuerySelect;
     let snapshot = snapshot(db, pool).await?;
     let decision = evaluate(&policies_of(pool), now, &snapshot);
-    let action = match &decision.action {
-        hearth_core::scaling::ScalingAction::Hold => "hold".to_owned(),
-        hearth_core::scaling::ScalingAction::Grow { nodes } => format!("grow {nodes}"),
-        hearth_core::scaling::ScalingAction::Shrink { nodes } => format!("shrink {}", nodes.len()),
-    };
+    let action = action_word(&decision.action);
     pool::Entity::update_many()
         .col_expr(
             pool::Column::NextEvaluationAt,
@@ -508,29 +639,8 @@ pub async fn evaluate_and_record(
         .filter(pool::Column::Id.eq(pool.id))
         .exec(db)
         .await?;
-    let latest = scaling_decision::Entity::find()
-        .filter(scaling_decision::Column::PoolId.eq(pool.id))
-        .order_by_desc(scaling_decision::Column::CreatedAt)
-        .one(db)
-        .await?;
-    let candidate = hearth_core::scaling::DecisionKey {
-        action: &action,
-        target_slots: decision.target_slots as i32,
-        wanted_slots: decision.wanted_slots as i32,
-        reason: &decision.reason,
-        policy: decision.active_policy_name.as_deref(),
-        period: decision.active_period_name.as_deref(),
-    };
-    if let Some(latest) = latest {
-        let previous = hearth_core::scaling::DecisionKey {
-            action: &latest.action,
-            target_slots: latest.target_slots,
-            wanted_slots: latest.wanted_slots,
-            reason: &latest.reason,
-            policy: latest.active_policy_name.as_deref(),
-            period: latest.active_period_name.as_deref(),
-        };
-        if candidate.same_as(&previous) {
+    if let Some(latest) = latest_decision(db, pool.id).await? {
+        if LatestDecision::of(&latest).same_as(&decision) {
             let mut active = latest.into_active_model();
             active.evaluations = Set(active.evaluations.as_ref() + 1);
             active.last_evaluated_at = Set(Some(now));

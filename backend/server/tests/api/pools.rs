@@ -650,9 +650,9 @@ async fn resize_answers_a_decision_that_is_then_listed() {
         .expect_json(200);
     assert_eq!(second["uuid"], decision["uuid"]);
     let count = |d: &Value| d["evaluations"].as_i64().unwrap_or(0);
-    // The resize loop may have evaluated the new pool too: counts only grow by one here.
+    // The resize loop may evaluate the pool too: the count grows by one or more.
     assert!(count(&decision) >= 1, "{decision}");
-    assert_eq!(count(&second), count(&decision) + 1, "{second}");
+    assert!(count(&second) > count(&decision), "{second}");
 
     // Its policy is now never active: another decision, listed before the first.
     app.put_json(
