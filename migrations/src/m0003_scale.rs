@@ -45,6 +45,12 @@ enum InstanceExecutions {
 }
 
 #[derive(DeriveIden)]
+enum Pools {
+    Table,
+    GrownAt,
+}
+
+#[derive(DeriveIden)]
 enum ScalingDecisions {
     Table,
     Evaluations,
@@ -110,6 +116,14 @@ impl MigrationTrait for Migration {
             manager,
             ScalingDecisions::Table,
             integer(ScalingDecisions::Evaluations).default(1).take(),
+        )
+        .await?;
+        // When the pool last took a growth step: work arriving with no free slot grows the
+        // pool at once, at most one step per resize period.
+        add_column(
+            manager,
+            Pools::Table,
+            timestamp_with_time_zone_null(Pools::GrownAt).take(),
         )
         .await?;
         add_column(
@@ -230,6 +244,7 @@ impl MigrationTrait for Migration {
             drop(Tasks::Table.into_iden(), Tasks::RetriesUsed.into_iden()),
             drop(Tasks::Table.into_iden(), Tasks::Waiting.into_iden()),
             drop(Instances::Table.into_iden(), Instances::Held.into_iden()),
+            drop(Pools::Table.into_iden(), Pools::GrownAt.into_iden()),
             drop(Instances::Table.into_iden(), Instances::TaskSeq.into_iden()),
             drop(
                 ScalingDecisions::Table.into_iden(),

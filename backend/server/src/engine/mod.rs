@@ -57,6 +57,19 @@ pub fn spawn_dispatch(state: web::Data<AppState>, pool_id: Uuid) {
     });
 }
 
+/// New work for a pool: dispatched in the background, and what finds no free slot asks
+/// the pool to grow now (see `resize::grow_on_demand`).
+pub fn work_arrived(state: web::Data<AppState>, pool_id: Uuid) {
+    tokio::spawn(async move {
+        if let Err(e) = dispatch::dispatch_pool(&state, pool_id).await {
+            tracing::error!(pool = %pool_id, error = %e, "dispatch failed");
+        }
+        if let Err(e) = resize::grow_on_demand(&state, pool_id).await {
+            tracing::error!(pool = %pool_id, error = %e, "growth on demand failed");
+        }
+    });
+}
+
 pub struct EngineTasks {
     stop: signal::Sender<bool>,
     handles: Vec<JoinHandle<()>>,

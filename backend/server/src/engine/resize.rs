@@ -218,7 +218,7 @@ pub async fn evaluate_pool(
     state: &AppState,
     pool_id: uuid::Uuid,
 ) -> ApiResult<scaling_decision::Model> {
-    evaluate_locked(state, pool_id, None)
+    evaluate_locked(state, pool_id, None, None)
         .await?
         .ok_or_else(|| crate::error::ApiError::not_found("pool"))
 }
@@ -230,13 +230,60 @@ async fn evaluate_if_due(
     pool_id: uuid::Uuid,
     due_at: chrono::DateTime<Utc>,
 ) -> ApiResult<Option<scaling_decision::Model>> {
-    evaluate_locked(state, pool_id, Some(due_at)).await
+    evaluate_locked(state, pool_id, Some(due_at), None).await
+}
+
+/// Said in the decision of an evaluation that work with no free slot asked for.
+pub const ON_DEMAND: &str = "on demand (work arrived with no free slot)";
+
+/// Work arrived at a pool (and was dispatched as far as it could be): if some is left
+/// waiting and the pool follows its queue, the pool is evaluated now rather than at the
+/// end of its period, so an empty elastic pool starts a node at once. One growth step per
+/// resize period: within the period of the last step, the next evaluation is brought
+/// forward to the end of that period instead.
+pub async fn grow_on_demand(state: &AppState, pool_id: uuid::Uuid) -> ApiResult<()> {
+    let Some(p) = pool::Entity::find_by_id(pool_id).one(&state.db).await? else {
+        return Ok(());
+    };
+    let now = state.clock.now();
+    let managed = hearth_core::scaling::active_policy(&pools::policies_of(&p), now).is_some_and(
+        |(_, policy, _)| {
+            matches!(
+                policy.rule,
+                hearth_core::scaling::PolicyRule::ManagedTasksQueue(_)
+            )
+        },
+    );
+    if !pools::state_of(&p).follows_nodes() || !managed {
+        return Ok(());
+    }
+    let waiting = pools::snapshot(&state.db, &p).await?.queued_instances;
+    if waiting == 0 {
+        return Ok(());
+    }
+    let period = chrono::Duration::seconds(i64::from(Ord::max(p.resize_period_seconds, 1)));
+    if let Some(grown) = p.grown_at
+        && now < grown + period
+    {
+        let step_at = grown + period;
+        pool::Entity::update_many()
+            .col_expr(pool::Column::NextEvaluationAt, Expr::value(step_at))
+            .filter(pool::Column::Id.eq(pool_id))
+            .filter(pool::Column::NextEvaluationAt.gt(step_at))
+            .exec(&state.db)
+            .await?;
+        state.resize_wake.notify_one();
+        return Ok(());
+    }
+    evaluate_locked(state, pool_id, None, Some(ON_DEMAND)).await?;
+    Ok(())
 }
 
 async fn evaluate_locked(
     state: &AppState,
     pool_id: uuid::Uuid,
     only_if_due_at: Option<chrono::DateTime<Utc>>,
+    why_now: Option<&str>,
 ) -> ApiResult<Option<scaling_decision::Model>> {
     let lock = state.evaluation_lock(pool_id);
     let _guard = lock.lock().await;
@@ -271,9 +318,14 @@ async fn evaluate_locked(
     }
     super::progress::settle_dependencies(state, p.id).await?;
     let now = state.clock.now();
-    let (decision, row) =
-        pools::evaluate_and_record(&state.db, p, now, state.settings.decisions_kept_per_pool)
-            .await?;
+    let (decision, row) = pools::evaluate_and_record(
+        &state.db,
+        p,
+        now,
+        state.settings.decisions_kept_per_pool,
+        why_now,
+    )
+    .await?;
     state.metrics.scaling_decisions.inc();
     pool::Entity::update_many()
         .col_expr(

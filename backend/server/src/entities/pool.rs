@@ -24,6 +24,8 @@ pub struct Model {
     pub labels: Json,
     pub spec: Json,
     pub next_evaluation_at: Option<DateTimeUtc>,
+    /// When the pool last took a growth step (paces growth on demand).
+    pub grown_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub end_date: Option<DateTimeUtc>,

@@ -55,7 +55,7 @@ async fn submit_tasks(
                     };
                 results.push(match outcome {
                     Ok(t) => {
-                        engine::spawn_dispatch(state.clone(), t.pool_id);
+                        engine::work_arrived(state.clone(), t.pool_id);
                         json!({"statusCode": 201, "uuid": t.id, "message": null})
                     }
                     Err(e) => {
@@ -72,7 +72,7 @@ async fn submit_tasks(
         other => {
             let bytes = serde_json::to_vec(&other).map_err(|e| ApiError::Internal(e.into()))?;
             let t = tasks::submit(&state, tenant, parse_json::<TaskBody>(&bytes)?).await?;
-            engine::spawn_dispatch(state.clone(), t.pool_id);
+            engine::work_arrived(state.clone(), t.pool_id);
             Ok(created(json!({"uuid": t.id})))
         }
     }

@@ -191,6 +191,7 @@ pub async fn create(state: &AppState, tenant_id: Uuid, body: PoolBody) -> ApiRes
         labels: Set(json_of(&body.labels.clone().unwrap_or_default())),
         spec: Set(spec_of(&body)),
         next_evaluation_at: Set(Some(now)),
+        grown_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
         end_date: Set(None),
@@ -624,29 +625,44 @@ pub async fn evaluate_and_record(
     pool: &pool::Model,
     now: DateTime<Utc>,
     kept: u64,
+    why_now: Option<&str>,
 ) -> ApiResult<(ScalingDecision, scaling_decision::Model)> {
     use sea_orm::QuerySelect;
     let snapshot = snapshot(db, pool).await?;
-    let decision = evaluate(&policies_of(pool), now, &snapshot);
+    let mut decision = evaluate(&policies_of(pool), now, &snapshot);
+    // Said only of a growth: a hold asked for by work is the same hold as a scheduled one.
+    if let Some(why) = why_now
+        && matches!(
+            decision.action,
+            hearth_core::scaling::ScalingAction::Grow { .. }
+        )
+    {
+        decision.reason = format!("{why}: {}", decision.reason);
+    }
     let action = action_word(&decision.action);
-    pool::Entity::update_many()
+    let mut next = pool::Entity::update_many()
         .col_expr(
             pool::Column::NextEvaluationAt,
             Expr::value(
                 now + chrono::Duration::seconds(i64::from(pool.resize_period_seconds.max(1))),
             ),
         )
-        .filter(pool::Column::Id.eq(pool.id))
-        .exec(db)
-        .await?;
-    if let Some(latest) = latest_decision(db, pool.id).await? {
-        if LatestDecision::of(&latest).same_as(&decision) {
-            let mut active = latest.into_active_model();
-            active.evaluations = Set(active.evaluations.as_ref() + 1);
-            active.last_evaluated_at = Set(Some(now));
-            let row = active.update(db).await?;
-            return Ok((decision, row));
-        }
+        .filter(pool::Column::Id.eq(pool.id));
+    if matches!(
+        decision.action,
+        hearth_core::scaling::ScalingAction::Grow { .. }
+    ) {
+        next = next.col_expr(pool::Column::GrownAt, Expr::value(now));
+    }
+    next.exec(db).await?;
+    if let Some(latest) = latest_decision(db, pool.id).await?
+        && LatestDecision::of(&latest).same_as(&decision)
+    {
+        let mut active = latest.into_active_model();
+        active.evaluations = Set(active.evaluations.as_ref() + 1);
+        active.last_evaluated_at = Set(Some(now));
+        let row = active.update(db).await?;
+        return Ok((decision, row));
     }
     let row = scaling_decision::ActiveModel {
         id: Set(Uuid::new_v4()),

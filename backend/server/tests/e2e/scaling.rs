@@ -38,6 +38,21 @@ async fn wait_first_evaluation(api: &Api, pool: &str) {
     .await;
 }
 
+/// Waits for the newest decision of a pool to have `action`, and returns it.
+async fn wait_decision(api: &Api, pool: &str, wanted: &str) -> Value {
+    wait_for(&format!("a '{wanted}' decision"), WAIT, || async move {
+        let decisions = api.decisions(pool).await;
+        match decisions.first() {
+            Some(d) if action(d) == wanted => Ok(d.clone()),
+            _ => Err(format!(
+                "{:?}",
+                decisions.iter().map(action).collect::<Vec<_>>()
+            )),
+        }
+    })
+    .await
+}
+
 fn clamp_kinds(decision: &Value) -> Vec<String> {
     decision["clamps"]
         .as_array()
@@ -67,13 +82,20 @@ async fn elastic_pool_grows_for_its_queue_then_shrinks_after_the_idle_time() {
         "an empty queue needs no slot: {p}"
     );
 
-    // Five queued instances: the pool grows to five nodes and runs them.
+    // Five queued instances and no free slot: the pool grows to five nodes at once, on
+    // demand, without waiting for its period (the clock does not move), and runs them.
     clock.advance(TimeDelta::milliseconds(100));
     let task = api
         .submit_task(&task_body("five", &pool, 5, "sleep 0.5"))
         .await;
-    let grow = api.resize(&pool).await;
-    assert_eq!(action(&grow), "grow 5", "{grow}");
+    let grow = wait_decision(api, &pool, "grow 5").await;
+    assert!(
+        grow["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("on demand"),
+        "{grow}"
+    );
     assert_eq!(grow["targetSlots"], 5, "{grow}");
     assert_eq!(grow["wantedSlots"], 5, "{grow}");
     assert!(
@@ -173,9 +195,12 @@ async fn ramp_factor_limits_growth_per_evaluation() {
     let task = api
         .submit_task(&task_body("five", &pool, 5, "sleep 2"))
         .await;
-    // The clock does not move: each resize is one more evaluation of the same instant.
-    let mut seen = Vec::new();
-    for (step, (nodes, target)) in [(2, 2), (2, 4), (1, 5)].into_iter().enumerate() {
+    // The clock does not move. The work asks for growth at once (on demand), then each
+    // resize is one more evaluation of the same instant.
+    let first = wait_decision(api, &pool, "grow 2").await;
+    assert_eq!(first["targetSlots"], 2, "{first}");
+    let mut seen = vec![first];
+    for (step, (nodes, target)) in [(2, 4), (1, 5)].into_iter().enumerate() {
         let d = api.resize(&pool).await;
         assert_eq!(action(&d), format!("grow {nodes}"), "step {step}: {d}");
         assert_eq!(d["targetSlots"], target, "step {step}: {d}");
@@ -255,5 +280,88 @@ async fn weekly_period_switches_policy_at_the_window_end() {
         .cloned()
         .unwrap_or_else(|| panic!("pool missing from GET /pools: {listed}"));
     assert_eq!(entry["scaling"]["activePolicyName"], "night", "{entry}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_grows_an_empty_pool_at_once_then_one_step_per_period() {
+    let t0 = Utc.with_ymd_and_hms(2024, 3, 4, 10, 0, 0).unwrap();
+    let clock = ManualClock::new(t0);
+    let app = spawn_app(Some(clock.clone())).await;
+    let api = &app.api;
+    let mut body = elastic_body("on-demand", 4, 1.0);
+    body["elasticProperty"]["resizePeriod"] = json!(90);
+    let pool = api.create_pool(&body).await;
+    wait_first_evaluation(api, &pool).await;
+
+    // The clock never moves here: without growth on demand this would wait 90 s.
+    let first = api
+        .submit_task(&task_body("first", &pool, 1, "sleep 3"))
+        .await;
+    let grow = wait_decision(api, &pool, "grow 1").await;
+    assert!(
+        grow["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("on demand"),
+        "the decision says growth on demand applied: {grow}"
+    );
+    api.wait_ready_nodes(&pool, 1).await;
+
+    // A second burst within the same period: no second growth step before the period ends.
+    let second = api
+        .submit_task(&task_body("second", &pool, 2, "sleep 0.2"))
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let nodes = api.nodes(&pool).await;
+    assert_eq!(
+        nodes.iter().filter(|n| is_live_node(n)).count(),
+        1,
+        "one growth step per period: {}",
+        node_summary(&nodes)
+    );
+    let actions: Vec<String> = api
+        .decisions(&pool)
+        .await
+        .iter()
+        .map(|d| action(d).to_owned())
+        .collect();
+    assert_eq!(
+        actions.first().map(String::as_str),
+        Some("grow 1"),
+        "{actions:?}"
+    );
+
+    // The period ends: the scheduled evaluation takes the next step for the queue.
+    clock.advance(TimeDelta::seconds(90));
+    let first_uuid = grow["uuid"].clone();
+    let pool_ref = &pool;
+    let next = wait_for("a scheduled growth step", WAIT, || {
+        let first_uuid = first_uuid.clone();
+        async move {
+            let decisions = api.decisions(pool_ref).await;
+            match decisions.first() {
+                Some(d) if action(d).starts_with("grow") && d["uuid"] != first_uuid => {
+                    Ok(d.clone())
+                }
+                _ => Err(format!(
+                    "{:?}",
+                    decisions.iter().map(action).collect::<Vec<_>>()
+                )),
+            }
+        }
+    })
+    .await;
+    assert!(
+        !next["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("on demand"),
+        "a scheduled step: {next}"
+    );
+    for task in [first, second] {
+        let t = api.wait_task_finished(&task, WAIT).await;
+        assert_eq!(t["state"], "Success", "{t}");
+    }
     app.stop().await;
 }
