@@ -51,8 +51,18 @@ enum Pools {
 }
 
 #[derive(DeriveIden)]
+enum Tenants {
+    Table,
+    MaxPools,
+    MaxRunningSlots,
+    MaxQueuedInstances,
+}
+
+#[derive(DeriveIden)]
 enum ScalingDecisions {
     Table,
+    PoolId,
+    Seq,
     Evaluations,
     LastEvaluatedAt,
 }
@@ -118,6 +128,21 @@ impl MigrationTrait for Migration {
             integer(ScalingDecisions::Evaluations).default(1).take(),
         )
         .await?;
+        // Order within a pool: timestamps tie (an injected clock, two writes in one tick).
+        add_column(
+            manager,
+            ScalingDecisions::Table,
+            big_integer(ScalingDecisions::Seq).default(0).take(),
+        )
+        .await?;
+        // Per-tenant quotas set by the operator; NULL is no limit.
+        for column in [
+            Tenants::MaxPools,
+            Tenants::MaxRunningSlots,
+            Tenants::MaxQueuedInstances,
+        ] {
+            add_column(manager, Tenants::Table, integer_null(column).take()).await?;
+        }
         // When the pool last took a growth step: work arriving with no free slot grows the
         // pool at once, at most one step per resize period.
         add_column(
@@ -206,6 +231,16 @@ impl MigrationTrait for Migration {
         manager
             .create_index(
                 Index::create()
+                    .name("scaling_decisions_pool_seq")
+                    .table(ScalingDecisions::Table)
+                    .col(ScalingDecisions::PoolId)
+                    .col(ScalingDecisions::Seq)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
                     .name("tasks_pool_waiting")
                     .table(Tasks::Table)
                     .col(Tasks::PoolId)
@@ -222,6 +257,7 @@ impl MigrationTrait for Migration {
             "instances_node_state",
             "instance_executions_instance",
             "tasks_pool_waiting",
+            "scaling_decisions_pool_seq",
         ] {
             manager
                 .drop_index(Index::drop().name(name).to_owned())
@@ -245,10 +281,23 @@ impl MigrationTrait for Migration {
             drop(Tasks::Table.into_iden(), Tasks::Waiting.into_iden()),
             drop(Instances::Table.into_iden(), Instances::Held.into_iden()),
             drop(Pools::Table.into_iden(), Pools::GrownAt.into_iden()),
+            drop(Tenants::Table.into_iden(), Tenants::MaxPools.into_iden()),
+            drop(
+                Tenants::Table.into_iden(),
+                Tenants::MaxRunningSlots.into_iden(),
+            ),
+            drop(
+                Tenants::Table.into_iden(),
+                Tenants::MaxQueuedInstances.into_iden(),
+            ),
             drop(Instances::Table.into_iden(), Instances::TaskSeq.into_iden()),
             drop(
                 ScalingDecisions::Table.into_iden(),
                 ScalingDecisions::Evaluations.into_iden(),
+            ),
+            drop(
+                ScalingDecisions::Table.into_iden(),
+                ScalingDecisions::Seq.into_iden(),
             ),
             drop(
                 ScalingDecisions::Table.into_iden(),

@@ -37,6 +37,9 @@ enum Command {
         /// SIGTERM → SIGKILL grace when stopping instances and agents.
         #[arg(long, env = "HEARTH_KILL_GRACE_MS", default_value_t = 5000)]
         kill_grace_ms: u64,
+        /// Most live nodes at once, all tenants together (default: 32 per core, at least 16).
+        #[arg(long, env = "HEARTH_MAX_NODES")]
+        max_nodes: Option<u32>,
     },
     /// Run a node agent: register with the server, run the instances it assigns.
     Agent {
@@ -71,6 +74,7 @@ async fn main() -> anyhow::Result<()> {
             heartbeat_ms,
             agent_give_up_seconds,
             kill_grace_ms,
+            max_nodes,
         } => {
             let settings = Settings::new(data_dir)
                 .with_bind(bind)
@@ -78,6 +82,10 @@ async fn main() -> anyhow::Result<()> {
                 .with_heartbeat_interval(Duration::from_millis(heartbeat_ms.max(50)))
                 .with_agent_give_up(Duration::from_secs(agent_give_up_seconds.max(1)))
                 .with_kill_grace(Duration::from_millis(kill_grace_ms));
+            let settings = match max_nodes {
+                Some(max) => settings.with_max_live_nodes(max),
+                None => settings,
+            };
             let app = Application::build(settings.clone()).await?;
             let host = settings
                 .bind

@@ -29,6 +29,8 @@ pub struct Settings {
     pub agent_program: Option<PathBuf>,
     /// URL agents use to reach the server (default: http://127.0.0.1:<bound port>).
     pub public_url: Option<String>,
+    /// Most nodes the launcher keeps alive at once, all tenants together; pools hold at it.
+    pub max_live_nodes: u32,
     /// Scaling decisions kept per pool (older ones are deleted as new ones are written).
     pub decisions_kept_per_pool: u64,
 }
@@ -49,6 +51,7 @@ impl Settings {
             agent_program: None,
             public_url: None,
             decisions_kept_per_pool: 1000,
+            max_live_nodes: default_max_live_nodes(),
         }
     }
 
@@ -87,6 +90,11 @@ impl Settings {
         self
     }
 
+    pub fn with_max_live_nodes(mut self, max: u32) -> Self {
+        self.max_live_nodes = max.max(1);
+        self
+    }
+
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
@@ -101,6 +109,13 @@ impl Settings {
             ),
         }
     }
+}
+
+/// The process launcher's default capacity, sized to the machine: 32 agents per core
+/// (an idle agent costs a few MB and no CPU), at least 16.
+pub fn default_max_live_nodes() -> u32 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+    (cores * 32).max(16)
 }
 
 impl std::fmt::Debug for Settings {

@@ -75,6 +75,13 @@ pub enum Clamp {
     },
     /// Nodes above target that run work and so stay until it ends.
     BusyNodesKept { nodes: u32 },
+    /// Growth stopped at a limit outside the pool: the tenant's quota of running slots or
+    /// the launcher's capacity. `granted_nodes` of the `wanted_nodes` were started.
+    LimitReached {
+        limit: String,
+        wanted_nodes: u32,
+        granted_nodes: u32,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,6 +140,42 @@ impl DecisionKey<'_> {
 }
 
 impl ScalingDecision {
+    /// Holds a growth to at most `max_new_nodes` nodes because of a limit outside the pool
+    /// (`limit` says which, in words). The decision keeps saying what the policy wanted;
+    /// its action, target, clamps and reason say what was granted and why.
+    pub fn cap_growth(&mut self, max_new_nodes: u32, limit: &str) {
+        let ScalingAction::Grow { nodes } = self.action else {
+            return;
+        };
+        if nodes <= max_new_nodes {
+            return;
+        }
+        let spn = self.slots_per_node.max(1);
+        let refused = nodes - max_new_nodes;
+        self.target_slots = self.target_slots.saturating_sub(refused * spn);
+        self.action = if max_new_nodes == 0 {
+            ScalingAction::Hold
+        } else {
+            ScalingAction::Grow {
+                nodes: max_new_nodes,
+            }
+        };
+        self.clamps.push(Clamp::LimitReached {
+            limit: limit.to_owned(),
+            wanted_nodes: nodes,
+            granted_nodes: max_new_nodes,
+        });
+        self.reason = format!(
+            "{}; held at {} of the {nodes} wanted: {limit}",
+            self.reason,
+            if max_new_nodes == 0 {
+                "no new node".to_owned()
+            } else {
+                format!("{max_new_nodes} new node(s)")
+            }
+        );
+    }
+
     /// Whole nodes the pool holds once the action is carried out; what the pool state
     /// is derived against.
     pub fn target_nodes(&self) -> u32 {
@@ -142,7 +185,62 @@ impl ScalingDecision {
 
 #[cfg(test)]
 mod tests {
-    use super::DecisionKey;
+    use super::{Clamp, DecisionKey, ScalingAction, ScalingDecision, SlotCounts};
+
+    fn growing(nodes: u32, spn: u32) -> ScalingDecision {
+        ScalingDecision {
+            at: chrono::DateTime::from_timestamp(0, 0).unwrap(),
+            active_policy_index: Some(0),
+            active_policy_name: Some("p".into()),
+            active_period_name: None,
+            slots_per_node: spn,
+            inputs: SlotCounts::default(),
+            wanted_slots: (2 + nodes) * spn,
+            clamps: vec![],
+            target_slots: (2 + nodes) * spn,
+            action: ScalingAction::Grow { nodes },
+            reason: "growing".into(),
+        }
+    }
+
+    #[test]
+    fn a_growth_under_the_limit_is_untouched() {
+        let mut d = growing(3, 4);
+        let before = d.clone();
+        d.cap_growth(3, "quota");
+        assert_eq!(d, before);
+    }
+
+    #[test]
+    fn a_growth_over_the_limit_is_cut_and_says_why() {
+        let mut d = growing(5, 4);
+        d.cap_growth(2, "the tenant's quota of 16 running slots");
+        assert_eq!(d.action, ScalingAction::Grow { nodes: 2 });
+        assert_eq!(d.target_slots, 16, "2 nodes of 4 kept + 2 new of 4");
+        assert_eq!(d.wanted_slots, 28, "what the policy wanted stays visible");
+        assert!(
+            d.reason.contains("the tenant's quota of 16 running slots"),
+            "{}",
+            d.reason
+        );
+        assert_eq!(
+            d.clamps,
+            vec![Clamp::LimitReached {
+                limit: "the tenant's quota of 16 running slots".into(),
+                wanted_nodes: 5,
+                granted_nodes: 2
+            }]
+        );
+    }
+
+    #[test]
+    fn no_headroom_turns_the_growth_into_a_hold() {
+        let mut d = growing(1, 1);
+        d.cap_growth(0, "the launcher's capacity of 64 nodes");
+        assert_eq!(d.action, ScalingAction::Hold);
+        assert_eq!(d.target_slots, 2);
+        assert!(d.reason.contains("no new node"), "{}", d.reason);
+    }
 
     fn key<'a>(action: &'a str, target: i32, reason: &'a str) -> DecisionKey<'a> {
         DecisionKey {

@@ -34,6 +34,14 @@ pub fn handle(n: &node::Model) -> NodeHandle {
 pub async fn request_nodes(state: &AppState, pool: &pool::Model, count: u32) -> ApiResult<()> {
     let profile = profiles::find(&state.db, &pool.profile_name).await?;
     for _ in 0..count {
+        // The hard stop of the launcher's capacity (evaluations already plan within it;
+        // this catches two pools growing at the same instant).
+        let live = crate::services::quotas::live_nodes(&state.db).await?;
+        if live >= u64::from(state.settings.max_live_nodes) {
+            tracing::warn!(pool = %pool.id, live, max = state.settings.max_live_nodes,
+                "launcher at capacity: node not started");
+            break;
+        }
         let now = state.clock.now();
         let node_id = Uuid::new_v4();
         let token_id = Uuid::new_v4();

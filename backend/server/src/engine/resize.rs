@@ -322,8 +322,11 @@ async fn evaluate_locked(
         &state.db,
         p,
         now,
-        state.settings.decisions_kept_per_pool,
-        why_now,
+        &pools::Recording {
+            kept: state.settings.decisions_kept_per_pool,
+            why_now,
+            max_live_nodes: state.settings.max_live_nodes,
+        },
     )
     .await?;
     state.metrics.scaling_decisions.inc();

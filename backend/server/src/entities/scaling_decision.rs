@@ -18,6 +18,8 @@ pub struct Model {
     pub detail: Json,
     /// Evaluations that reached this same decision (an unchanged one adds no row).
     pub evaluations: i32,
+    /// Order within the pool (newest highest).
+    pub seq: i64,
     pub last_evaluated_at: Option<DateTimeUtc>,
 }
 

@@ -8,6 +8,10 @@ pub struct Model {
     pub name: String,
     pub multi_slot_enabled: bool,
     pub created_at: DateTimeUtc,
+    /// Quotas set by the operator; `None` is no limit.
+    pub max_pools: Option<i32>,
+    pub max_running_slots: Option<i32>,
+    pub max_queued_instances: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,6 +1,6 @@
 //! Tenants (operator), tokens and users (tenant owner).
 
-use actix_web::{HttpResponse, delete, get, post, web};
+use actix_web::{HttpResponse, delete, get, post, put, web};
 
 use super::{created, no_content, ok};
 use crate::auth::Caller;
@@ -8,11 +8,14 @@ use crate::body::JsonBody;
 use crate::error::ApiResult;
 use crate::services::accounts::{self, TenantBody, TokenBody, UserBody};
 use crate::services::path_id;
+use crate::services::quotas::{self, QuotasBody};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(create_tenant)
         .service(list_tenants)
+        .service(get_quotas)
+        .service(set_quotas)
         .service(create_token)
         .service(list_tokens)
         .service(revoke_token)
@@ -38,6 +41,35 @@ async fn create_tenant(
 async fn list_tenants(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
     caller.operator()?;
     Ok(ok(accounts::list_tenants(&state).await?))
+}
+
+/// A tenant's quotas and what it uses of them (operator).
+#[utoipa::path(tag = "tenants", responses((status = 200, description = "quotas and usage"), (status = 404, description = "unknown tenant")))]
+#[get("/tenants/{uuid}/quotas")]
+async fn get_quotas(
+    state: web::Data<AppState>,
+    caller: Caller,
+    uuid: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    caller.operator()?;
+    let id = path_id(&uuid, "tenant")?;
+    Ok(ok(quotas::view(&state.db, id).await?))
+}
+
+/// Sets a tenant's quotas: `maxPools`, `maxRunningSlots`, `maxQueuedInstances`, each a
+/// count or null for no limit (operator).
+#[utoipa::path(tag = "tenants", responses((status = 200, description = "quotas and usage"), (status = 400, description = "a limit out of range"), (status = 404, description = "unknown tenant")))]
+#[put("/tenants/{uuid}/quotas")]
+async fn set_quotas(
+    state: web::Data<AppState>,
+    caller: Caller,
+    uuid: web::Path<String>,
+    body: JsonBody<QuotasBody>,
+) -> ApiResult<HttpResponse> {
+    caller.operator()?;
+    let id = path_id(&uuid, "tenant")?;
+    quotas::set(&state.db, id, body.0).await?;
+    Ok(ok(quotas::view(&state.db, id).await?))
 }
 
 /// Issues an API token; the secret is shown only in this answer (owner).

@@ -8,7 +8,7 @@ use crate::auth::Caller;
 use crate::body::JsonBody;
 use crate::error::ApiResult;
 use crate::services::profiles::{self, ProfileBody, profile_json};
-use crate::services::{pools, tasks};
+use crate::services::quotas;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -16,6 +16,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(metrics)
         .service(settings)
         .service(info)
+        .service(user_quotas)
+        .service(organization_quotas)
         .service(list_profiles)
         .service(get_profile)
         .service(create_profile)
@@ -55,43 +57,81 @@ async fn settings(_caller: Caller) -> HttpResponse {
 #[get("/info")]
 async fn info(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
     let tenant = caller.tenant()?;
-    let all_pools = pools::list(&state.db, tenant).await?;
-    let all_tasks = tasks::list(&state.db, tenant).await?;
-    let running_pools = all_pools
-        .iter()
-        .filter(|p| pools::state_of(p).accepts_tasks())
-        .count();
-    let running_tasks = all_tasks
-        .iter()
-        .filter(|t| !tasks::state_of(t).is_finished())
-        .count();
-    let mut running_instances = 0;
-    let mut running_cores = 0;
-    for p in &all_pools {
-        let f = pools::figures(&state.db, p).await?;
-        running_instances += f.running_instances;
-        running_cores += f.running_cores;
-    }
+    let db = &state.db;
+    // Aggregates only: the cost of /info does not grow with the tenant's pools and tasks.
+    let t = <crate::entities::tenant::Entity as sea_orm::EntityTrait>::find_by_id(tenant)
+        .one(db)
+        .await?
+        .ok_or_else(|| crate::error::ApiError::not_found("tenant"))?;
+    let usage = quotas::usage(db, tenant).await?;
+    let task_count = count_tasks(db, tenant, false).await?;
+    let running_tasks = count_tasks(db, tenant, true).await?;
     let email = <crate::entities::user::Entity as sea_orm::EntityTrait>::find_by_id(caller.user_id)
-        .one(&state.db)
+        .one(db)
         .await?
         .map(|u| u.email)
         .unwrap_or_default();
+    let limit = |v: Option<i32>| v.map_or(-1, i64::from);
     Ok(ok(json!({
         "email": email,
-        "poolCount": all_pools.len(),
-        "runningPoolCount": running_pools,
-        "taskCount": all_tasks.len(),
+        "poolCount": usage.pools,
+        "runningPoolCount": usage.pools,
+        "taskCount": task_count,
         "runningTaskCount": running_tasks,
-        "runningInstanceCount": running_instances,
-        "runningCoreCount": running_cores,
-        "maxPool": -1,
+        "runningInstanceCount": usage.running_instances,
+        "runningCoreCount": usage.running_slots,
+        "maxPool": limit(t.max_pools),
         "maxTask": -1,
         "maxRunningTask": -1,
-        "maxRunningPool": -1,
-        "maxInstances": -1,
+        "maxRunningPool": limit(t.max_pools),
+        "maxInstances": limit(t.max_running_slots),
+        "maxQueuedInstances": limit(t.max_queued_instances),
+        "queuedInstanceCount": usage.queued_instances,
+        "computingQuotas": {
+            "user": quotas::computing_quotas(db, tenant, false).await?,
+            "organization": quotas::computing_quotas(db, tenant, true).await?,
+        },
+        "launcher": {
+            "maxLiveNodes": state.settings.max_live_nodes,
+            "liveNodes": quotas::live_nodes(db).await?,
+        },
         "projects": [],
     })))
+}
+
+async fn count_tasks(
+    db: &sea_orm::DatabaseConnection,
+    tenant: uuid::Uuid,
+    running_only: bool,
+) -> ApiResult<u64> {
+    use crate::entities::task;
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let mut q = task::Entity::find()
+        .filter(task::Column::TenantId.eq(tenant))
+        .filter(task::Column::State.ne("PendingDelete"));
+    if running_only {
+        q = q.filter(task::Column::State.is_not_in(["Success", "Failure", "Cancelled"]));
+    }
+    Ok(q.count(db).await?)
+}
+
+/// The caller's computing quotas (Qarnot's shape: flex, onDemand, reserved).
+#[utoipa::path(tag = "platform", responses((status = 200, description = "computing quotas")))]
+#[get("/quotas/computing-quotas/user")]
+async fn user_quotas(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
+    let tenant = caller.tenant()?;
+    Ok(ok(quotas::computing_quotas(&state.db, tenant, false).await?))
+}
+
+/// The caller's organization (tenant) computing quotas.
+#[utoipa::path(tag = "platform", responses((status = 200, description = "computing quotas")))]
+#[get("/quotas/computing-quotas/organization")]
+async fn organization_quotas(
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> ApiResult<HttpResponse> {
+    let tenant = caller.tenant()?;
+    Ok(ok(quotas::computing_quotas(&state.db, tenant, true).await?))
 }
 
 /// Profile names (Qarnot: an array of strings).

@@ -101,6 +101,9 @@ pub async fn create_tenant_in(
         name: Set(name.to_owned()),
         multi_slot_enabled: Set(multi_slot),
         created_at: Set(now),
+        max_pools: Set(None),
+        max_running_slots: Set(None),
+        max_queued_instances: Set(None),
     }
     .insert(db)
     .await?;

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod jobs;
 pub mod pools;
 pub mod profiles;
+pub mod quotas;
 pub mod tasks;
 
 use hearth_core::transition::TransitionError;

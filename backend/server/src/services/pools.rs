@@ -167,6 +167,10 @@ pub async fn create(state: &AppState, tenant_id: Uuid, body: PoolBody) -> ApiRes
         .ok_or_else(|| ApiError::Unauthorized("tenant no longer exists".into()))?;
     let checked = check_body(&body, &profile, tenant.multi_slot_enabled)?;
     let now = state.clock.now();
+    // Counted and inserted in one write transaction: two requests cannot both take the
+    // last pool of a quota.
+    let txn = crate::db::write(db).await?;
+    super::quotas::check_new_pool(&txn, tenant_id).await?;
     let row = pool::ActiveModel {
         id: Set(Uuid::new_v4()),
         tenant_id: Set(tenant_id),
@@ -197,8 +201,9 @@ pub async fn create(state: &AppState, tenant_id: Uuid, body: PoolBody) -> ApiRes
         end_date: Set(None),
         target_slots: Set(0),
     }
-    .insert(db)
+    .insert(&txn)
     .await?;
+    txn.commit().await?;
     Ok(row)
 }
 
@@ -547,6 +552,16 @@ pub async fn snapshot(db: &impl ConnectionTrait, pool: &pool::Model) -> ApiResul
         .expect("a snapshot for every pool asked"))
 }
 
+/// How an evaluation is recorded.
+pub struct Recording<'a> {
+    /// Decisions kept per pool.
+    pub kept: u64,
+    /// Why the evaluation happens now, when not on schedule (said in a growth's reason).
+    pub why_now: Option<&'a str>,
+    /// The launcher's capacity: growth stops at it.
+    pub max_live_nodes: u32,
+}
+
 /// What the resize loop remembers of a pool's latest decision.
 #[derive(Debug, Clone)]
 pub struct LatestDecision {
@@ -603,6 +618,7 @@ pub async fn latest_decision(
 ) -> ApiResult<Option<scaling_decision::Model>> {
     Ok(scaling_decision::Entity::find()
         .filter(scaling_decision::Column::PoolId.eq(pool_id))
+        .order_by_desc(scaling_decision::Column::Seq)
         .order_by_desc(scaling_decision::Column::CreatedAt)
         .one(db)
         .await?)
@@ -624,12 +640,26 @@ pub async fn evaluate_and_record(
     db: &impl ConnectionTrait,
     pool: &pool::Model,
     now: DateTime<Utc>,
-    kept: u64,
-    why_now: Option<&str>,
+    how: &Recording<'_>,
 ) -> ApiResult<(ScalingDecision, scaling_decision::Model)> {
     use sea_orm::QuerySelect;
+    let kept = how.kept;
+    let why_now = how.why_now;
     let snapshot = snapshot(db, pool).await?;
     let mut decision = evaluate(&policies_of(pool), now, &snapshot);
+    if let hearth_core::scaling::ScalingAction::Grow { nodes } = decision.action {
+        let (room, limit) = super::quotas::growth_room(
+            db,
+            pool.tenant_id,
+            decision.slots_per_node,
+            nodes,
+            how.max_live_nodes,
+        )
+        .await?;
+        if let Some(limit) = limit {
+            decision.cap_growth(room, &limit);
+        }
+    }
     // Said only of a growth: a hold asked for by work is the same hold as a scheduled one.
     if let Some(why) = why_now
         && matches!(
@@ -655,7 +685,9 @@ pub async fn evaluate_and_record(
         next = next.col_expr(pool::Column::GrownAt, Expr::value(now));
     }
     next.exec(db).await?;
-    if let Some(latest) = latest_decision(db, pool.id).await?
+    let latest = latest_decision(db, pool.id).await?;
+    let seq = latest.as_ref().map_or(1, |l| l.seq + 1);
+    if let Some(latest) = latest
         && LatestDecision::of(&latest).same_as(&decision)
     {
         let mut active = latest.into_active_model();
@@ -677,15 +709,17 @@ pub async fn evaluate_and_record(
         reason: Set(decision.reason.clone()),
         detail: Set(json_of(&decision)),
         evaluations: Set(1),
+        seq: Set(seq),
         last_evaluated_at: Set(Some(now)),
     }
     .insert(db)
     .await?;
     // Retention: the oldest kept decision bounds what stays.
-    let oldest_kept: Option<DateTime<Utc>> = scaling_decision::Entity::find()
+    let oldest_kept: Option<i64> = scaling_decision::Entity::find()
         .select_only()
-        .column(scaling_decision::Column::CreatedAt)
+        .column(scaling_decision::Column::Seq)
         .filter(scaling_decision::Column::PoolId.eq(pool.id))
+        .order_by_desc(scaling_decision::Column::Seq)
         .order_by_desc(scaling_decision::Column::CreatedAt)
         .offset(kept.saturating_sub(1))
         .limit(1)
@@ -695,7 +729,7 @@ pub async fn evaluate_and_record(
     if let Some(oldest_kept) = oldest_kept {
         scaling_decision::Entity::delete_many()
             .filter(scaling_decision::Column::PoolId.eq(pool.id))
-            .filter(scaling_decision::Column::CreatedAt.lt(oldest_kept))
+            .filter(scaling_decision::Column::Seq.lt(oldest_kept))
             .exec(db)
             .await?;
     }
@@ -729,6 +763,7 @@ pub async fn decisions(
     use sea_orm::QuerySelect;
     Ok(scaling_decision::Entity::find()
         .filter(scaling_decision::Column::PoolId.eq(pool_id))
+        .order_by_desc(scaling_decision::Column::Seq)
         .order_by_desc(scaling_decision::Column::CreatedAt)
         .limit(limit)
         .all(db)

@@ -204,6 +204,7 @@ pub async fn submit(state: &AppState, tenant_id: Uuid, body: TaskBody) -> ApiRes
         {
             {
                 let (pool, job) = resolve_target(txn, tenant_id, body).await?;
+                super::quotas::check_new_task(txn, tenant_id, ranges.len() as u64).await?;
                 let dependencies = check_dependencies(txn, tenant_id, &body.dependencies).await?;
                 let waiting = dependencies.get("state").and_then(Value::as_str) == Some("waiting");
                 let row = task::ActiveModel {

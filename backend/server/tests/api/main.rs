@@ -14,5 +14,6 @@ mod listing;
 mod platform;
 mod pools;
 mod profiles;
+mod quotas;
 mod roles;
 mod tasks;

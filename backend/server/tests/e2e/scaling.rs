@@ -296,7 +296,7 @@ async fn work_grows_an_empty_pool_at_once_then_one_step_per_period() {
 
     // The clock never moves here: without growth on demand this would wait 90 s.
     let first = api
-        .submit_task(&task_body("first", &pool, 1, "sleep 3"))
+        .submit_task(&task_body("first", &pool, 1, "sleep 6"))
         .await;
     let grow = wait_decision(api, &pool, "grow 1").await;
     assert!(
