@@ -11,7 +11,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::services::path_id;
 use crate::services::tasks::{self, Stream};
 use crate::state::AppState;
-use crate::wire::filter::{PaginateBody, select};
+use crate::wire::filter::{PaginateBody, has_filter, page_bounds, select};
 use crate::wire::task::TaskBody;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -96,7 +96,16 @@ async fn paginate(
     body: PaginateBody,
 ) -> ApiResult<HttpResponse> {
     let tenant = caller.tenant()?;
-    let (rows, next) = select(tasks::list(&state.db, tenant).await?, &body)?;
+    let (rows, next) = if has_filter(&body) {
+        select(tasks::list(&state.db, tenant).await?, &body)?
+    } else {
+        // No filter: the page is read as a page (offset and limit in SQL).
+        let (start, size) = page_bounds(&body)?;
+        let mut rows = tasks::list_page(&state.db, tenant, start as u64, size as u64 + 1).await?;
+        let next = (rows.len() > size).then(|| (start + size).to_string());
+        rows.truncate(size);
+        (rows, next)
+    };
     let mut data = Vec::with_capacity(rows.len());
     for t in &rows {
         data.push(tasks::view(&state.db, t).await?);

@@ -428,6 +428,11 @@ async fn instance_figures(
         .collect())
 }
 
+/// Completed instances listed in a task's answer: the ranges (`succeededRange`, ...) and the
+/// counts always cover all of them; the list holds the first ones by instance id, so that
+/// the answer for a task of 100,000 instances stays small.
+pub const MAX_COMPLETED_LISTED: usize = 1000;
+
 pub async fn figures(db: &impl ConnectionTrait, t: &task::Model) -> ApiResult<TaskFigures> {
     let all = instance_figures(db, t.id).await?;
     let of = |s: InstanceState| -> Vec<u32> {
@@ -447,6 +452,7 @@ pub async fn figures(db: &impl ConnectionTrait, t: &task::Model) -> ApiResult<Ta
     let completed = all
         .iter()
         .filter(|i| matches!(i.state, InstanceState::Succeeded | InstanceState::Failed))
+        .take(MAX_COMPLETED_LISTED)
         .map(|i| {
             json!({
                 "instanceId": i.instance_id,
@@ -473,6 +479,7 @@ pub async fn figures(db: &impl ConnectionTrait, t: &task::Model) -> ApiResult<Ta
         failed_range: format_ids(&failed),
         executed_range: format_ids(&executed),
         completed,
+        completed_count: (t.succeeded_count + t.failed_count).max(0) as u32,
         per_running_instance: running
             .iter()
             .map(|i| {
@@ -659,6 +666,24 @@ pub async fn list(db: &impl ConnectionTrait, tenant_id: Uuid) -> ApiResult<Vec<t
         .filter(task::Column::TenantId.eq(tenant_id))
         .filter(task::Column::State.ne(TaskState::PendingDelete.as_str()))
         .order_by_asc(task::Column::Seq)
+        .all(db)
+        .await?)
+}
+
+/// One page of the tenant's tasks in submission order, read as a page.
+pub async fn list_page(
+    db: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    offset: u64,
+    limit: u64,
+) -> ApiResult<Vec<task::Model>> {
+    use sea_orm::QuerySelect;
+    Ok(task::Entity::find()
+        .filter(task::Column::TenantId.eq(tenant_id))
+        .filter(task::Column::State.ne(TaskState::PendingDelete.as_str()))
+        .order_by_asc(task::Column::Seq)
+        .offset(offset)
+        .limit(limit)
         .all(db)
         .await?)
 }

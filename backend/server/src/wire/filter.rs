@@ -144,8 +144,8 @@ fn value_text(v: &Value) -> String {
     }
 }
 
-/// One page of an already filtered, ordered list. The token is the offset of the next page.
-pub fn page<T>(items: Vec<T>, body: &PaginateBody) -> ApiResult<(Vec<T>, Option<String>)> {
+/// Where a page starts and how long it is. The token is the offset of the page.
+pub fn page_bounds(body: &PaginateBody) -> ApiResult<(usize, usize)> {
     let size = match body.maximum_results {
         None => DEFAULT_PAGE,
         Some(n) if n >= 1 => (n as usize).min(MAX_PAGE),
@@ -157,6 +157,17 @@ pub fn page<T>(items: Vec<T>, body: &PaginateBody) -> ApiResult<(Vec<T>, Option<
             .parse::<usize>()
             .map_err(|_| ApiError::field("token", "is not a token this server gave"))?,
     };
+    Ok((start, size))
+}
+
+/// Whether the body asks for a filter (else a page can be read straight from the database).
+pub fn has_filter(body: &PaginateBody) -> bool {
+    body.filter.as_ref().is_some_and(|f| !f.is_null())
+}
+
+/// One page of an already filtered, ordered list. The token is the offset of the next page.
+pub fn page<T>(items: Vec<T>, body: &PaginateBody) -> ApiResult<(Vec<T>, Option<String>)> {
+    let (start, size) = page_bounds(body)?;
     let total = items.len();
     let data: Vec<T> = items.into_iter().skip(start).take(size).collect();
     let next = (start + size < total).then(|| (start + size).to_string());

@@ -73,6 +73,9 @@ pub struct TaskFigures {
     pub failed_range: String,
     pub executed_range: String,
     pub completed: Vec<Value>,
+    /// Succeeded + failed, from the counters (`completed` holds at most
+    /// `MAX_COMPLETED_LISTED` of them).
+    pub completed_count: u32,
     pub per_running_instance: Vec<Value>,
     pub execution_time_sec: f64,
 }
@@ -85,7 +88,7 @@ pub fn task_json(task: &crate::entities::task::Model, figures: &TaskFigures) -> 
         s.insert("failedRange".into(), json!(figures.failed_range));
         s.insert("executedRange".into(), json!(figures.executed_range));
         s.insert("executionTimeSec".into(), json!(figures.execution_time_sec));
-        let done = figures.completed.len() as f64;
+        let done = f64::from(figures.completed_count);
         let progress = if task.instance_count > 0 {
             100.0 * done / f64::from(task.instance_count)
         } else {
@@ -128,6 +131,7 @@ pub fn task_json(task: &crate::entities::task::Model, figures: &TaskFigures) -> 
         },
         "resultsCount": 0,
         "completedInstances": figures.completed,
+        "completedInstancesTruncated": (figures.completed.len() as u32) < figures.completed_count,
         "runningInstanceCount": figures.running_instances,
         "runningCoreCount": figures.running_cores,
         "hardwareConstraints": [],

@@ -274,3 +274,109 @@ async fn a_server_restart_loses_no_instance_and_runs_none_twice() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_kills_of_the_server_during_2000_instances_run_each_exactly_once() {
+    use hearth_server::entities::usage_interval;
+    const INSTANCES: i32 = 2000;
+    crate::helpers::init_logging();
+    let mut fx = Fixture::new().await;
+    let port = fx.start(1, "127.0.0.1:0").await;
+    let token = std::fs::read_to_string(fx.data_dir.join("owner.token"))
+        .expect("owner.token")
+        .trim()
+        .to_owned();
+    let api = Api::new(port, &token);
+    let mut body = pool_body("many", 16);
+    body["multiSlotsSettings"] = serde_json::json!({"slotsPerNode": 16});
+    let pool = api.create_pool(&body).await;
+    api.wait_ready_nodes(&pool, 1).await;
+    let log = fx.data_dir.join("ran.log");
+    let task = api
+        .submit_task(&crate::helpers::task_body(
+            "many",
+            &pool,
+            INSTANCES as u32,
+            &format!("echo $INSTANCE_ID >> {}", log.display()),
+        ))
+        .await;
+
+    for kill in 1..=3u32 {
+        // Kill while the work is in full flow, each time further in.
+        let wanted = kill as usize * INSTANCES as usize / 5;
+        let api_ref = &api;
+        let task_ref = task.as_str();
+        wait_for(
+            &format!("{wanted} instances done before kill {kill}"),
+            Duration::from_secs(120),
+            || async move {
+                let t = api_ref.task(task_ref).await;
+                // From the counters (the listed completed instances are capped).
+                let progress = t["status"]["executionProgress"].as_f64().unwrap_or(0.0);
+                let done = (progress * f64::from(INSTANCES) / 100.0).round() as usize;
+                if done >= wanted || t["state"] == "Success" {
+                    Ok(())
+                } else {
+                    Err(task_summary(&t))
+                }
+            },
+        )
+        .await;
+        fx.kill_server();
+        let again = fx.start(kill + 1, &format!("127.0.0.1:{port}")).await;
+        assert_eq!(again, port);
+    }
+    let t = api
+        .wait_task_finished(&task, Duration::from_secs(300))
+        .await;
+    assert_eq!(t["state"], "Success", "{}", task_summary(&t));
+    fx.stop_server().await;
+
+    let mut options = sea_orm::ConnectOptions::new(fx.database_url());
+    options.max_connections(1).sqlx_logging(false);
+    let db = sea_orm::Database::connect(options)
+        .await
+        .expect("connecting to the server's database");
+    let rows = instance::Entity::find()
+        .filter(instance::Column::TaskId.eq(parse_uuid(&task)))
+        .all(&db)
+        .await
+        .expect("instances");
+    assert_eq!(rows.len(), INSTANCES as usize);
+    let mut runs: BTreeMap<i32, i32> = BTreeMap::new();
+    for line in std::fs::read_to_string(&log).expect("the log").lines() {
+        *runs
+            .entry(line.trim().parse().expect("an instance id"))
+            .or_default() += 1;
+    }
+    for row in &rows {
+        assert_eq!(row.state, "Succeeded", "{row:?}");
+        // A run the server counted as a retry may show twice; nothing else may.
+        let ran = runs.get(&row.instance_id).copied().unwrap_or(0);
+        assert_eq!(
+            ran, row.attempts,
+            "instance {} ran {ran} times for {} attempts",
+            row.instance_id, row.attempts
+        );
+    }
+    let double: Vec<_> = runs.iter().filter(|(_, n)| **n > 1).collect();
+    eprintln!("instances run twice (counted as retries): {}", double.len());
+
+    // Metering: one interval per node, closed, never overlapping another of the same node.
+    let intervals = usage_interval::Entity::find()
+        .filter(usage_interval::Column::PoolId.eq(parse_uuid(&pool)))
+        .all(&db)
+        .await
+        .expect("usage intervals");
+    let mut per_node: BTreeMap<uuid::Uuid, Vec<_>> = BTreeMap::new();
+    for i in &intervals {
+        per_node.entry(i.node_id).or_default().push(i.clone());
+    }
+    assert!(!per_node.is_empty());
+    for (node, list) in &per_node {
+        assert_eq!(list.len(), 1, "node {node}: a gap or a split: {list:?}");
+        let end = list[0].ended_at.expect("closed after a clean stop");
+        assert!(end >= list[0].started_at, "{list:?}");
+    }
+    let _ = db.close().await;
+}
