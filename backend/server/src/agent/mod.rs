@@ -106,7 +106,10 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     );
 
     let reason = exit.wait().await;
-    node.terminate_all().instrument(node_span).await;
+    // A node the server declared gone has had its instances given to other nodes: they are
+    // killed before anything else, not after a grace.
+    let at_once = matches!(reason, Exit::NodeGone(_) | Exit::GaveUp);
+    node.terminate_all(at_once).instrument(node_span).await;
     // Both loops return on the exit signal; this only skips waiting for a call in flight.
     heartbeat.abort();
     poll.abort();

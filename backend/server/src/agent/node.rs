@@ -117,14 +117,23 @@ impl Node {
     }
 
     /// On the agent's way out: every group gets SIGTERM, then SIGKILL once the grace is over.
-    pub async fn terminate_all(&self) {
+    /// `at_once` (the node was declared gone, or the server lost): SIGKILL straight away, for
+    /// the server has given these instances to other nodes and they must not run twice.
+    pub async fn terminate_all(&self, at_once: bool) {
         let groups = self.instances.lock().await.kill_all();
         if groups.is_empty() {
             return;
         }
-        tracing::info!(count = groups.len(), "stopping running instances");
+        tracing::info!(count = groups.len(), at_once, "stopping running instances");
         for &pgid in &groups {
-            signal_group(pgid, libc::SIGTERM);
+            signal_group(
+                pgid,
+                if at_once {
+                    libc::SIGKILL
+                } else {
+                    libc::SIGTERM
+                },
+            );
         }
         let deadline = tokio::time::Instant::now() + self.kill_grace();
         while tokio::time::Instant::now() < deadline {
