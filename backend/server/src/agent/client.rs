@@ -45,7 +45,23 @@ impl std::fmt::Display for CallError {
     }
 }
 
+/// One instance report waiting for the next batch, with where its answer goes.
+struct Pending {
+    body: serde_json::Value,
+    answer: tokio::sync::oneshot::Sender<Result<(), CallError>>,
+}
+
+/// Reports of one batch, at most (the server's limit).
+const MAX_BATCH: usize = 1000;
+
 pub struct Client {
+    /// `/started` and `/finished` reports waiting to be sent together (`/report`).
+    pending: Mutex<Vec<Pending>>,
+    /// Held by whoever is sending a batch; the others wait for it, then find their answer
+    /// or send what has gathered meanwhile (group commit).
+    sending: tokio::sync::Mutex<()>,
+    /// The server has no `/report` (an older one): one call per report.
+    unbatched: AtomicBool,
     http: reqwest::Client,
     base: String,
     /// Never logged: `Client` has no `Debug` and the header is marked sensitive.
@@ -67,6 +83,9 @@ impl Client {
             .connect_timeout(CONNECT_TIMEOUT)
             .build()?;
         Ok(Self {
+            pending: Mutex::new(Vec::new()),
+            sending: tokio::sync::Mutex::new(()),
+            unbatched: AtomicBool::new(false),
             http,
             base: format!("{}/agent/v1", server.trim_end_matches('/')),
             token,
@@ -102,6 +121,14 @@ impl Client {
     }
 
     pub async fn started(&self, uuid: Uuid, attempt: u32) -> Result<(), CallError> {
+        if !self.unbatched.load(Ordering::Relaxed) {
+            let body = serde_json::json!({
+                "kind": "started", "instanceUuid": uuid, "attempt": attempt,
+            });
+            if let Some(answer) = self.batched(body).await {
+                return answer;
+            }
+        }
         let path = format!("/instances/{uuid}/started");
         self.post(&path, &Started { attempt }, CALL_TIMEOUT)
             .await
@@ -114,8 +141,100 @@ impl Client {
     }
 
     pub async fn finished(&self, uuid: Uuid, finished: &Finished) -> Result<(), CallError> {
+        if !self.unbatched.load(Ordering::Relaxed) {
+            let mut body = serde_json::to_value(finished)
+                .map_err(|e| CallError::Unreachable(format!("encoding a report: {e}")))?;
+            body["kind"] = "finished".into();
+            body["instanceUuid"] = uuid.to_string().into();
+            if let Some(answer) = self.batched(body).await {
+                return answer;
+            }
+        }
         let path = format!("/instances/{uuid}/finished");
         self.post(&path, finished, CALL_TIMEOUT).await.map(drop)
+    }
+
+    /// Sends a report with whatever others are pending, in one `/report` call: while one
+    /// batch is in flight the next gathers, so a busy node sends a few calls for many
+    /// instances and the server commits each batch at once. `None` when the server has no
+    /// `/report` (the caller uses the single route).
+    async fn batched(&self, body: serde_json::Value) -> Option<Result<(), CallError>> {
+        let (answer, mut mine) = tokio::sync::oneshot::channel();
+        self.pending
+            .lock()
+            .expect("not poisoned")
+            .push(Pending { body, answer });
+        loop {
+            let _sending = self.sending.lock().await;
+            match mine.try_recv() {
+                Ok(answer) => return Some(answer),
+                Err(tokio::sync::oneshot::error::TryRecvError::Closed) => {
+                    // The batch that carried it was answered "no such route".
+                    return None;
+                }
+                Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {}
+            }
+            let batch: Vec<Pending> = {
+                let mut pending = self.pending.lock().expect("not poisoned");
+                let n = pending.len().min(MAX_BATCH);
+                pending.drain(..n).collect()
+            };
+            self.send_batch(batch).await;
+        }
+    }
+
+    async fn send_batch(&self, batch: Vec<Pending>) {
+        if batch.is_empty() {
+            return;
+        }
+        let reports: Vec<&serde_json::Value> = batch.iter().map(|p| &p.body).collect();
+        let sent = self
+            .post(
+                "/report",
+                &serde_json::json!({ "reports": reports }),
+                CALL_TIMEOUT,
+            )
+            .await;
+        let answer = match sent {
+            Ok(response) => response
+                .json::<serde_json::Value>()
+                .await
+                .map_err(|e| CallError::Unreachable(format!("/report: unreadable answer: {e}"))),
+            Err(e) => Err(e),
+        };
+        match answer {
+            Ok(answer) => {
+                let results = answer["results"].as_array().cloned().unwrap_or_default();
+                for (i, p) in batch.into_iter().enumerate() {
+                    let status = results
+                        .get(i)
+                        .and_then(|r| r["status"].as_u64())
+                        .and_then(|s| StatusCode::from_u16(s as u16).ok());
+                    let _ = p.answer.send(match status {
+                        Some(s) if s.is_success() => Ok(()),
+                        Some(s) => Err(CallError::Refused(s)),
+                        None => Err(CallError::Unreachable("/report: no answer for it".into())),
+                    });
+                }
+            }
+            Err(CallError::Refused(StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED)) => {
+                tracing::info!("the server has no /report: sending reports one by one");
+                self.unbatched.store(true, Ordering::Relaxed);
+                // Dropping the senders tells each caller to use the single route.
+                drop(batch);
+            }
+            Err(e) => {
+                // A refusal of the whole batch says nothing of each report (and must not read
+                // as a refused start, which kills the instance): they are tried again.
+                let why = e.to_string();
+                for p in batch {
+                    let _ = p.answer.send(Err(match &e {
+                        CallError::NodeGone => CallError::NodeGone,
+                        _ => CallError::Unreachable(why.clone()),
+                    }));
+                }
+            }
+        }
     }
 
     async fn post_json<B, R>(&self, path: &str, body: &B, timeout: Duration) -> Result<R, CallError>

@@ -98,9 +98,22 @@ pub async fn started(
     id: Uuid,
     attempt: Option<i32>,
 ) -> ApiResult<()> {
-    let now = state.clock.now();
     let txn = crate::db::write(&state.db).await?;
-    let inst = load_for_node(&txn, node_id, id)
+    started_in(&txn, state.clock.now(), node_id, id, attempt).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// `started` inside the caller's transaction (one of a batch). A refusal (409) is decided
+/// before anything is written, so the transaction stays good for the rest of the batch.
+pub async fn started_in(
+    txn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    node_id: Uuid,
+    id: Uuid,
+    attempt: Option<i32>,
+) -> ApiResult<()> {
+    let inst = load_for_node(txn, node_id, id)
         .await
         .map_err(|_| ApiError::Conflict("instance is no longer assigned to this node".into()))?;
     match inst_state(&inst) {
@@ -120,7 +133,7 @@ pub async fn started(
     active.started_at = Set(Some(now));
     active.ended_at = Set(None);
     active.attempts = Set(attempt);
-    active.update(&txn).await?;
+    active.update(txn).await?;
     instance_execution::ActiveModel {
         id: Set(Uuid::new_v4()),
         tenant_id: Set(inst.tenant_id),
@@ -136,10 +149,10 @@ pub async fn started(
         exit_code: Set(None),
         outcome: Set(None),
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
     tasks::shift(
-        &txn,
+        txn,
         inst.task_id,
         InstanceState::Assigned,
         InstanceState::Executing,
@@ -147,10 +160,9 @@ pub async fn started(
     )
     .await?;
     if attempt > 1 {
-        tasks::count_retries(&txn, inst.task_id, 1).await?;
+        tasks::count_retries(txn, inst.task_id, 1).await?;
     }
-    refresh_task_state(&txn, inst.task_id, now).await?;
-    txn.commit().await?;
+    refresh_task_state(txn, inst.task_id, now).await?;
     Ok(())
 }
 
@@ -192,7 +204,22 @@ pub async fn finished(
 ) -> ApiResult<()> {
     let now = state.clock.now();
     let txn = crate::db::write(&state.db).await?;
-    let Ok(inst) = load_for_node(&txn, node_id, id).await else {
+    finished_in(&txn, now, node_id, id, report).await?;
+    txn.commit().await?;
+    mark_idle_if_free(&state.db, node_id, now).await?;
+    Ok(())
+}
+
+/// `finished` inside the caller's transaction (one of a batch); the caller marks the node
+/// idle after committing (`mark_idle_if_free`).
+pub async fn finished_in(
+    txn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    node_id: Uuid,
+    id: Uuid,
+    report: Finish<'_>,
+) -> ApiResult<()> {
+    let Ok(inst) = load_for_node(txn, node_id, id).await else {
         return Ok(());
     };
     let current = inst_state(&inst);
@@ -207,7 +234,7 @@ pub async fn finished(
     }
     // Locked before deciding: two siblings failing at once must not both take the last
     // retry of the task.
-    let t = tasks::lock(&txn, inst.task_id)
+    let t = tasks::lock(txn, inst.task_id)
         .await?
         .ok_or_else(|| ApiError::not_found("task"))?;
     let succeeded = report.exit_code == Some(0) && report.signal.is_none();
@@ -215,7 +242,7 @@ pub async fn finished(
         InstanceState::Cancelled
     } else if succeeded {
         InstanceState::Succeeded
-    } else if retry_allowed(&txn, &t, &inst).await? {
+    } else if retry_allowed(txn, &t, &inst).await? {
         InstanceState::Queued
     } else {
         InstanceState::Failed
@@ -230,9 +257,9 @@ pub async fn finished(
     } else {
         active.ended_at = Set(Some(now));
     }
-    active.update(&txn).await?;
+    active.update(txn).await?;
     close_executions(
-        &txn,
+        txn,
         inst.id,
         now,
         report.exit_code,
@@ -243,10 +270,8 @@ pub async fn finished(
         },
     )
     .await?;
-    tasks::shift(&txn, t.id, current, outcome, 1).await?;
-    refresh_task_state(&txn, t.id, now).await?;
-    txn.commit().await?;
-    mark_idle_if_free(&state.db, node_id, now).await?;
+    tasks::shift(txn, t.id, current, outcome, 1).await?;
+    refresh_task_state(txn, t.id, now).await?;
     Ok(())
 }
 
@@ -281,7 +306,7 @@ async fn close_executions(
 /// A node with no instance left is idle from now (for the idle-time rule of scale-down).
 /// One statement, outside the report's transaction: a dispatch committing at the same time
 /// either sees it and clears it, or makes the node busy before it runs.
-async fn mark_idle_if_free(
+pub async fn mark_idle_if_free(
     db: &impl ConnectionTrait,
     node_id: Uuid,
     now: DateTime<Utc>,

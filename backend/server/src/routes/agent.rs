@@ -28,7 +28,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(poll)
         .service(started)
         .service(output)
-        .service(finished);
+        .service(finished)
+        .service(report);
 }
 
 #[derive(Deserialize)]
@@ -398,4 +399,109 @@ async fn finished(
     // A draining node that just emptied learns to shut down on its next poll.
     state.wake_node(node_id);
     Ok(ok(json!({})))
+}
+
+/// One instance report of a batch.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+enum BatchItem {
+    #[serde(rename = "started", rename_all = "camelCase")]
+    Started {
+        instance_uuid: Uuid,
+        attempt: Option<i32>,
+    },
+    #[serde(rename = "finished", rename_all = "camelCase")]
+    Finished {
+        instance_uuid: Uuid,
+        attempt: Option<i32>,
+        exit_code: Option<i32>,
+        signal: Option<i32>,
+        #[serde(default)]
+        stdout: String,
+        #[serde(default)]
+        stderr: String,
+    },
+}
+
+#[derive(Deserialize)]
+struct BatchBody {
+    reports: Vec<BatchItem>,
+}
+
+/// Reports of a batch, at most (a bigger batch is refused with 400).
+const MAX_BATCH: usize = 1000;
+
+/// Several instance reports at once (`started` and `finished`, in order), committed in one
+/// transaction; the freed slots are refilled once for the whole batch. Answers one status
+/// per report, as its own route would (200, or 409 for a start the server refuses).
+#[utoipa::path(tag = "agent", responses((status = 200, description = "one status per report"), (status = 400, description = "too many reports")))]
+#[post("/agent/v1/report")]
+async fn report(
+    state: web::Data<AppState>,
+    caller: NodeCaller,
+    body: JsonBody<BatchBody>,
+) -> ApiResult<HttpResponse> {
+    let node_id = caller.node.id;
+    engine::touch_liveness(&state, node_id);
+    let reports = body.0.reports;
+    if reports.len() > MAX_BATCH {
+        return Err(crate::error::ApiError::field(
+            "reports",
+            format!("at most {MAX_BATCH} per batch, got {}", reports.len()),
+        ));
+    }
+    let now = state.clock.now();
+    let txn = crate::db::write(&state.db).await?;
+    let mut results = Vec::with_capacity(reports.len());
+    let mut any_finished = false;
+    for item in &reports {
+        let outcome = match item {
+            BatchItem::Started {
+                instance_uuid,
+                attempt,
+            } => instances::started_in(&txn, now, node_id, *instance_uuid, *attempt).await,
+            BatchItem::Finished {
+                instance_uuid,
+                attempt,
+                exit_code,
+                signal,
+                stdout,
+                stderr,
+            } => {
+                any_finished = true;
+                instances::finished_in(
+                    &txn,
+                    now,
+                    node_id,
+                    *instance_uuid,
+                    instances::Finish {
+                        attempt: *attempt,
+                        exit_code: *exit_code,
+                        signal: *signal,
+                        stdout,
+                        stderr,
+                    },
+                )
+                .await
+            }
+        };
+        results.push(match outcome {
+            Ok(()) => json!({"status": 200}),
+            // Refusals are decided before any write: the batch goes on.
+            Err(
+                e @ (crate::error::ApiError::Conflict(_) | crate::error::ApiError::NotFound(_)),
+            ) => {
+                let status = actix_web::ResponseError::status_code(&e).as_u16();
+                json!({"status": status, "message": e.to_string()})
+            }
+            Err(e) => return Err(e),
+        });
+    }
+    txn.commit().await?;
+    if any_finished {
+        instances::mark_idle_if_free(&state.db, node_id, now).await?;
+        engine::dispatch::dispatch_pool(&state, caller.node.pool_id).await?;
+        state.wake_node(node_id);
+    }
+    Ok(ok(json!({"results": results})))
 }
