@@ -81,6 +81,9 @@ impl Client {
     ) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
+            // A burst of reports must not leave thousands of idle connections open on the
+            // server (it ran out of file descriptors).
+            .pool_max_idle_per_host(8)
             .build()?;
         Ok(Self {
             pending: Mutex::new(Vec::new()),

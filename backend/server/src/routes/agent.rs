@@ -73,12 +73,15 @@ struct RunningBody {
 struct Work {
     assignments: Vec<Value>,
     cancel: Vec<Uuid>,
+    /// Some of `cancel` stop work that still runs (not only reports still in flight).
+    urgent_cancel: bool,
     shutdown: bool,
 }
 
 impl Work {
+    /// Nothing a held poll should be answered for now.
     fn is_empty(&self) -> bool {
-        self.assignments.is_empty() && self.cancel.is_empty() && !self.shutdown
+        self.assignments.is_empty() && !self.urgent_cancel && !self.shutdown
     }
 
     fn json(&self) -> Value {
@@ -96,6 +99,7 @@ async fn work_for(
         return Ok(Work {
             assignments: vec![],
             cancel: running.to_vec(),
+            urgent_cancel: true,
             shutdown: true,
         });
     };
@@ -114,6 +118,7 @@ async fn work_for(
         return Ok(Work {
             assignments: vec![],
             cancel: running.to_vec(),
+            urgent_cancel: true,
             shutdown: true,
         });
     }
@@ -121,6 +126,7 @@ async fn work_for(
         return Ok(Work {
             assignments: vec![],
             cancel: running.to_vec(),
+            urgent_cancel: true,
             shutdown: true,
         });
     }
@@ -151,6 +157,13 @@ async fn work_for(
         })
         .copied()
         .collect();
+    // Of those, the ones still holding a slot here for a task being stopped: news worth
+    // answering a held poll for. The others are instances whose end the server already has
+    // (their `/finished` is on its way back to the agent): telling it again must not make
+    // the poll answer at once, or agent and server would loop.
+    let urgent = on_node
+        .iter()
+        .any(|i| stopping(&i.task_id) && running.contains(&i.id));
     let running: HashSet<&Uuid> = running.iter().collect();
     let mut assignments = Vec::new();
     if with_assignments {
@@ -203,6 +216,7 @@ async fn work_for(
     Ok(Work {
         assignments,
         cancel,
+        urgent_cancel: urgent,
         shutdown: false,
     })
 }
