@@ -241,10 +241,10 @@ impl MigrationTrait for Migration {
         manager
             .create_index(
                 Index::create()
-                    .name("tasks_pool_waiting")
+                    .name("tasks_waiting_pool")
                     .table(Tasks::Table)
-                    .col(Tasks::PoolId)
                     .col(Tasks::Waiting)
+                    .col(Tasks::PoolId)
                     .to_owned(),
             )
             .await?;
@@ -256,7 +256,7 @@ impl MigrationTrait for Migration {
             "instances_dispatch",
             "instances_node_state",
             "instance_executions_instance",
-            "tasks_pool_waiting",
+            "tasks_waiting_pool",
             "scaling_decisions_pool_seq",
         ] {
             manager

@@ -1207,12 +1207,26 @@ async fn throughput(s: &Server, cfg: &Config, report: &mut Report) -> anyhow::Re
         // The check through the API, after the clock stopped.
         let start = Instant::now();
         let t = api.get(&format!("/tasks/{}", run.id)).await?;
+        // The answer lists at most 1,000 completed instances; the succeeded range covers all.
         let completed = t["completedInstances"].as_array().map_or(0, Vec::len) as u64;
-        if t["state"] != "Success" || completed != n {
+        let listed_ok = completed == n.min(1000)
+            && t["completedInstancesTruncated"].as_bool() == Some(n > 1000);
+        let all_succeeded = t["status"]["succeededRange"].as_str()
+            == Some(
+                if n == 1 {
+                    "0".to_owned()
+                } else {
+                    format!("0-{}", n - 1)
+                }
+                .as_str(),
+            );
+        if t["state"] != "Success" || !listed_ok || !all_succeeded {
             bail!(
-                "GET /tasks/{}: state {}, {completed}/{n} completed instances",
+                "GET /tasks/{}: state {}, {completed} of {n} completed instances listed, \
+                 succeededRange {}",
                 run.id,
-                t["state"]
+                t["state"],
+                t["status"]["succeededRange"]
             );
         }
         println!(

@@ -21,6 +21,10 @@ use crate::services::pools;
 use crate::state::AppState;
 
 const MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(1);
+/// Ticks are at least this far apart (unless woken): pools due within it are evaluated in
+/// one tick, at most this late, so thousands of pools with scattered due times cost a few
+/// ticks a second rather than hundreds.
+const MIN_SLEEP: std::time::Duration = std::time::Duration::from_millis(100);
 
 pub async fn run(state: web::Data<AppState>, mut stop: watch::Receiver<bool>) {
     tracing::info!("resize loop started");
@@ -53,7 +57,7 @@ async fn next_wait(state: &AppState) -> std::time::Duration {
         Some(at) => (at - state.clock.now())
             .to_std()
             .unwrap_or_default()
-            .clamp(std::time::Duration::from_millis(5), MAX_SLEEP),
+            .clamp(MIN_SLEEP, MAX_SLEEP),
         None => MAX_SLEEP,
     }
 }

@@ -396,6 +396,13 @@ async fn instance_figures(
             instance::Column::EndedAt,
         ])
         .filter(instance::Column::TaskId.eq(task_id))
+        .filter(instance::Column::State.is_in([
+            InstanceState::Assigned.as_str(),
+            InstanceState::Executing.as_str(),
+            InstanceState::Succeeded.as_str(),
+            InstanceState::Failed.as_str(),
+            InstanceState::Cancelled.as_str(),
+        ]))
         .order_by_asc(instance::Column::InstanceId)
         .into_tuple()
         .all(db)
@@ -434,7 +441,18 @@ async fn instance_figures(
 pub const MAX_COMPLETED_LISTED: usize = 1000;
 
 pub async fn figures(db: &impl ConnectionTrait, t: &task::Model) -> ApiResult<TaskFigures> {
-    let all = instance_figures(db, t.id).await?;
+    // Queued instances show in no list or range: a task with nothing started yet (its
+    // counters say so) reads no instance at all, and the others only their started ones.
+    let started = t.assigned_count
+        + t.executing_count
+        + t.succeeded_count
+        + t.failed_count
+        + t.cancelled_count;
+    let all = if started > 0 {
+        instance_figures(db, t.id).await?
+    } else {
+        Vec::new()
+    };
     let of = |s: InstanceState| -> Vec<u32> {
         all.iter()
             .filter(|i| i.state == s)
