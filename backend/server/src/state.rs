@@ -34,7 +34,7 @@ pub struct AppState {
     pub liveness: Mutex<HashMap<Uuid, std::time::Instant>>,
     /// The latest recorded scaling decision of each evaluated pool, so that the resize loop
     /// tells an unchanged evaluation without reading it back (one entry per pool).
-    pub latest_decisions: Mutex<HashMap<Uuid, crate::services::pools::LatestDecision>>,
+    pub latest_decisions: Mutex<HashMap<Uuid, hearth_core::scaling::RecordedDecision>>,
     seq: AtomicI64,
 }
 

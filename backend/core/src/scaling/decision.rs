@@ -120,6 +120,55 @@ pub struct ScalingDecision {
     pub reason: String,
 }
 
+impl ScalingAction {
+    /// The action in one word and a count, as the decision log shows it: `hold`,
+    /// `grow 2`, `shrink 1`.
+    pub fn word(&self) -> String {
+        match self {
+            ScalingAction::Hold => "hold".to_owned(),
+            ScalingAction::Grow { nodes } => format!("grow {nodes}"),
+            ScalingAction::Shrink { nodes } => format!("shrink {}", nodes.len()),
+        }
+    }
+}
+
+/// A decision as recorded in the log, what an evaluation is compared with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedDecision {
+    pub id: Uuid,
+    pub action: String,
+    pub target_slots: i32,
+    pub wanted_slots: i32,
+    pub reason: String,
+    pub policy: Option<String>,
+    pub period: Option<String>,
+}
+
+impl RecordedDecision {
+    fn key(&self) -> DecisionKey<'_> {
+        DecisionKey {
+            action: &self.action,
+            target_slots: self.target_slots,
+            wanted_slots: self.wanted_slots,
+            reason: &self.reason,
+            policy: self.policy.as_deref(),
+            period: self.period.as_deref(),
+        }
+    }
+
+    /// Whether `decision` would be recorded as this one again (and so adds no row).
+    pub fn same_as(&self, decision: &ScalingDecision) -> bool {
+        self.key().same_as(&DecisionKey {
+            action: &decision.action.word(),
+            target_slots: decision.target_slots as i32,
+            wanted_slots: decision.wanted_slots as i32,
+            reason: &decision.reason,
+            policy: decision.active_policy_name.as_deref(),
+            period: decision.active_period_name.as_deref(),
+        })
+    }
+}
+
 /// What makes two decisions the same for the decision log: an evaluation that reaches the
 /// same action, target, wanted size and reason under the same policy and period as the
 /// latest recorded decision is counted on that one instead of adding a row.
@@ -251,6 +300,25 @@ mod tests {
             policy: Some("p"),
             period: None,
         }
+    }
+
+    #[test]
+    fn a_recorded_decision_matches_the_same_evaluation_only() {
+        let d = growing(2, 1);
+        let recorded = super::RecordedDecision {
+            id: uuid::Uuid::nil(),
+            action: d.action.word(),
+            target_slots: d.target_slots as i32,
+            wanted_slots: d.wanted_slots as i32,
+            reason: d.reason.clone(),
+            policy: d.active_policy_name.clone(),
+            period: None,
+        };
+        assert_eq!(recorded.action, "grow 2");
+        assert!(recorded.same_as(&d));
+        let mut held = d.clone();
+        held.cap_growth(0, "capacity");
+        assert!(!recorded.same_as(&held));
     }
 
     #[test]

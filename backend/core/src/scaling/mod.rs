@@ -8,7 +8,8 @@ mod period;
 mod policy;
 
 pub use decision::{
-    Clamp, DecisionKey, NodeSnapshot, PoolSnapshot, ScalingAction, ScalingDecision, SlotCounts,
+    Clamp, DecisionKey, NodeSnapshot, PoolSnapshot, RecordedDecision, ScalingAction,
+    ScalingDecision, SlotCounts,
 };
 pub use evaluate::{active_policy, evaluate};
 pub use period::{Period, parse_weekday, weekday_name};

@@ -161,7 +161,7 @@ async fn evaluate_unchanged_in_bulk(
             Some(latest) => Some(latest),
             None => pools::latest_decision(&state.db, p.id)
                 .await?
-                .map(|row| pools::LatestDecision::of(&row)),
+                .map(|row| pools::recorded(&row)),
         };
         match latest {
             Some(latest) if holds && !waiting.contains(&p.id) && latest.same_as(&decision) => {

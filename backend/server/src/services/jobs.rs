@@ -21,20 +21,14 @@ pub const ACTIVE: &str = "Active";
 pub const TERMINATING: &str = "Terminating";
 pub const COMPLETED: &str = "Completed";
 
-pub async fn load(db: &impl ConnectionTrait, tenant: Uuid, id: Uuid) -> ApiResult<job::Model> {
-    job::Entity::find_by_id(id)
-        .filter(job::Column::TenantId.eq(tenant))
-        .one(db)
-        .await?
-        .ok_or_else(|| ApiError::not_found("job"))
-}
+pub use super::lookup::job as load;
 
 pub async fn create(state: &AppState, tenant_id: Uuid, body: JobBody) -> ApiResult<job::Model> {
     let name = required_name(&body.name, "name")?;
     let pool_id = match body.pool_uuid.as_deref().filter(|s| !s.is_empty()) {
         Some(raw) => {
-            let pool = super::pools::load(&state.db, tenant_id, body_id(raw, "poolUuid")?).await?;
-            let pool_state: PoolState = super::pools::state_of(&pool);
+            let pool = super::lookup::pool(&state.db, tenant_id, body_id(raw, "poolUuid")?).await?;
+            let pool_state: PoolState = super::lookup::pool_state(&pool);
             if !pool_state.accepts_tasks() {
                 return Err(ApiError::Conflict(format!(
                     "pool is {}: it takes no new job",

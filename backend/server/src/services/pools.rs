@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use hearth_core::model::{InstanceState, NodeState};
 use hearth_core::pool_state::{PoolEvent, PoolState, pool_transition};
 use hearth_core::scaling::{
-    NodeSnapshot, Policy, PoolSnapshot, ScalingDecision, active_policy, evaluate,
+    NodeSnapshot, Policy, PoolSnapshot, RecordedDecision, ScalingDecision, active_policy, evaluate,
     validate_elastic_property, validate_policies,
 };
 use hearth_core::validation::{SlotsPerNodeRefusal, validate_slots_per_node};
@@ -26,18 +26,7 @@ use crate::wire::pool::{
 };
 use crate::wire::{constants_from, echoed, tags_from};
 
-pub async fn load(db: &impl ConnectionTrait, tenant: Uuid, id: Uuid) -> ApiResult<pool::Model> {
-    pool::Entity::find_by_id(id)
-        .filter(pool::Column::TenantId.eq(tenant))
-        .filter(pool::Column::State.ne(PoolState::PendingDelete.as_str()))
-        .one(db)
-        .await?
-        .ok_or_else(|| ApiError::not_found("pool"))
-}
-
-pub fn state_of(pool: &pool::Model) -> PoolState {
-    pool.state.parse().unwrap_or(PoolState::Failure)
-}
+pub use super::lookup::{pool as load, pool_state as state_of};
 
 /// The core policies a stored pool follows.
 pub fn policies_of(pool: &pool::Model) -> Vec<Policy> {
@@ -562,52 +551,16 @@ pub struct Recording<'a> {
     pub max_live_nodes: u32,
 }
 
-/// What the resize loop remembers of a pool's latest decision.
-#[derive(Debug, Clone)]
-pub struct LatestDecision {
-    pub id: Uuid,
-    action: String,
-    target_slots: i32,
-    wanted_slots: i32,
-    reason: String,
-    policy: Option<String>,
-    period: Option<String>,
-}
-
-impl LatestDecision {
-    pub fn of(row: &scaling_decision::Model) -> Self {
-        LatestDecision {
-            id: row.id,
-            action: row.action.clone(),
-            target_slots: row.target_slots,
-            wanted_slots: row.wanted_slots,
-            reason: row.reason.clone(),
-            policy: row.active_policy_name.clone(),
-            period: row.active_period_name.clone(),
-        }
-    }
-
-    fn key(&self) -> hearth_core::scaling::DecisionKey<'_> {
-        hearth_core::scaling::DecisionKey {
-            action: &self.action,
-            target_slots: self.target_slots,
-            wanted_slots: self.wanted_slots,
-            reason: &self.reason,
-            policy: self.policy.as_deref(),
-            period: self.period.as_deref(),
-        }
-    }
-
-    /// Whether `decision` would be recorded as this one again.
-    pub fn same_as(&self, decision: &ScalingDecision) -> bool {
-        self.key().same_as(&hearth_core::scaling::DecisionKey {
-            action: &action_word(&decision.action),
-            target_slots: decision.target_slots as i32,
-            wanted_slots: decision.wanted_slots as i32,
-            reason: &decision.reason,
-            policy: decision.active_policy_name.as_deref(),
-            period: decision.active_period_name.as_deref(),
-        })
+/// What the resize loop remembers of a decision row.
+pub fn recorded(row: &scaling_decision::Model) -> RecordedDecision {
+    RecordedDecision {
+        id: row.id,
+        action: row.action.clone(),
+        target_slots: row.target_slots,
+        wanted_slots: row.wanted_slots,
+        reason: row.reason.clone(),
+        policy: row.active_policy_name.clone(),
+        period: row.active_period_name.clone(),
     }
 }
 
@@ -622,14 +575,6 @@ pub async fn latest_decision(
         .order_by_desc(scaling_decision::Column::CreatedAt)
         .one(db)
         .await?)
-}
-
-fn action_word(action: &hearth_core::scaling::ScalingAction) -> String {
-    match action {
-        hearth_core::scaling::ScalingAction::Hold => "hold".to_owned(),
-        hearth_core::scaling::ScalingAction::Grow { nodes } => format!("grow {nodes}"),
-        hearth_core::scaling::ScalingAction::Shrink { nodes } => format!("shrink {}", nodes.len()),
-    }
 }
 
 /// Evaluates a pool's policies now and stores the decision. An evaluation that reaches
@@ -669,7 +614,7 @@ pub async fn evaluate_and_record(
     {
         decision.reason = format!("{why}: {}", decision.reason);
     }
-    let action = action_word(&decision.action);
+    let action = decision.action.word();
     let mut next = pool::Entity::update_many()
         .col_expr(
             pool::Column::NextEvaluationAt,
@@ -688,7 +633,7 @@ pub async fn evaluate_and_record(
     let latest = latest_decision(db, pool.id).await?;
     let seq = latest.as_ref().map_or(1, |l| l.seq + 1);
     if let Some(latest) = latest
-        && LatestDecision::of(&latest).same_as(&decision)
+        && recorded(&latest).same_as(&decision)
     {
         let mut active = latest.into_active_model();
         active.evaluations = Set(active.evaluations.as_ref() + 1);

@@ -122,7 +122,7 @@ async fn resolve_target(
     let job = match body.job_uuid.as_deref().filter(|s| !s.is_empty()) {
         Some(raw) => {
             let id = body_id(raw, "jobUuid")?;
-            Some(super::jobs::load(db, tenant_id, id).await?)
+            Some(super::lookup::job(db, tenant_id, id).await?)
         }
         None => None,
     };
@@ -155,8 +155,8 @@ async fn resolve_target(
             )));
         }
     }
-    let pool = super::pools::load(db, tenant_id, pool_id).await?;
-    let pool_state: PoolState = super::pools::state_of(&pool);
+    let pool = super::lookup::pool(db, tenant_id, pool_id).await?;
+    let pool_state: PoolState = super::lookup::pool_state(&pool);
     if !pool_state.accepts_tasks() {
         return Err(ApiError::Conflict(format!(
             "pool is {}: it takes no new task",
