@@ -187,3 +187,35 @@ fn check_distinct_slots(execs: &[hearth_server::entities::instance_execution::Mo
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_task_answer_lists_a_bounded_number_of_completed_instances() {
+    const INSTANCES: u32 = 1005;
+    let app = spawn_app(None).await;
+    let api = &app.api;
+    let mut body = pool_body("large", 16);
+    body["multiSlotsSettings"] = json!({"slotsPerNode": 16});
+    let pool = api.create_pool(&body).await;
+    api.wait_ready_nodes(&pool, 1).await;
+    let task = api
+        .submit_task(&task_body("large", &pool, INSTANCES, "true"))
+        .await;
+    let t = api
+        .wait_task_finished(&task, std::time::Duration::from_secs(120))
+        .await;
+    assert_eq!(t["state"], "Success", "{}", t["status"]);
+    let listed = t["completedInstances"]
+        .as_array()
+        .expect("completedInstances");
+    assert_eq!(listed.len(), 1000, "the list is capped");
+    assert_eq!(t["completedInstancesTruncated"], true);
+    // The first by instance id, and the ranges and progress still cover every instance.
+    assert_eq!(listed[0]["instanceId"], 0);
+    assert_eq!(listed[999]["instanceId"], 999);
+    assert_eq!(
+        t["status"]["succeededRange"],
+        format!("0-{}", INSTANCES - 1)
+    );
+    assert_eq!(t["status"]["executionProgress"], 100.0);
+    app.stop().await;
+}
