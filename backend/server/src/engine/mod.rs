@@ -50,20 +50,21 @@ pub async fn wake_pool_nodes(state: &AppState, pool_id: Uuid) {
 
 /// Dispatch in the background: the request that made work available answers at once.
 pub fn spawn_dispatch(state: web::Data<AppState>, pool_id: Uuid) {
-    tokio::spawn(async move {
-        if let Err(e) = dispatch::dispatch_pool(&state, pool_id).await {
-            tracing::error!(pool = %pool_id, error = %e, "dispatch failed");
-        }
-    });
+    tokio::spawn(async move { dispatch_logged(&state, pool_id).await });
+}
+
+/// Dispatches a pool where nobody waits for the answer: a failure is logged.
+async fn dispatch_logged(state: &AppState, pool_id: Uuid) {
+    if let Err(e) = dispatch::dispatch_pool(state, pool_id).await {
+        tracing::error!(pool = %pool_id, error = %e, "dispatch failed");
+    }
 }
 
 /// New work for a pool: dispatched in the background, and what finds no free slot asks
 /// the pool to grow now (see `resize::grow_on_demand`).
 pub fn work_arrived(state: web::Data<AppState>, pool_id: Uuid) {
     tokio::spawn(async move {
-        if let Err(e) = dispatch::dispatch_pool(&state, pool_id).await {
-            tracing::error!(pool = %pool_id, error = %e, "dispatch failed");
-        }
+        dispatch_logged(&state, pool_id).await;
         if let Err(e) = resize::grow_on_demand(&state, pool_id).await {
             tracing::error!(pool = %pool_id, error = %e, "growth on demand failed");
         }
@@ -123,9 +124,11 @@ impl EngineTasks {
     }
 }
 
-/// Instances left on a slot of a node that has ended (a crash between two writes, or a
-/// bug): given back like those of a lost node, so no task waits for them forever.
-pub async fn repair_stranded(state: &AppState) -> crate::error::ApiResult<usize> {
+/// Instances left on a slot of a node that has ended (a crash between two writes): given
+/// back like those of a lost node, so no task waits for them forever. Run at start only:
+/// while running, dispatch and node ends exclude each other, and this scan of every
+/// instance on a slot is not worth a periodic cost.
+async fn repair_stranded(state: &AppState) -> crate::error::ApiResult<usize> {
     let ended = sea_orm::sea_query::Query::select()
         .column(node::Column::Id)
         .from(node::Entity)
@@ -145,6 +148,7 @@ pub async fn repair_stranded(state: &AppState) -> crate::error::ApiResult<usize>
         .await?;
     let now = state.clock.now();
     let mut repaired = 0;
+    let mut pools: Vec<Uuid> = Vec::new();
     for inst in stranded {
         let txn = crate::db::write(&state.db).await?;
         if instances::lose_instance(&txn, &inst, now, false).await? {
@@ -152,18 +156,18 @@ pub async fn repair_stranded(state: &AppState) -> crate::error::ApiResult<usize>
             repaired += 1;
         }
         txn.commit().await?;
-        spawn_dispatch_now(state, inst.pool_id).await;
+        if !pools.contains(&inst.pool_id) {
+            pools.push(inst.pool_id);
+        }
+    }
+    // Once per pool, after all are back in the queue.
+    for pool_id in pools {
+        dispatch_logged(state, pool_id).await;
     }
     if repaired > 0 {
         tracing::warn!(repaired, "instances stranded on ended nodes given back");
     }
     Ok(repaired)
-}
-
-async fn spawn_dispatch_now(state: &AppState, pool_id: Uuid) {
-    if let Err(e) = dispatch::dispatch_pool(state, pool_id).await {
-        tracing::error!(pool = %pool_id, error = %e, "dispatch failed");
-    }
 }
 
 /// Nodes of a previous run: still-running agents are adopted (they call in again), dead

@@ -24,9 +24,6 @@ pub async fn run(state: web::Data<AppState>, mut stop: watch::Receiver<bool>) {
         if let Err(e) = check_nodes(&state).await {
             tracing::error!(error = %e, "node check failed");
         }
-        if let Err(e) = super::repair_stranded(&state).await {
-            tracing::error!(error = %e, "stranded instance check failed");
-        }
         if let Err(e) = check_jobs(&state).await {
             tracing::error!(error = %e, "job check failed");
         }

@@ -382,6 +382,27 @@ struct FinishedBody {
     stderr: String,
 }
 
+impl FinishedBody {
+    fn finish(&self) -> instances::Finish<'_> {
+        instances::Finish {
+            attempt: self.attempt,
+            exit_code: self.exit_code,
+            signal: self.signal,
+            stdout: &self.stdout,
+            stderr: &self.stderr,
+        }
+    }
+}
+
+/// After instances of a node ended: their slots are refilled at once (the pool's state
+/// follows its nodes, which the reports do not change), and a draining node that just
+/// emptied learns on its next poll to shut down.
+async fn refill(state: &AppState, node: &crate::entities::node::Model) -> ApiResult<()> {
+    engine::dispatch::dispatch_pool(state, node.pool_id).await?;
+    state.wake_node(node.id);
+    Ok(())
+}
+
 /// The instance's process ended; its slot is free again at once.
 #[utoipa::path(tag = "agent", responses((status = 200, description = "recorded")))]
 #[post("/agent/v1/instances/{uuid}/finished")]
@@ -393,25 +414,14 @@ async fn finished(
 ) -> ApiResult<HttpResponse> {
     let node_id = caller.node.id;
     engine::touch_liveness(&state, node_id);
-    let b = body.0;
     instances::finished(
         &state,
         node_id,
         path_id(&uuid, "instance")?,
-        instances::Finish {
-            attempt: b.attempt,
-            exit_code: b.exit_code,
-            signal: b.signal,
-            stdout: &b.stdout,
-            stderr: &b.stderr,
-        },
+        body.0.finish(),
     )
     .await?;
-    // The freed slot is refilled at once; the pool's state follows its nodes, which this
-    // report does not change.
-    engine::dispatch::dispatch_pool(&state, caller.node.pool_id).await?;
-    // A draining node that just emptied learns to shut down on its next poll.
-    state.wake_node(node_id);
+    refill(&state, &caller.node).await?;
     Ok(ok(json!({})))
 }
 
@@ -427,13 +437,8 @@ enum BatchItem {
     #[serde(rename = "finished", rename_all = "camelCase")]
     Finished {
         instance_uuid: Uuid,
-        attempt: Option<i32>,
-        exit_code: Option<i32>,
-        signal: Option<i32>,
-        #[serde(default)]
-        stdout: String,
-        #[serde(default)]
-        stderr: String,
+        #[serde(flatten)]
+        report: FinishedBody,
     },
 }
 
@@ -476,27 +481,10 @@ async fn report(
             } => instances::started_in(&txn, now, node_id, *instance_uuid, *attempt).await,
             BatchItem::Finished {
                 instance_uuid,
-                attempt,
-                exit_code,
-                signal,
-                stdout,
-                stderr,
+                report,
             } => {
                 any_finished = true;
-                instances::finished_in(
-                    &txn,
-                    now,
-                    node_id,
-                    *instance_uuid,
-                    instances::Finish {
-                        attempt: *attempt,
-                        exit_code: *exit_code,
-                        signal: *signal,
-                        stdout,
-                        stderr,
-                    },
-                )
-                .await
+                instances::finished_in(&txn, now, node_id, *instance_uuid, report.finish()).await
             }
         };
         results.push(match outcome {
@@ -514,8 +502,7 @@ async fn report(
     txn.commit().await?;
     if any_finished {
         instances::mark_idle_if_free(&state.db, node_id, now).await?;
-        engine::dispatch::dispatch_pool(&state, caller.node.pool_id).await?;
-        state.wake_node(node_id);
+        refill(&state, &caller.node).await?;
     }
     Ok(ok(json!({"results": results})))
 }
