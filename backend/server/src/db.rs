@@ -15,7 +15,8 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
     let sqlite = url.starts_with("sqlite:");
     let mut options = ConnectOptions::new(url.to_owned());
     options
-        .sqlx_logging(false)
+        // Every statement in the log (target `sqlx::query`): a debugging aid, off by default.
+        .sqlx_logging(std::env::var_os("HEARTH_SQL_LOG").is_some())
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(30));
     if sqlite {

@@ -70,6 +70,10 @@ pub struct Client {
     last_answer: Mutex<Instant>,
     reachable: AtomicBool,
     exit: ExitSignal,
+    /// Assignments the server put in a `/report` answer (the slots those reports freed,
+    /// refilled in the same round trip), for the node to apply. One message per answer, each
+    /// at most the node's slots, applied as it arrives.
+    refills: tokio::sync::mpsc::UnboundedSender<Directives>,
 }
 
 impl Client {
@@ -78,6 +82,7 @@ impl Client {
         token: String,
         give_up_after: Duration,
         exit: ExitSignal,
+        refills: tokio::sync::mpsc::UnboundedSender<Directives>,
     ) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
@@ -96,6 +101,7 @@ impl Client {
             last_answer: Mutex::new(Instant::now()),
             reachable: AtomicBool::new(true),
             exit,
+            refills,
         })
     }
 
@@ -194,7 +200,7 @@ impl Client {
         let sent = self
             .post(
                 "/report",
-                &serde_json::json!({ "reports": reports }),
+                &serde_json::json!({ "reports": reports, "assignmentsInAnswer": true }),
                 CALL_TIMEOUT,
             )
             .await;
@@ -206,7 +212,19 @@ impl Client {
             Err(e) => Err(e),
         };
         match answer {
-            Ok(answer) => {
+            Ok(mut answer) => {
+                if let Some(assignments) =
+                    answer.get_mut("assignments").map(serde_json::Value::take)
+                {
+                    let refill = serde_json::json!({ "assignments": assignments });
+                    match serde_json::from_value::<Directives>(refill) {
+                        Ok(d) if !d.assignments.is_empty() => {
+                            let _ = self.refills.send(d);
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::error!(error = %e, "unreadable assignments in /report"),
+                    }
+                }
                 let results = answer["results"].as_array().cloned().unwrap_or_default();
                 for (i, p) in batch.into_iter().enumerate() {
                     let status = results

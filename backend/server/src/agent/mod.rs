@@ -65,11 +65,13 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     }
 
     // Built after the boot delay: the give-up clock starts with the first attempt.
+    let (refills, mut refilled) = tokio::sync::mpsc::unbounded_channel();
     let client = Arc::new(Client::new(
         &config.server,
         config.node_token.clone(),
         config.give_up_after,
         exit.clone(),
+        refills,
     )?);
     tokio::spawn(
         heartbeat::give_up_watch(client.clone(), exit.clone())
@@ -104,6 +106,27 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         dispatch::poll_loop(node.clone())
             .instrument(tracing::info_span!(parent: &node_span, "poll")),
     );
+    // Slots refilled in the answers to reports: applied like a poll's assignments (what
+    // finds no free slot comes back in a later answer, which names every assignment the
+    // node has not started).
+    let refill_node = node.clone();
+    let refill = tokio::spawn(
+        async move {
+            loop {
+                let directives = tokio::select! {
+                    _ = refill_node.exit.wait() => return,
+                    d = refilled.recv() => d,
+                };
+                match directives {
+                    Some(d) => {
+                        refill_node.apply(d).await;
+                    }
+                    None => return,
+                }
+            }
+        }
+        .instrument(tracing::info_span!(parent: &node_span, "refill")),
+    );
 
     let reason = exit.wait().await;
     // A node the server declared gone has had its instances given to other nodes: they are
@@ -113,6 +136,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     // Both loops return on the exit signal; this only skips waiting for a call in flight.
     heartbeat.abort();
     poll.abort();
+    refill.abort();
     outcome(reason, &config)
 }
 

@@ -22,6 +22,9 @@ pub struct Spawned {
     pub stderr: ChildStderr,
 }
 
+/// The shell instances run in.
+const SHELL: &str = "/bin/sh";
+
 /// Starts `sh -c command` in `<node dir>/<workdir>`, stdin closed, as leader of a new process
 /// group so that a kill reaches everything the command started.
 pub async fn spawn(assignment: &Assignment, node_dir: &Path) -> anyhow::Result<Spawned> {
@@ -29,7 +32,10 @@ pub async fn spawn(assignment: &Assignment, node_dir: &Path) -> anyhow::Result<S
     tokio::fs::create_dir_all(&dir)
         .await
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-    let mut child = Command::new("sh")
+    // An absolute path: with the environment replaced and a bare program name, the standard
+    // library must fork to search PATH; with a path it uses posix_spawn, which does not copy
+    // the agent's page tables for every instance.
+    let mut child = Command::new(SHELL)
         .arg("-c")
         .arg(&assignment.command)
         .env_clear()

@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 use hearth_core::model::{InstanceState, NodeState};
 use hearth_core::placement::{NodeSlots, place};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use super::instances::ON_SLOT;
@@ -22,14 +22,32 @@ use crate::state::AppState;
 
 /// Places what can be placed in one pool now; wakes the nodes that got work.
 pub async fn dispatch_pool(state: &AppState, pool_id: Uuid) -> ApiResult<usize> {
+    Ok(dispatch_pool_except(state, pool_id, None).await?.placed)
+}
+
+/// What one dispatch placed.
+#[derive(Debug, Default)]
+pub struct Dispatched {
+    pub placed: usize,
+    /// Nodes that got work.
+    pub nodes: Vec<Uuid>,
+}
+
+/// `dispatch_pool`, without waking `quiet`: the node whose report asked for the refill
+/// learns its new work in the report's answer.
+pub async fn dispatch_pool_except(
+    state: &AppState,
+    pool_id: Uuid,
+    quiet: Option<Uuid>,
+) -> ApiResult<Dispatched> {
     let lock = state.dispatch_lock(pool_id);
     let _guard = lock.lock().await;
     let db = &state.db;
     let Some(p) = pool::Entity::find_by_id(pool_id).one(db).await? else {
-        return Ok(0);
+        return Ok(Dispatched::default());
     };
     if !pools::state_of(&p).accepts_tasks() {
-        return Ok(0);
+        return Ok(Dispatched::default());
     }
     super::progress::settle_dependencies(state, pool_id).await?;
     let now = state.clock.now();
@@ -37,9 +55,14 @@ pub async fn dispatch_pool(state: &AppState, pool_id: Uuid) -> ApiResult<usize> 
     // Read inside the transaction, nodes share-locked (PostgreSQL): a node being failed
     // right now is either seen Failed here or fails after this commits, and then takes
     // back what this placed. Instances are never left assigned to a dead node.
-    let nodes: Vec<(Uuid, i32)> = node::Entity::find()
+    type NodeRow = (Uuid, i32, Option<chrono::DateTime<chrono::Utc>>);
+    let nodes: Vec<NodeRow> = node::Entity::find()
         .select_only()
-        .columns([node::Column::Id, node::Column::Slots])
+        .columns([
+            node::Column::Id,
+            node::Column::Slots,
+            node::Column::IdleSince,
+        ])
         .filter(node::Column::PoolId.eq(pool_id))
         .filter(node::Column::State.eq(NodeState::Ready.as_str()))
         .order_by_asc(node::Column::CreatedAt)
@@ -48,12 +71,12 @@ pub async fn dispatch_pool(state: &AppState, pool_id: Uuid) -> ApiResult<usize> 
         .all(&txn)
         .await?;
     if nodes.is_empty() {
-        return Ok(0);
+        return Ok(Dispatched::default());
     }
     let busy: Vec<(Option<Uuid>, Option<i32>)> = instance::Entity::find()
         .select_only()
         .columns([instance::Column::NodeId, instance::Column::SlotIndex])
-        .filter(instance::Column::NodeId.is_in(nodes.iter().map(|(id, _)| *id)))
+        .filter(instance::Column::NodeId.is_in(nodes.iter().map(|(id, _, _)| *id)))
         .filter(instance::Column::State.is_in(ON_SLOT))
         .into_tuple()
         .all(&txn)
@@ -66,7 +89,7 @@ pub async fn dispatch_pool(state: &AppState, pool_id: Uuid) -> ApiResult<usize> 
     }
     let slots: Vec<NodeSlots> = nodes
         .iter()
-        .map(|(id, capacity)| NodeSlots {
+        .map(|(id, capacity, _)| NodeSlots {
             node_id: *id,
             capacity: (*capacity).max(0) as u32,
             busy: used.get(id).map_or(0, |s| s.len() as u32),
@@ -77,7 +100,7 @@ pub async fn dispatch_pool(state: &AppState, pool_id: Uuid) -> ApiResult<usize> 
         .map(|s| s.capacity.saturating_sub(s.busy))
         .sum();
     if free == 0 {
-        return Ok(0);
+        return Ok(Dispatched::default());
     }
     let candidates: Vec<(Uuid, Uuid)> = instance::Entity::find()
         .select_only()
@@ -92,48 +115,60 @@ pub async fn dispatch_pool(state: &AppState, pool_id: Uuid) -> ApiResult<usize> 
         .all(&txn)
         .await?;
     if candidates.is_empty() {
-        return Ok(0);
+        return Ok(Dispatched::default());
     }
     let placement = place(&slots, candidates.len() as u32);
+    // Slots chosen per node, then one conditional claim per node: an instance changed
+    // meanwhile (an abort on PostgreSQL) is not claimed, and RETURNING says which were.
+    let mut per_node: Vec<(Uuid, Vec<(Uuid, i32)>)> = Vec::new();
+    let task_of: HashMap<Uuid, Uuid> = candidates.iter().copied().collect();
+    for ((id, _), node_id) in candidates.iter().zip(placement) {
+        let taken = used.entry(node_id).or_default();
+        let slot = (0..).find(|i| !taken.contains(i)).unwrap_or(0);
+        taken.insert(slot);
+        match per_node.iter_mut().find(|(n, _)| *n == node_id) {
+            Some((_, list)) => list.push((*id, slot)),
+            None => per_node.push((node_id, vec![(*id, slot)])),
+        }
+    }
     let mut placed = 0;
     let mut per_task: Vec<(Uuid, u64)> = Vec::new();
     let mut touched_nodes: Vec<Uuid> = Vec::new();
-    for ((id, task_id), node_id) in candidates.iter().zip(placement) {
-        let taken = used.entry(node_id).or_default();
-        let slot = (0..).find(|i| !taken.contains(i)).unwrap_or(0);
-        let claimed = instance::Entity::update_many()
-            .col_expr(
-                instance::Column::State,
-                Expr::value(InstanceState::Assigned.as_str()),
-            )
-            .col_expr(instance::Column::NodeId, Expr::value(node_id))
-            .col_expr(instance::Column::SlotIndex, Expr::value(slot))
-            .filter(instance::Column::Id.eq(*id))
-            .filter(instance::Column::State.eq(InstanceState::Queued.as_str()))
-            .exec(&txn)
-            .await?
-            .rows_affected;
-        if claimed == 1 {
-            taken.insert(slot);
+    for (node_id, list) in &per_node {
+        let claimed = claim(&txn, *node_id, list).await?;
+        if claimed.is_empty() {
+            continue;
+        }
+        touched_nodes.push(*node_id);
+        for id in claimed {
             placed += 1;
-            match per_task.iter_mut().find(|(t, _)| t == task_id) {
+            let task_id = task_of[&id];
+            match per_task.iter_mut().find(|(t, _)| *t == task_id) {
                 Some((_, n)) => *n += 1,
-                None => per_task.push((*task_id, 1)),
-            }
-            if !touched_nodes.contains(&node_id) {
-                touched_nodes.push(node_id);
+                None => per_task.push((task_id, 1)),
             }
         }
     }
     // Lock order everywhere: instances, then nodes, then tasks.
-    node::Entity::update_many()
-        .col_expr(
-            node::Column::IdleSince,
-            Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
-        )
-        .filter(node::Column::Id.is_in(touched_nodes.iter().copied()))
-        .exec(&txn)
-        .await?;
+    // On SQLite this transaction is the only writer, so the idle marks read above are
+    // current and only nodes that were idle need clearing. On PostgreSQL a concurrent
+    // `mark_idle_if_free` may commit after that read: every touched node is cleared.
+    let serialized = txn.get_database_backend() == sea_orm::DbBackend::Sqlite;
+    let were_idle: Vec<Uuid> = nodes
+        .iter()
+        .filter(|(id, _, idle)| (idle.is_some() || !serialized) && touched_nodes.contains(id))
+        .map(|(id, _, _)| *id)
+        .collect();
+    if !were_idle.is_empty() {
+        node::Entity::update_many()
+            .col_expr(
+                node::Column::IdleSince,
+                Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+            )
+            .filter(node::Column::Id.is_in(were_idle))
+            .exec(&txn)
+            .await?;
+    }
     for (task_id, n) in &per_task {
         tasks::shift(
             &txn,
@@ -146,12 +181,48 @@ pub async fn dispatch_pool(state: &AppState, pool_id: Uuid) -> ApiResult<usize> 
         super::progress::refresh_task_state(&txn, *task_id, now).await?;
     }
     txn.commit().await?;
-    for n in touched_nodes {
-        state.wake_node(n);
+    for n in touched_nodes.iter().filter(|n| Some(**n) != quiet) {
+        state.wake_node(*n);
     }
     if placed > 0 {
         tracing::debug!(pool = %pool_id, placed, "dispatched");
         state.metrics.instances_dispatched.inc_by(placed as u64);
     }
-    Ok(placed)
+    Ok(Dispatched {
+        placed,
+        nodes: touched_nodes,
+    })
+}
+
+/// Claims queued instances for slots of one node in one statement; answers those claimed.
+async fn claim(
+    txn: &sea_orm::DatabaseTransaction,
+    node_id: Uuid,
+    list: &[(Uuid, i32)],
+) -> ApiResult<Vec<Uuid>> {
+    use sea_orm::Iden;
+    use sea_orm::sea_query::{CaseStatement, ExprTrait, Query};
+    let mut slot = CaseStatement::new();
+    for (id, index) in list {
+        slot = slot.case(Expr::col(instance::Column::Id).eq(*id), Expr::val(*index));
+    }
+    let mut update = Query::update();
+    update
+        .table(instance::Entity)
+        .value(
+            instance::Column::State,
+            Expr::val(InstanceState::Assigned.as_str()),
+        )
+        .value(instance::Column::NodeId, Expr::val(node_id))
+        .value(instance::Column::SlotIndex, slot.finally(Expr::val(0)))
+        .and_where(instance::Column::Id.is_in(list.iter().map(|(id, _)| *id)))
+        .and_where(instance::Column::State.eq(InstanceState::Queued.as_str()))
+        .returning_col(instance::Column::Id);
+    let rows = txn.query_all(&update).await?;
+    let column = instance::Column::Id.to_string();
+    let mut claimed = Vec::with_capacity(rows.len());
+    for row in rows {
+        claimed.push(row.try_get::<Uuid>("", &column)?);
+    }
+    Ok(claimed)
 }

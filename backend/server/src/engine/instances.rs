@@ -52,7 +52,7 @@ pub fn append_bounded(current: &str, chunk: &str, cap: usize) -> (String, usize)
     (text[cut..].to_owned(), cut)
 }
 
-fn with_output(
+pub(super) fn with_output(
     active: &mut instance::ActiveModel,
     current: &instance::Model,
     stdout: &str,
@@ -329,7 +329,10 @@ pub async fn mark_idle_if_free(
 }
 
 /// The retry limits of a task: its own `retrySettings`, else its pool's defaults.
-async fn retry_limits(db: &impl ConnectionTrait, t: &task::Model) -> ApiResult<(i32, Option<i32>)> {
+pub(super) async fn retry_limits(
+    db: &impl ConnectionTrait,
+    t: &task::Model,
+) -> ApiResult<(i32, Option<i32>)> {
     if let (Some(per_instance), Some(total)) = (t.max_per_instance_retries, t.max_total_retries) {
         return Ok((per_instance, Some(total)));
     }
@@ -361,12 +364,19 @@ async fn retry_allowed(
     t: &task::Model,
     inst: &instance::Model,
 ) -> ApiResult<bool> {
-    let (per_instance, total) = retry_limits(db, t).await?;
-    let used_by_instance = (inst.attempts - 1).max(0);
-    if used_by_instance >= per_instance {
-        return Ok(false);
-    }
-    Ok(total.is_none_or(|total| t.retries_used < total))
+    let limits = retry_limits(db, t).await?;
+    Ok(retry_allowed_by(limits, inst.attempts, t.retries_used))
+}
+
+/// The retry rule itself: an instance at attempt `attempts` may run again while it is under
+/// its per-instance limit and its task (`retries_used` so far) under the total.
+pub(super) fn retry_allowed_by(
+    (per_instance, total): (i32, Option<i32>),
+    attempts: i32,
+    retries_used: i32,
+) -> bool {
+    let used_by_instance = (attempts - 1).max(0);
+    used_by_instance < per_instance && total.is_none_or(|total| retries_used < total)
 }
 
 /// An instance whose node was lost: back to the queue if retries remain, else Failed.

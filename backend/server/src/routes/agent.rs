@@ -7,7 +7,7 @@ use actix_web::{HttpResponse, post, web};
 use hearth_core::model::{InstanceState, NodeState};
 use hearth_core::task_state::TaskState;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::ok;
 use crate::auth::NodeCaller;
 use crate::body::JsonBody;
-use crate::engine::{self, instances, nodes};
+use crate::engine::{self, batch, instances, nodes};
 use crate::entities::{instance, node, pool, task};
 use crate::error::ApiResult;
 use crate::services::{path_id, profiles, tasks};
@@ -89,13 +89,34 @@ impl Work {
     }
 }
 
+/// An instance on one of the node's slots, as a poll needs it (no output).
+struct OnSlot {
+    id: Uuid,
+    task_id: Uuid,
+    state: String,
+    instance_id: i32,
+    slot_index: Option<i32>,
+    attempts: i32,
+}
+
+type OnSlotRow = (Uuid, Uuid, String, i32, Option<i32>, i32);
+
+/// The node's work now. `fresh` is its row when the caller just read it (the first look of a
+/// poll); a poll woken later reads it again. A fixed number of statements whatever the
+/// node's slots: the node, its instances on slots, their tasks, and for new assignments the
+/// pool and its profile.
 async fn work_for(
     state: &AppState,
     node_id: Uuid,
+    fresh: Option<&node::Model>,
     running: &[Uuid],
     with_assignments: bool,
 ) -> ApiResult<Work> {
-    let Some(n) = node::Entity::find_by_id(node_id).one(&state.db).await? else {
+    let n = match fresh {
+        Some(n) => Some(n.clone()),
+        None => node::Entity::find_by_id(node_id).one(&state.db).await?,
+    };
+    let Some(n) = n else {
         return Ok(Work {
             assignments: vec![],
             cancel: running.to_vec(),
@@ -103,14 +124,33 @@ async fn work_for(
             shutdown: true,
         });
     };
-    let on_node = instance::Entity::find()
+    let on_node: Vec<OnSlot> = instance::Entity::find()
+        .select_only()
+        .columns([
+            instance::Column::Id,
+            instance::Column::TaskId,
+            instance::Column::State,
+            instance::Column::InstanceId,
+            instance::Column::SlotIndex,
+            instance::Column::Attempts,
+        ])
         .filter(instance::Column::NodeId.eq(node_id))
-        .filter(instance::Column::State.is_in([
-            InstanceState::Assigned.as_str(),
-            InstanceState::Executing.as_str(),
-        ]))
+        .filter(instance::Column::State.is_in(instances::ON_SLOT))
+        .into_tuple::<OnSlotRow>()
         .all(&state.db)
-        .await?;
+        .await?
+        .into_iter()
+        .map(
+            |(id, task_id, state, instance_id, slot_index, attempts)| OnSlot {
+                id,
+                task_id,
+                state,
+                instance_id,
+                slot_index,
+                attempts,
+            },
+        )
+        .collect();
     let node_state = nodes::node_state(&n);
     if node_state == NodeState::Draining && on_node.is_empty() {
         nodes::end_node(state, node_id, nodes::NodeEnd::Terminated, true).await?;
@@ -130,22 +170,27 @@ async fn work_for(
             shutdown: true,
         });
     }
-    let mut task_states: HashMap<Uuid, TaskState> = HashMap::new();
-    for i in &on_node {
-        if let std::collections::hash_map::Entry::Vacant(e) = task_states.entry(i.task_id) {
-            let s = task::Entity::find_by_id(i.task_id)
-                .one(&state.db)
-                .await?
-                .map(|t| tasks::state_of(&t))
-                .unwrap_or(TaskState::Cancelled);
-            e.insert(s);
-        }
-    }
+    let mut task_ids: Vec<Uuid> = on_node.iter().map(|i| i.task_id).collect();
+    task_ids.sort_unstable();
+    task_ids.dedup();
+    let task_rows: HashMap<Uuid, task::Model> = if task_ids.is_empty() {
+        HashMap::new()
+    } else {
+        task::Entity::find()
+            .filter(task::Column::Id.is_in(task_ids))
+            .all(&state.db)
+            .await?
+            .into_iter()
+            .map(|t| (t.id, t))
+            .collect()
+    };
     let stopping = |t: &Uuid| {
-        matches!(
-            task_states.get(t),
-            Some(TaskState::PendingCancel | TaskState::Cancelled | TaskState::PendingDelete) | None
-        )
+        task_rows.get(t).is_none_or(|t| {
+            matches!(
+                tasks::state_of(t),
+                TaskState::PendingCancel | TaskState::Cancelled | TaskState::PendingDelete
+            )
+        })
     };
     let cancel: Vec<Uuid> = running
         .iter()
@@ -166,23 +211,23 @@ async fn work_for(
         .any(|i| stopping(&i.task_id) && running.contains(&i.id));
     let running: HashSet<&Uuid> = running.iter().collect();
     let mut assignments = Vec::new();
-    if with_assignments {
+    let new: Vec<&OnSlot> = on_node
+        .iter()
+        .filter(|i| i.state == InstanceState::Assigned.as_str() && !running.contains(&i.id))
+        .collect();
+    if with_assignments && !new.is_empty() {
+        let inherited = inherited_constants(state, n.pool_id).await?;
         let mut env_cache: HashMap<Uuid, TaskEnvironment> = HashMap::new();
-        for i in on_node
-            .iter()
-            .filter(|i| i.state == InstanceState::Assigned.as_str() && !running.contains(&i.id))
-        {
-            if let std::collections::hash_map::Entry::Vacant(slot) = env_cache.entry(i.task_id) {
-                match task_environment(state, i.task_id).await? {
-                    Some(found) => slot.insert(found),
-                    None => continue,
-                };
-            }
-            let TaskEnvironment {
-                command,
-                constants,
-                task: t,
-            } = &env_cache[&i.task_id];
+        for i in new {
+            let Some(t) = task_rows.get(&i.task_id) else {
+                continue;
+            };
+            let Some(inherited) = &inherited else {
+                continue;
+            };
+            let TaskEnvironment { command, constants } = env_cache
+                .entry(i.task_id)
+                .or_insert_with(|| task_environment(inherited, t));
             let mut env: serde_json::Map<String, Value> = constants
                 .iter()
                 .map(|(k, v)| (k.clone(), json!(v)))
@@ -221,41 +266,50 @@ async fn work_for(
     })
 }
 
-/// Constants in force for a task's instances (profile < pool < task) and the command they run.
-/// What a task's instances run with.
+/// What a task's instances run with: the constants in force (profile < pool < task) and the
+/// command.
 struct TaskEnvironment {
     command: String,
     constants: Vec<(String, String)>,
-    task: task::Model,
 }
 
-async fn task_environment(state: &AppState, task_id: Uuid) -> ApiResult<Option<TaskEnvironment>> {
-    let Some(t) = task::Entity::find_by_id(task_id).one(&state.db).await? else {
-        return Ok(None);
-    };
-    let Some(p) = pool::Entity::find_by_id(t.pool_id).one(&state.db).await? else {
+/// Constants every task of a pool inherits: its profile's, overridden by the pool's. `None`
+/// when the pool is gone.
+async fn inherited_constants(
+    state: &AppState,
+    pool_id: Uuid,
+) -> ApiResult<Option<Vec<(String, String)>>> {
+    let Some(p) = pool::Entity::find_by_id(pool_id).one(&state.db).await? else {
         return Ok(None);
     };
     let mut merged: Vec<(String, String)> = Vec::new();
-    let mut set = |k: String, v: String| {
-        if let Some(slot) = merged.iter_mut().find(|(key, _)| *key == k) {
-            slot.1 = v;
-        } else {
-            merged.push((k, v));
-        }
-    };
     if let Ok(profile) = profiles::find(&state.db, &p.profile_name).await {
         let consts: Vec<profiles::ProfileConstant> =
             serde_json::from_value(profile.constants).unwrap_or_default();
         for c in consts {
-            set(c.name, c.value);
+            set_constant(&mut merged, c.name, c.value);
         }
     }
-    for source in [&p.constants, &t.constants] {
-        let consts: Vec<KeyValue> = serde_json::from_value(source.clone()).unwrap_or_default();
-        for c in consts {
-            set(c.key, c.value.unwrap_or_default());
-        }
+    let consts: Vec<KeyValue> = serde_json::from_value(p.constants).unwrap_or_default();
+    for c in consts {
+        set_constant(&mut merged, c.key, c.value.unwrap_or_default());
+    }
+    Ok(Some(merged))
+}
+
+fn set_constant(merged: &mut Vec<(String, String)>, k: String, v: String) {
+    if let Some(slot) = merged.iter_mut().find(|(key, _)| *key == k) {
+        slot.1 = v;
+    } else {
+        merged.push((k, v));
+    }
+}
+
+fn task_environment(inherited: &[(String, String)], t: &task::Model) -> TaskEnvironment {
+    let mut merged = inherited.to_vec();
+    let consts: Vec<KeyValue> = serde_json::from_value(t.constants.clone()).unwrap_or_default();
+    for c in consts {
+        set_constant(&mut merged, c.key, c.value.unwrap_or_default());
     }
     let command = merged
         .iter()
@@ -263,11 +317,10 @@ async fn task_environment(state: &AppState, task_id: Uuid) -> ApiResult<Option<T
         .or_else(|| merged.iter().find(|(k, v)| k == "command" && !v.is_empty()))
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
-    Ok(Some(TaskEnvironment {
+    TaskEnvironment {
         command,
         constants: merged,
-        task: t,
-    }))
+    }
 }
 
 async fn note_heartbeat(state: &AppState, node_id: Uuid) -> ApiResult<()> {
@@ -289,7 +342,14 @@ async fn heartbeat(
     body: JsonBody<RunningBody>,
 ) -> ApiResult<HttpResponse> {
     note_heartbeat(&state, caller.node.id).await?;
-    let work = work_for(&state, caller.node.id, &body.0.running, false).await?;
+    let work = work_for(
+        &state,
+        caller.node.id,
+        Some(&caller.node),
+        &body.0.running,
+        false,
+    )
+    .await?;
     Ok(ok(
         json!({"cancel": work.cancel, "shutdown": work.shutdown}),
     ))
@@ -310,13 +370,13 @@ async fn poll(
     let notified = signal.notified();
     tokio::pin!(notified);
     notified.as_mut().enable();
-    let work = work_for(&state, node_id, &body.0.running, true).await?;
+    let work = work_for(&state, node_id, Some(&caller.node), &body.0.running, true).await?;
     if !work.is_empty() {
         return Ok(ok(work.json()));
     }
     let _ = tokio::time::timeout(state.settings.poll_wait, notified).await;
     engine::touch_liveness(&state, node_id);
-    Ok(ok(work_for(&state, node_id, &body.0.running, true)
+    Ok(ok(work_for(&state, node_id, None, &body.0.running, true)
         .await?
         .json()))
 }
@@ -395,12 +455,25 @@ impl FinishedBody {
 }
 
 /// After instances of a node ended: their slots are refilled at once (the pool's state
-/// follows its nodes, which the reports do not change), and a draining node that just
-/// emptied learns on its next poll to shut down.
-async fn refill(state: &AppState, node: &crate::entities::node::Model) -> ApiResult<()> {
-    engine::dispatch::dispatch_pool(state, node.pool_id).await?;
-    state.wake_node(node.id);
-    Ok(())
+/// follows its nodes, which the reports do not change). Answers whether this node got new
+/// work; `quiet`: not woken for it (the caller answers it). A node that got none is woken
+/// and marked idle if it has nothing left: a draining node that just emptied learns on its
+/// next poll to shut down.
+async fn refill(
+    state: &AppState,
+    node: &crate::entities::node::Model,
+    now: chrono::DateTime<chrono::Utc>,
+    quiet: bool,
+) -> ApiResult<bool> {
+    let dispatched =
+        engine::dispatch::dispatch_pool_except(state, node.pool_id, quiet.then_some(node.id))
+            .await?;
+    let got_work = dispatched.nodes.contains(&node.id);
+    if !got_work {
+        instances::mark_idle_if_free(&state.db, node.id, now).await?;
+        state.wake_node(node.id);
+    }
+    Ok(got_work)
 }
 
 /// The instance's process ended; its slot is free again at once.
@@ -421,7 +494,7 @@ async fn finished(
         body.0.finish(),
     )
     .await?;
-    refill(&state, &caller.node).await?;
+    refill(&state, &caller.node, state.clock.now(), false).await?;
     Ok(ok(json!({})))
 }
 
@@ -443,8 +516,13 @@ enum BatchItem {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct BatchBody {
     reports: Vec<BatchItem>,
+    /// The agent takes the node's new assignments from this answer: the refill does not
+    /// wake its poll.
+    #[serde(default)]
+    assignments_in_answer: bool,
 }
 
 /// Reports of a batch, at most (a bigger batch is refused with 400).
@@ -462,7 +540,7 @@ async fn report(
 ) -> ApiResult<HttpResponse> {
     let node_id = caller.node.id;
     engine::touch_liveness(&state, node_id);
-    let reports = body.0.reports;
+    let reports = &body.0.reports;
     if reports.len() > MAX_BATCH {
         return Err(crate::error::ApiError::field(
             "reports",
@@ -470,39 +548,46 @@ async fn report(
         ));
     }
     let now = state.clock.now();
-    let txn = crate::db::write(&state.db).await?;
-    let mut results = Vec::with_capacity(reports.len());
-    let mut any_finished = false;
-    for item in &reports {
-        let outcome = match item {
+    let batch: Vec<batch::Report> = reports
+        .iter()
+        .map(|item| match item {
             BatchItem::Started {
                 instance_uuid,
                 attempt,
-            } => instances::started_in(&txn, now, node_id, *instance_uuid, *attempt).await,
+            } => batch::Report::Started {
+                id: *instance_uuid,
+                attempt: *attempt,
+            },
             BatchItem::Finished {
                 instance_uuid,
                 report,
-            } => {
-                any_finished = true;
-                instances::finished_in(&txn, now, node_id, *instance_uuid, report.finish()).await
+            } => batch::Report::Finished {
+                id: *instance_uuid,
+                finish: report.finish(),
+            },
+        })
+        .collect();
+    let any_finished = batch
+        .iter()
+        .any(|r| matches!(r, batch::Report::Finished { .. }));
+    let txn = crate::db::write(&state.db).await?;
+    let verdicts = batch::apply(&txn, now, node_id, &batch).await?;
+    let results: Vec<Value> = verdicts
+        .into_iter()
+        .map(|v| match v {
+            batch::Verdict::Done => json!({"status": 200}),
+            batch::Verdict::Refused(status, message) => {
+                json!({"status": status, "message": message})
             }
-        };
-        results.push(match outcome {
-            Ok(()) => json!({"status": 200}),
-            // Refusals are decided before any write: the batch goes on.
-            Err(
-                e @ (crate::error::ApiError::Conflict(_) | crate::error::ApiError::NotFound(_)),
-            ) => {
-                let status = actix_web::ResponseError::status_code(&e).as_u16();
-                json!({"status": status, "message": e.to_string()})
-            }
-            Err(e) => return Err(e),
-        });
-    }
+        })
+        .collect();
     txn.commit().await?;
-    if any_finished {
-        instances::mark_idle_if_free(&state.db, node_id, now).await?;
-        refill(&state, &caller.node).await?;
+    let in_answer = body.0.assignments_in_answer;
+    let mut answer = json!({"results": results});
+    if any_finished && refill(&state, &caller.node, now, in_answer).await? && in_answer {
+        // The node was Ready for the dispatch that just placed work on it.
+        let work = work_for(&state, node_id, Some(&caller.node), &[], true).await?;
+        answer["assignments"] = Value::Array(work.assignments);
     }
-    Ok(ok(json!({"results": results})))
+    Ok(ok(answer))
 }

@@ -316,6 +316,34 @@ pub async fn shift(
     Ok(())
 }
 
+/// Applies net counter changes of many instances of one task at once (a batch of reports):
+/// `deltas` per instance state, plus the retries taken. One statement whatever the batch.
+pub async fn shift_many(
+    db: &impl ConnectionTrait,
+    task_id: Uuid,
+    deltas: &[(InstanceState, i32)],
+    retries: i32,
+) -> ApiResult<()> {
+    use sea_orm::sea_query::ExprTrait;
+    let mut update = task::Entity::update_many().filter(task::Column::Id.eq(task_id));
+    let mut any = false;
+    for (state, delta) in deltas.iter().filter(|(_, d)| *d != 0) {
+        update = update.col_expr(counter(*state), Expr::col(counter(*state)).add(*delta));
+        any = true;
+    }
+    if retries != 0 {
+        update = update.col_expr(
+            task::Column::RetriesUsed,
+            Expr::col(task::Column::RetriesUsed).add(retries),
+        );
+        any = true;
+    }
+    if any {
+        update.exec(db).await?;
+    }
+    Ok(())
+}
+
 /// Adds `delta` (±1) to the retries a task has taken.
 pub async fn count_retries(db: &impl ConnectionTrait, task_id: Uuid, delta: i32) -> ApiResult<()> {
     use sea_orm::sea_query::ExprTrait;

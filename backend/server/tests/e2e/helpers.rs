@@ -336,12 +336,18 @@ pub struct TestApp {
 /// Starts the application on a fresh data directory (and database), agents being real
 /// `hearth agent` processes; `clock` replaces the system clock.
 pub async fn spawn_app(clock: Option<ManualClock>) -> TestApp {
+    spawn_app_with_agent(clock, PathBuf::from(env!("CARGO_BIN_EXE_hearth"))).await
+}
+
+/// `spawn_app` with another program launched as each node's agent (given the same
+/// arguments and environment as `hearth agent`).
+pub async fn spawn_app_with_agent(clock: Option<ManualClock>, agent: PathBuf) -> TestApp {
     init_logging();
     let dir = tempfile::tempdir().expect("temp dir");
     let pg = PgDatabase::maybe("hearth_e2e").await;
     let mut settings = Settings::new(dir.path().to_path_buf())
         .with_database_url(pg.as_ref().map(|p| p.url.clone()))
-        .with_agent_program(PathBuf::from(env!("CARGO_BIN_EXE_hearth")))
+        .with_agent_program(agent)
         .with_heartbeat_interval(HEARTBEAT)
         .with_kill_grace(KILL_GRACE)
         .with_agent_give_up(AGENT_GIVE_UP);

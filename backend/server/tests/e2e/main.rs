@@ -14,5 +14,6 @@ mod execution;
 mod failures;
 mod helpers;
 mod metering;
+mod protocol;
 mod restart;
 mod scaling;
