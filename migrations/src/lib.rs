@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m0001_initial;
 mod m0002_execution;
 mod m0003_scale;
+mod m0004_resize_indexes;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_initial::Migration),
             Box::new(m0002_execution::Migration),
             Box::new(m0003_scale::Migration),
+            Box::new(m0004_resize_indexes::Migration),
         ]
     }
 }

@@ -159,9 +159,15 @@ async fn evaluate_unchanged_in_bulk(
             .cloned();
         let latest = match known {
             Some(latest) => Some(latest),
-            None => pools::latest_decision(&state.db, p.id)
-                .await?
-                .map(|row| pools::recorded(&row)),
+            None => {
+                let read = pools::latest_decision(&state.db, p.id)
+                    .await?
+                    .map(|row| pools::recorded(&row));
+                if let Some(read) = &read {
+                    remember_decision(state, p.id, read.clone());
+                }
+                read
+            }
         };
         match latest {
             Some(latest) if holds && !waiting.contains(&p.id) && latest.same_as(&decision) => {
@@ -186,25 +192,35 @@ async fn evaluate_unchanged_in_bulk(
             .exec(&txn)
             .await?;
     }
-    // Pools with the same period and the same due time move on in one statement; one
-    // whose due time changed meanwhile (a policy change asked for an evaluation now) keeps
-    // its new time.
-    let mut groups: HashMap<(i32, Option<chrono::DateTime<Utc>>), Vec<uuid::Uuid>> = HashMap::new();
+    // Pools with the same period move on in one statement per chunk; one whose due time
+    // changed meanwhile (a policy change asked for an evaluation now) keeps its new time:
+    // each row is matched on its id and the due time this tick read.
+    let mut groups: HashMap<i32, Vec<(uuid::Uuid, chrono::DateTime<Utc>)>> = HashMap::new();
     for (p, _) in &unchanged {
-        groups
-            .entry((Ord::max(p.resize_period_seconds, 1), p.next_evaluation_at))
-            .or_default()
-            .push(p.id);
+        if let Some(due_at) = p.next_evaluation_at {
+            groups
+                .entry(Ord::max(p.resize_period_seconds, 1))
+                .or_default()
+                .push((p.id, due_at));
+        }
     }
-    for ((period, due_at), ids) in groups {
-        for chunk in ids.chunks(500) {
+    for (period, rows) in groups {
+        for chunk in rows.chunks(250) {
+            let matched = chunk.iter().map(|(id, due_at)| {
+                sea_orm::sea_query::ValueTuple::Two((*id).into(), (*due_at).into())
+            });
             pool::Entity::update_many()
                 .col_expr(
                     pool::Column::NextEvaluationAt,
                     Expr::value(now + chrono::Duration::seconds(i64::from(period))),
                 )
-                .filter(pool::Column::Id.is_in(chunk.iter().copied()))
-                .filter(pool::Column::NextEvaluationAt.eq(due_at))
+                .filter(
+                    Expr::tuple([
+                        Expr::col(pool::Column::Id),
+                        Expr::col(pool::Column::NextEvaluationAt),
+                    ])
+                    .in_tuples(matched),
+                )
                 .exec(&txn)
                 .await?;
         }
@@ -215,6 +231,21 @@ async fn evaluate_unchanged_in_bulk(
         .scaling_decisions
         .inc_by(unchanged.len() as u64);
     Ok(changed)
+}
+
+/// The latest decision of a scaled pool, kept in memory so that the bulk path reads no
+/// decision row (one entry per scaled pool; dropped when the pool stops being scaled).
+/// Decisions are written only under the pool's evaluation lock, which keeps this current.
+fn remember_decision(
+    state: &AppState,
+    pool_id: uuid::Uuid,
+    decision: hearth_core::scaling::RecordedDecision,
+) {
+    state
+        .latest_decisions
+        .lock()
+        .expect("latest decisions")
+        .insert(pool_id, decision);
 }
 
 /// Evaluates a pool now, records the decision, carries it out. Also `POST /pools/{uuid}/resize`.
@@ -333,6 +364,7 @@ async fn evaluate_locked(
         },
     )
     .await?;
+    remember_decision(state, p.id, pools::recorded(&row));
     state.metrics.scaling_decisions.inc();
     pool::Entity::update_many()
         .col_expr(

@@ -439,6 +439,9 @@ impl Filterable for pool::Model {
 /// Rows per `IN (...)` list: keeps SQLite under its bound-parameter limit.
 const IN_CHUNK: usize = 500;
 
+/// Above this many pools, `snapshots` reads every live node at once.
+const MANY_POOLS: usize = 64;
+
 /// Task states whose queued instances are demand.
 const OPEN_TASK_STATES: [&str; 5] = [
     "Submitted",
@@ -471,48 +474,61 @@ pub async fn snapshots(
         })
         .collect();
     let ids: Vec<Uuid> = pools.iter().map(|p| p.id).collect();
-    for chunk in ids.chunks(IN_CHUNK) {
-        let nodes = node::Entity::find()
-            .filter(node::Column::PoolId.is_in(chunk.iter().copied()))
-            .filter(
-                node::Column::State
-                    .is_not_in([NodeState::Terminated.as_str(), NodeState::Failed.as_str()]),
-            )
+    // Live nodes are few (the launcher's capacity bounds them): for many pools, one query
+    // for all of them beats lists of pool ids.
+    let live = || {
+        node::Entity::find().filter(
+            node::Column::State
+                .is_not_in([NodeState::Terminated.as_str(), NodeState::Failed.as_str()]),
+        )
+    };
+    let nodes: Vec<node::Model> = if ids.len() > MANY_POOLS {
+        live()
+            .all(db)
+            .await?
+            .into_iter()
+            .filter(|n| out.contains_key(&n.pool_id))
+            .collect()
+    } else {
+        live()
+            .filter(node::Column::PoolId.is_in(ids.iter().copied()))
+            .all(db)
+            .await?
+    };
+    let mut busy: HashMap<Uuid, u32> = HashMap::new();
+    let node_ids: Vec<Uuid> = nodes.iter().map(|n| n.id).collect();
+    for node_chunk in node_ids.chunks(IN_CHUNK) {
+        let counts: Vec<(Option<Uuid>, i64)> = instance::Entity::find()
+            .select_only()
+            .column(instance::Column::NodeId)
+            .column_as(instance::Column::Id.count(), "busy")
+            .filter(instance::Column::NodeId.is_in(node_chunk.iter().copied()))
+            .filter(instance::Column::State.is_in([
+                InstanceState::Assigned.as_str(),
+                InstanceState::Executing.as_str(),
+            ]))
+            .group_by(instance::Column::NodeId)
+            .into_tuple()
             .all(db)
             .await?;
-        let mut busy: HashMap<Uuid, u32> = HashMap::new();
-        let node_ids: Vec<Uuid> = nodes.iter().map(|n| n.id).collect();
-        for node_chunk in node_ids.chunks(IN_CHUNK) {
-            let counts: Vec<(Option<Uuid>, i64)> = instance::Entity::find()
-                .select_only()
-                .column(instance::Column::NodeId)
-                .column_as(instance::Column::Id.count(), "busy")
-                .filter(instance::Column::NodeId.is_in(node_chunk.iter().copied()))
-                .filter(instance::Column::State.is_in([
-                    InstanceState::Assigned.as_str(),
-                    InstanceState::Executing.as_str(),
-                ]))
-                .group_by(instance::Column::NodeId)
-                .into_tuple()
-                .all(db)
-                .await?;
-            for (n, c) in counts {
-                if let Some(n) = n {
-                    busy.insert(n, c.max(0) as u32);
-                }
+        for (n, c) in counts {
+            if let Some(n) = n {
+                busy.insert(n, c.max(0) as u32);
             }
         }
-        for n in nodes {
-            if let Some(snap) = out.get_mut(&n.pool_id) {
-                snap.nodes.push(NodeSnapshot {
-                    id: n.id,
-                    state: n.state.parse().unwrap_or(NodeState::Failed),
-                    busy_slots: busy.get(&n.id).copied().unwrap_or(0),
-                    idle_since: n.idle_since,
-                    created_at: n.created_at,
-                });
-            }
+    }
+    for n in nodes {
+        if let Some(snap) = out.get_mut(&n.pool_id) {
+            snap.nodes.push(NodeSnapshot {
+                id: n.id,
+                state: n.state.parse().unwrap_or(NodeState::Failed),
+                busy_slots: busy.get(&n.id).copied().unwrap_or(0),
+                idle_since: n.idle_since,
+                created_at: n.created_at,
+            });
         }
+    }
+    for chunk in ids.chunks(IN_CHUNK) {
         let queued: Vec<(Uuid, Option<i64>)> = task::Entity::find()
             .select_only()
             .column(task::Column::PoolId)
