@@ -8,6 +8,7 @@ pub mod db;
 pub mod engine;
 pub mod entities;
 pub mod error;
+pub mod feed;
 pub mod launcher;
 pub mod metrics;
 pub mod routes;

@@ -13,6 +13,9 @@ pub struct Metrics {
     /// Wall time of the resize loop's latest tick, and how many pools it evaluated.
     pub resize_last_tick_seconds: Gauge,
     pub resize_last_tick_pools: IntGauge,
+    /// Changes announced on the feed, by kind; and those a lagging follower lost.
+    pub changes: IntCounterVec,
+    pub changes_lost: IntCounter,
 }
 
 impl Metrics {
@@ -52,7 +55,23 @@ impl Metrics {
         registry
             .register(Box::new(resize_last_tick_pools.clone()))
             .expect("metric registered once");
+        let changes = IntCounterVec::new(
+            Opts::new(
+                "hearth_changes_total",
+                "Committed changes announced on the change feed, by kind",
+            ),
+            &["kind"],
+        )
+        .expect("static metric definition");
+        registry
+            .register(Box::new(changes.clone()))
+            .expect("metric registered once");
         Metrics {
+            changes,
+            changes_lost: counter(
+                "hearth_changes_lost_total",
+                "Changes the metrics follower of the feed fell too far behind to count",
+            ),
             resize_last_tick_seconds,
             resize_last_tick_pools,
             instances_dispatched: counter(

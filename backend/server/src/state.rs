@@ -35,6 +35,8 @@ pub struct AppState {
     /// The latest recorded scaling decision of each evaluated pool, so that the resize loop
     /// tells an unchanged evaluation without reading it back (one entry per pool).
     pub latest_decisions: Mutex<HashMap<Uuid, hearth_core::scaling::RecordedDecision>>,
+    /// Committed changes, announced once each (see `feed`).
+    pub feed: crate::feed::Feed,
     seq: AtomicI64,
 }
 
@@ -61,8 +63,19 @@ impl AppState {
             evaluation_locks: Mutex::new(HashMap::new()),
             liveness: Mutex::new(HashMap::new()),
             latest_decisions: Mutex::new(HashMap::new()),
+            feed: crate::feed::Feed::new(),
             seq: AtomicI64::new(last_seq),
         }
+    }
+
+    /// Announces a committed change on the feed, stamped with the clock's now.
+    pub fn announce(&self, tenant: Uuid, change: crate::feed::Change) {
+        self.feed.publish(tenant, self.clock.now(), change);
+    }
+
+    /// Announces a task's progress as its row says after a commit.
+    pub fn announce_progress(&self, t: &crate::entities::task::Model) {
+        self.announce(t.tenant_id, crate::feed::Change::progress_of(t));
     }
 
     pub fn data_dir(&self) -> &PathBuf {

@@ -20,6 +20,7 @@ use super::instances::{Finish, MAX_OUTPUT_BYTES, append_bounded, retry_allowed_b
 use super::progress::refresh_task_state;
 use crate::entities::{instance, instance_execution, task};
 use crate::error::{ApiError, ApiResult};
+use crate::feed::Change;
 use crate::services::tasks;
 
 /// One report of a batch.
@@ -92,6 +93,13 @@ struct End<'a> {
     stderr: &'a str,
 }
 
+/// What a batch did: one verdict per report, in order, and the changes to announce once the
+/// caller's transaction has committed (tenant, change).
+pub struct Applied {
+    pub verdicts: Vec<Verdict>,
+    pub changes: Vec<(Uuid, Change)>,
+}
+
 /// Applies the reports in the caller's transaction; one verdict per report, in order.
 /// Refusals are decided before anything is written, so they never spoil the transaction.
 pub async fn apply(
@@ -99,7 +107,7 @@ pub async fn apply(
     now: DateTime<Utc>,
     node_id: Uuid,
     reports: &[Report<'_>],
-) -> ApiResult<Vec<Verdict>> {
+) -> ApiResult<Applied> {
     let mut ids: Vec<Uuid> = reports
         .iter()
         .map(|r| match r {
@@ -176,6 +184,7 @@ pub async fn apply(
     let mut verdicts = Vec::with_capacity(reports.len());
     let mut starts: Vec<instance_execution::ActiveModel> = Vec::new();
     let mut ends: Vec<End> = Vec::new();
+    let mut changes: Vec<(Uuid, Change)> = Vec::new();
     for report in reports {
         let verdict = match report {
             Report::Started { id, attempt } => start(
@@ -226,6 +235,16 @@ pub async fn apply(
                 t.moved(i.state, outcome);
                 i.state = outcome;
                 i.on_node = outcome != InstanceState::Queued;
+                changes.push((
+                    i.tenant_id,
+                    Change::InstanceEnded {
+                        pool: i.pool_id,
+                        task: i.task_id,
+                        instance_id: i.instance_id,
+                        outcome: outcome.as_str().to_owned(),
+                        exit_code: finish.exit_code.or(finish.signal.map(|s| 128 + s)),
+                    },
+                ));
                 ends.push(End {
                     id: *id,
                     outcome,
@@ -246,11 +265,13 @@ pub async fn apply(
         tasks::shift_many(txn, *task_id, &t.deltas, t.retries_delta).await?;
     }
     for (task_id, t) in &tallies {
-        if !t.deltas.is_empty() {
-            refresh_task_state(txn, *task_id, now).await?;
+        if !t.deltas.is_empty()
+            && let Some(row) = refresh_task_state(txn, *task_id, now).await?
+        {
+            changes.push((row.tenant_id, Change::progress_of(&row)));
         }
     }
-    Ok(verdicts)
+    Ok(Applied { verdicts, changes })
 }
 
 fn stopping(t: &task::Model) -> bool {

@@ -169,6 +169,7 @@ pub async fn dispatch_pool_except(
             .exec(&txn)
             .await?;
     }
+    let mut progress = Vec::with_capacity(per_task.len());
     for (task_id, n) in &per_task {
         tasks::shift(
             &txn,
@@ -178,9 +179,14 @@ pub async fn dispatch_pool_except(
             *n,
         )
         .await?;
-        super::progress::refresh_task_state(&txn, *task_id, now).await?;
+        if let Some(row) = super::progress::refresh_task_state(&txn, *task_id, now).await? {
+            progress.push(row);
+        }
     }
     txn.commit().await?;
+    for t in &progress {
+        state.announce_progress(t);
+    }
     for n in touched_nodes.iter().filter(|n| Some(**n) != quiet) {
         state.wake_node(*n);
     }

@@ -17,6 +17,7 @@ use uuid::Uuid;
 use super::progress::refresh_task_state;
 use crate::entities::{instance, instance_execution, node, pool, task};
 use crate::error::{ApiError, ApiResult};
+use crate::feed::Change;
 use crate::services::tasks;
 use crate::state::AppState;
 
@@ -99,26 +100,29 @@ pub async fn started(
     attempt: Option<i32>,
 ) -> ApiResult<()> {
     let txn = crate::db::write(&state.db).await?;
-    started_in(&txn, state.clock.now(), node_id, id, attempt).await?;
+    let progress = started_in(&txn, state.clock.now(), node_id, id, attempt).await?;
     txn.commit().await?;
+    if let Some(t) = progress {
+        state.announce_progress(&t);
+    }
     Ok(())
 }
 
-/// `started` inside the caller's transaction (one of a batch). A refusal (409) is decided
-/// before anything is written, so the transaction stays good for the rest of the batch.
+/// `started` inside the caller's transaction. A refusal (409) is decided before anything is
+/// written. Answers the task's row after the change, to announce once committed.
 pub async fn started_in(
     txn: &impl ConnectionTrait,
     now: DateTime<Utc>,
     node_id: Uuid,
     id: Uuid,
     attempt: Option<i32>,
-) -> ApiResult<()> {
+) -> ApiResult<Option<task::Model>> {
     let inst = load_for_node(txn, node_id, id)
         .await
         .map_err(|_| ApiError::Conflict("instance is no longer assigned to this node".into()))?;
     match inst_state(&inst) {
         // A repeated report of the attempt already running.
-        InstanceState::Executing if attempt.is_none_or(|a| a == inst.attempts) => return Ok(()),
+        InstanceState::Executing if attempt.is_none_or(|a| a == inst.attempts) => return Ok(None),
         InstanceState::Assigned if attempt.is_none_or(|a| a == inst.attempts + 1) => {}
         other => {
             return Err(ApiError::Conflict(format!(
@@ -162,8 +166,7 @@ pub async fn started_in(
     if attempt > 1 {
         tasks::count_retries(txn, inst.task_id, 1).await?;
     }
-    refresh_task_state(txn, inst.task_id, now).await?;
-    Ok(())
+    refresh_task_state(txn, inst.task_id, now).await
 }
 
 /// Output written since the agent's previous report.
@@ -204,23 +207,26 @@ pub async fn finished(
 ) -> ApiResult<()> {
     let now = state.clock.now();
     let txn = crate::db::write(&state.db).await?;
-    finished_in(&txn, now, node_id, id, report).await?;
+    let changes = finished_in(&txn, now, node_id, id, report).await?;
     txn.commit().await?;
+    for (tenant, change) in changes {
+        state.announce(tenant, change);
+    }
     mark_idle_if_free(&state.db, node_id, now).await?;
     Ok(())
 }
 
-/// `finished` inside the caller's transaction (one of a batch); the caller marks the node
-/// idle after committing (`mark_idle_if_free`).
+/// `finished` inside the caller's transaction; the caller marks the node idle after
+/// committing (`mark_idle_if_free`) and announces the changes answered (tenant, change).
 pub async fn finished_in(
     txn: &impl ConnectionTrait,
     now: DateTime<Utc>,
     node_id: Uuid,
     id: Uuid,
     report: Finish<'_>,
-) -> ApiResult<()> {
+) -> ApiResult<Vec<(Uuid, Change)>> {
     let Ok(inst) = load_for_node(txn, node_id, id).await else {
-        return Ok(());
+        return Ok(vec![]);
     };
     let current = inst_state(&inst);
     let this_attempt = match current {
@@ -230,7 +236,7 @@ pub async fn finished_in(
         _ => false,
     };
     if !this_attempt {
-        return Ok(());
+        return Ok(vec![]);
     }
     // Locked before deciding: two siblings failing at once must not both take the last
     // retry of the task.
@@ -271,8 +277,20 @@ pub async fn finished_in(
     )
     .await?;
     tasks::shift(txn, t.id, current, outcome, 1).await?;
-    refresh_task_state(txn, t.id, now).await?;
-    Ok(())
+    let mut changes = vec![(
+        inst.tenant_id,
+        Change::InstanceEnded {
+            pool: inst.pool_id,
+            task: inst.task_id,
+            instance_id: inst.instance_id,
+            outcome: outcome.as_str().to_owned(),
+            exit_code: report.exit_code.or(report.signal.map(|s| 128 + s)),
+        },
+    )];
+    if let Some(row) = refresh_task_state(txn, t.id, now).await? {
+        changes.push((row.tenant_id, Change::progress_of(&row)));
+    }
+    Ok(changes)
 }
 
 /// Ends the open execution interval of an instance, never before it started.

@@ -72,6 +72,26 @@ pub fn work_arrived(state: web::Data<AppState>, pool_id: Uuid) {
     });
 }
 
+/// Follows the change feed into `hearth_changes_total{kind}`.
+async fn count_changes(state: web::Data<AppState>, mut stop: signal::Receiver<bool>) {
+    use tokio::sync::broadcast::error::RecvError;
+    let mut changes = state.feed.subscribe();
+    loop {
+        tokio::select! {
+            received = changes.recv() => match received {
+                Ok(event) => state
+                    .metrics
+                    .changes
+                    .with_label_values(&[event.change.kind()])
+                    .inc(),
+                Err(RecvError::Lagged(lost)) => state.metrics.changes_lost.inc_by(lost),
+                Err(RecvError::Closed) => break,
+            },
+            _ = stop.changed() => break,
+        }
+    }
+}
+
 pub struct EngineTasks {
     stop: signal::Sender<bool>,
     handles: Vec<JoinHandle<()>>,
@@ -83,6 +103,7 @@ pub async fn start(state: web::Data<AppState>) -> anyhow::Result<EngineTasks> {
     let (stop, rx) = signal::channel(false);
     let handles = vec![
         tokio::spawn(resize::run(state.clone(), rx.clone())),
+        tokio::spawn(count_changes(state.clone(), rx.clone())),
         tokio::spawn(watch::run(state.clone(), rx)),
     ];
     Ok(EngineTasks { stop, handles })

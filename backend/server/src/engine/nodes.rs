@@ -90,7 +90,17 @@ pub async fn request_nodes(state: &AppState, pool: &pool::Model, count: u32) -> 
                     .filter(node::Column::Id.eq(node_id))
                     .exec(&state.db)
                     .await?;
-                from_requested(NodeState::Booting).exec(&state.db).await?;
+                let booting = from_requested(NodeState::Booting).exec(&state.db).await?;
+                if booting.rows_affected == 1 {
+                    state.announce(
+                        pool.tenant_id,
+                        crate::feed::Change::Node {
+                            pool: pool.id,
+                            node: node_id,
+                            state: NodeState::Booting.as_str().to_owned(),
+                        },
+                    );
+                }
                 tracing::info!(pool = %pool.id, node = %node_id, pid = ?launched.pid, "node launched");
             }
             Err(e) => {
@@ -99,6 +109,14 @@ pub async fn request_nodes(state: &AppState, pool: &pool::Model, count: u32) -> 
                     .col_expr(node::Column::EndedAt, Expr::value(now))
                     .exec(&state.db)
                     .await?;
+                state.announce(
+                    pool.tenant_id,
+                    crate::feed::Change::Node {
+                        pool: pool.id,
+                        node: node_id,
+                        state: NodeState::Failed.as_str().to_owned(),
+                    },
+                );
             }
         }
         super::liveness_grace(state, node_id);
@@ -151,6 +169,7 @@ pub async fn mark_ready(state: &AppState, node_id: Uuid) -> ApiResult<node::Mode
     };
     txn.commit().await?;
     if current.is_starting() {
+        state.announce(updated.tenant_id, crate::feed::Change::node(&updated));
         tracing::info!(node = %node_id, pool = %updated.pool_id, "node ready");
         refresh_pool_state(state, updated.pool_id).await?;
     }
@@ -213,6 +232,7 @@ pub async fn end_node(
         .all(&txn)
         .await?;
     let mut tasks = Vec::new();
+    let mut progress = Vec::new();
     for inst in lost {
         if super::instances::lose_instance(&txn, &inst, ended_at, consume_retry).await?
             && !tasks.contains(&inst.task_id)
@@ -221,9 +241,15 @@ pub async fn end_node(
         }
     }
     for task_id in &tasks {
-        super::progress::refresh_task_state(&txn, *task_id, now).await?;
+        if let Some(row) = super::progress::refresh_task_state(&txn, *task_id, now).await? {
+            progress.push(row);
+        }
     }
     txn.commit().await?;
+    state.announce(ended.tenant_id, crate::feed::Change::node(&ended));
+    for t in &progress {
+        state.announce_progress(t);
+    }
     tracing::info!(node = %node_id, pool = %n.pool_id, end = ?how, requeued_tasks = tasks.len(), "node ended");
     state
         .launcher
@@ -271,7 +297,7 @@ pub async fn release(state: &AppState, node_id: Uuid) -> ApiResult<()> {
     if current.is_starting() || super::instances::busy_slots(&state.db, node_id).await? == 0 {
         end_node(state, node_id, NodeEnd::Terminated, true).await?;
     } else if current == NodeState::Ready {
-        node::Entity::update_many()
+        let draining = node::Entity::update_many()
             .col_expr(
                 node::Column::State,
                 Expr::value(NodeState::Draining.as_str()),
@@ -280,6 +306,16 @@ pub async fn release(state: &AppState, node_id: Uuid) -> ApiResult<()> {
             .filter(node::Column::State.eq(NodeState::Ready.as_str()))
             .exec(&state.db)
             .await?;
+        if draining.rows_affected == 1 {
+            state.announce(
+                n.tenant_id,
+                crate::feed::Change::Node {
+                    pool: n.pool_id,
+                    node: node_id,
+                    state: NodeState::Draining.as_str().to_owned(),
+                },
+            );
+        }
         tracing::info!(node = %node_id, "node draining");
     }
     Ok(())
@@ -321,8 +357,9 @@ pub async fn refresh_pool_state(state: &AppState, pool_id: Uuid) -> ApiResult<()
         active.end_date = Set(Some(now));
     }
     active.updated_at = Set(now);
-    active.update(&txn).await?;
+    let updated = active.update(&txn).await?;
     txn.commit().await?;
+    state.announce(updated.tenant_id, crate::feed::Change::pool(&updated));
     tracing::info!(pool = %pool_id, from = current.as_str(), to = next.as_str(), "pool state");
     Ok(())
 }

@@ -17,12 +17,13 @@ use crate::services::tasks;
 use crate::state::AppState;
 
 /// Re-derives a task's state from its counters, and completes its job when it was the
-/// last one running.
+/// last one running. Answers the task's row as it now is (`None` once deleted), for the
+/// change to be announced after the commit.
 pub async fn refresh_task_state(
     db: &impl ConnectionTrait,
     task_id: Uuid,
     now: DateTime<Utc>,
-) -> ApiResult<()> {
+) -> ApiResult<Option<task::Model>> {
     // Row lock: sibling instances reporting at once re-derive one after the other, each
     // seeing the other's change (PostgreSQL; SQLite's IMMEDIATE transactions already queue).
     let Some(t) = task::Entity::find_by_id(task_id)
@@ -30,7 +31,7 @@ pub async fn refresh_task_state(
         .one(db)
         .await?
     else {
-        return Ok(());
+        return Ok(None);
     };
     let current = tasks::state_of(&t);
     let tally = tasks::tally_of(&t);
@@ -43,21 +44,22 @@ pub async fn refresh_task_state(
         s => task_transition(s, &TaskEvent::Progress(tally)).unwrap_or(s),
     };
     if next == current {
-        return Ok(());
+        return Ok(Some(t));
     }
-    if current == TaskState::PendingDelete {
+    let after = if current == TaskState::PendingDelete {
         // Its deletion was waiting for the processes to stop.
         task::Entity::delete_by_id(task_id).exec(db).await?;
+        None
     } else {
         let mut active = t.clone().into_active_model();
         tasks::set_state(&mut active, &t, next, now);
         active.updated_at = Set(now);
-        active.update(db).await?;
-    }
+        Some(active.update(db).await?)
+    };
     if let (true, Some(job_id)) = (next.is_finished(), t.job_id) {
         complete_job_if_done(db, job_id, now).await?;
     }
-    Ok(())
+    Ok(after)
 }
 
 async fn complete_job_if_done(

@@ -365,6 +365,18 @@ async fn evaluate_locked(
     )
     .await?;
     remember_decision(state, p.id, pools::recorded(&row));
+    if row.evaluations == 1 {
+        state.announce(
+            p.tenant_id,
+            crate::feed::Change::Decision {
+                pool: p.id,
+                decision: row.id,
+                action: row.action.clone(),
+                target_slots: row.target_slots,
+                reason: row.reason.clone(),
+            },
+        );
+    }
     state.metrics.scaling_decisions.inc();
     pool::Entity::update_many()
         .col_expr(

@@ -571,8 +571,9 @@ async fn report(
         .iter()
         .any(|r| matches!(r, batch::Report::Finished { .. }));
     let txn = crate::db::write(&state.db).await?;
-    let verdicts = batch::apply(&txn, now, node_id, &batch).await?;
-    let results: Vec<Value> = verdicts
+    let applied = batch::apply(&txn, now, node_id, &batch).await?;
+    let results: Vec<Value> = applied
+        .verdicts
         .into_iter()
         .map(|v| match v {
             batch::Verdict::Done => json!({"status": 200}),
@@ -582,6 +583,9 @@ async fn report(
         })
         .collect();
     txn.commit().await?;
+    for (tenant, change) in applied.changes {
+        state.announce(tenant, change);
+    }
     let in_answer = body.0.assignments_in_answer;
     let mut answer = json!({"results": results});
     if any_finished && refill(&state, &caller.node, now, in_answer).await? && in_answer {

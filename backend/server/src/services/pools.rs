@@ -193,6 +193,7 @@ pub async fn create(state: &AppState, tenant_id: Uuid, body: PoolBody) -> ApiRes
     .insert(&txn)
     .await?;
     txn.commit().await?;
+    state.announce(row.tenant_id, crate::feed::Change::pool(&row));
     Ok(row)
 }
 
@@ -385,6 +386,7 @@ pub async fn close(state: &AppState, tenant_id: Uuid, id: Uuid) -> ApiResult<poo
         })
     })
     .await?;
+    state.announce(closed.tenant_id, crate::feed::Change::pool(&closed));
     Ok(closed)
 }
 
@@ -404,12 +406,11 @@ pub async fn delete(state: &AppState, tenant_id: Uuid, id: Uuid) -> ApiResult<()
             }
             active.next_evaluation_at = Set(None);
             active.updated_at = Set(now);
-            active.update(txn).await?;
-            Ok(())
+            Ok(active.update(txn).await?)
         })
     })
-    .await?;
-    Ok(())
+    .await
+    .map(|deleted| state.announce(tenant_id, crate::feed::Change::pool(&deleted)))
 }
 
 pub async fn list(db: &impl ConnectionTrait, tenant_id: Uuid) -> ApiResult<Vec<pool::Model>> {

@@ -277,6 +277,7 @@ pub async fn submit(state: &AppState, tenant_id: Uuid, body: TaskBody) -> ApiRes
         }
     };
     txn.commit().await?;
+    state.announce_progress(&created);
     Ok(created)
 }
 
@@ -598,13 +599,15 @@ pub async fn abort_in(
 
 pub async fn abort(state: &AppState, tenant_id: Uuid, id: Uuid) -> ApiResult<task::Model> {
     let now = state.clock.now();
-    crate::db::in_write(&state.db, |txn| {
+    let t = crate::db::in_write(&state.db, |txn| {
         Box::pin(async move {
             let t = load(txn, tenant_id, id).await?;
             abort_in(txn, &t, now).await
         })
     })
-    .await
+    .await?;
+    state.announce_progress(&t);
+    Ok(t)
 }
 
 /// Deletes inside a transaction: a task with nothing running goes at once; one whose

@@ -326,6 +326,8 @@ pub struct TestApp {
     pub api: Api,
     pub data_dir: PathBuf,
     pub db: DatabaseConnection,
+    /// The running application's shared state (its change feed, its settings).
+    pub state: actix_web::web::Data<hearth_server::state::AppState>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     // Dropped after the app is stopped (in `Drop::drop`): the database, then the directory.
@@ -360,6 +362,7 @@ pub async fn spawn_app_with_agent(clock: Option<ManualClock>, agent: PathBuf) ->
     let port = app.port();
     let owner = app.owner_token().to_owned();
     let db = app.state().db.clone();
+    let state = app.state();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let handle = tokio::spawn(app.run_until(async {
         let _ = rx.await;
@@ -368,6 +371,7 @@ pub async fn spawn_app_with_agent(clock: Option<ManualClock>, agent: PathBuf) ->
         api: Api::new(port, &owner),
         data_dir: dir.path().to_path_buf(),
         db,
+        state,
         stop: Some(tx),
         handle: Some(handle),
         _pg: pg,

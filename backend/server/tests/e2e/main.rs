@@ -12,6 +12,7 @@
 mod agent_kill;
 mod execution;
 mod failures;
+mod feed;
 mod helpers;
 mod metering;
 mod protocol;

@@ -1,0 +1,233 @@
+//! The change feed: every committed change of a pool, a node, a task's progress, an
+//! instance's end or a scaling decision is announced here once, after its transaction
+//! committed. Whoever wants to follow the engine subscribes (the event stream, metrics,
+//! tests) instead of polling the database.
+//!
+//! Bounded: a subscriber that falls more than [`CAPACITY`] changes behind loses the oldest
+//! (its next receive says how many, `Lagged`) and must read the current state again; a slow
+//! subscriber never holds up the engine. Each change carries its tenant, so that a
+//! subscriber serving one tenant filters out the others.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+use crate::entities::{node, pool, task};
+
+/// Changes kept for subscribers that are behind (a power of two: the channel rounds up to one).
+pub const CAPACITY: usize = 16_384;
+
+/// What changed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum Change {
+    /// A pool's state or size changed (created, resized, closing, closed, deleted).
+    #[serde(rename_all = "camelCase")]
+    Pool {
+        pool: Uuid,
+        state: String,
+        target_slots: i32,
+    },
+    /// A node was launched, became ready, started draining, or ended.
+    #[serde(rename_all = "camelCase")]
+    Node {
+        pool: Uuid,
+        node: Uuid,
+        state: String,
+    },
+    /// A task's state or its counts of instances by state changed.
+    #[serde(rename_all = "camelCase")]
+    TaskProgress {
+        pool: Uuid,
+        task: Uuid,
+        state: String,
+        queued: i32,
+        assigned: i32,
+        executing: i32,
+        succeeded: i32,
+        failed: i32,
+        cancelled: i32,
+    },
+    /// An instance's attempt ended (`outcome`: Succeeded, Failed, Cancelled, or Queued for
+    /// a retry).
+    #[serde(rename_all = "camelCase")]
+    InstanceEnded {
+        pool: Uuid,
+        task: Uuid,
+        instance_id: i32,
+        outcome: String,
+        exit_code: Option<i32>,
+    },
+    /// A new scaling decision was recorded (an unchanged evaluation is not announced).
+    #[serde(rename_all = "camelCase")]
+    Decision {
+        pool: Uuid,
+        decision: Uuid,
+        action: String,
+        target_slots: i32,
+        reason: String,
+    },
+}
+
+impl Change {
+    /// A short name of the kind, for metrics and filters.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Change::Pool { .. } => "pool",
+            Change::Node { .. } => "node",
+            Change::TaskProgress { .. } => "taskProgress",
+            Change::InstanceEnded { .. } => "instanceEnded",
+            Change::Decision { .. } => "decision",
+        }
+    }
+
+    /// A pool's change as its row says after a commit.
+    pub fn pool(p: &pool::Model) -> Change {
+        Change::Pool {
+            pool: p.id,
+            state: p.state.clone(),
+            target_slots: p.target_slots,
+        }
+    }
+
+    /// A node's change as its row says after a commit.
+    pub fn node(n: &node::Model) -> Change {
+        Change::Node {
+            pool: n.pool_id,
+            node: n.id,
+            state: n.state.clone(),
+        }
+    }
+
+    /// A task's progress as its row says after a commit.
+    pub fn progress_of(t: &task::Model) -> Change {
+        Change::TaskProgress {
+            pool: t.pool_id,
+            task: t.id,
+            state: t.state.clone(),
+            queued: t.queued_count,
+            assigned: t.assigned_count,
+            executing: t.executing_count,
+            succeeded: t.succeeded_count,
+            failed: t.failed_count,
+            cancelled: t.cancelled_count,
+        }
+    }
+}
+
+/// One announced change.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    /// Increasing for the life of the process, in announcement order.
+    pub seq: u64,
+    pub tenant: Uuid,
+    pub at: DateTime<Utc>,
+    pub change: Change,
+}
+
+pub struct Feed {
+    tx: broadcast::Sender<Arc<Event>>,
+    seq: AtomicU64,
+}
+
+impl Default for Feed {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Feed {
+    pub fn new() -> Self {
+        let (tx, _) = broadcast::channel(CAPACITY);
+        Feed {
+            tx,
+            seq: AtomicU64::new(0),
+        }
+    }
+
+    /// Announces a committed change. Never waits: with no subscriber it is dropped.
+    pub fn publish(&self, tenant: Uuid, at: DateTime<Utc>, change: Change) {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
+        let _ = self.tx.send(Arc::new(Event {
+            seq,
+            tenant,
+            at,
+            change,
+        }));
+    }
+
+    /// Changes announced from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.tx.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node_change(state: &str) -> Change {
+        Change::Node {
+            pool: Uuid::nil(),
+            node: Uuid::nil(),
+            state: state.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn subscribers_get_each_change_once_in_order() {
+        let feed = Feed::new();
+        let mut a = feed.subscribe();
+        let mut b = feed.subscribe();
+        let tenant = Uuid::new_v4();
+        for s in ["Booting", "Ready", "Terminated"] {
+            feed.publish(tenant, Utc::now(), node_change(s));
+        }
+        for rx in [&mut a, &mut b] {
+            let got: Vec<(u64, Change)> = (0..3)
+                .map(|_| {
+                    let e = rx.try_recv().expect("an event");
+                    (e.seq, e.change.clone())
+                })
+                .collect();
+            assert_eq!(
+                got,
+                vec![
+                    (1, node_change("Booting")),
+                    (2, node_change("Ready")),
+                    (3, node_change("Terminated"))
+                ]
+            );
+            assert!(rx.try_recv().is_err(), "nothing more");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_behind_by_more_than_the_capacity_is_told_what_it_lost() {
+        let feed = Feed::new();
+        let mut slow = feed.subscribe();
+        let tenant = Uuid::new_v4();
+        for _ in 0..CAPACITY + 5 {
+            feed.publish(tenant, Utc::now(), node_change("Ready"));
+        }
+        match slow.try_recv() {
+            Err(broadcast::error::TryRecvError::Lagged(lost)) => assert_eq!(lost, 5),
+            other => panic!("expected Lagged(5), got {other:?}"),
+        }
+        assert_eq!(slow.try_recv().expect("the oldest kept").seq, 6);
+    }
+
+    #[test]
+    fn a_change_says_its_kind_and_serializes_with_it() {
+        let c = node_change("Ready");
+        assert_eq!(c.kind(), "node");
+        let json = serde_json::to_value(&c).expect("json");
+        assert_eq!(json["type"], "node");
+        assert_eq!(json["state"], "Ready");
+    }
+}
