@@ -9,6 +9,7 @@ mod m0001_initial;
 mod m0002_execution;
 mod m0003_scale;
 mod m0004_resize_indexes;
+mod m0005_task_pages;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_execution::Migration),
             Box::new(m0003_scale::Migration),
             Box::new(m0004_resize_indexes::Migration),
+            Box::new(m0005_task_pages::Migration),
         ]
     }
 }

@@ -11,7 +11,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::services::path_id;
 use crate::services::tasks::{self, Stream};
 use crate::state::AppState;
-use crate::wire::filter::{PaginateBody, has_filter, page_bounds, select};
+use crate::wire::filter::{Filter, PaginateBody, has_filter, page_bounds, select};
 use crate::wire::task::TaskBody;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -90,21 +90,62 @@ async fn list_tasks(state: web::Data<AppState>, caller: Caller) -> ApiResult<Htt
     Ok(ok(out))
 }
 
+/// Page tokens this server gives: the `seq` of the last task of the previous page.
+const KEYSET_PREFIX: &str = "after:";
+
+/// Where a page starts: `Some(seq)` for no token or one of ours; `None` for a plain offset
+/// (the tokens of earlier versions), read the old way.
+fn keyset_token(body: &PaginateBody) -> ApiResult<Option<i64>> {
+    match body.token.as_deref().filter(|t| !t.is_empty()) {
+        None => Ok(Some(i64::MIN)),
+        Some(t) => match t.strip_prefix(KEYSET_PREFIX) {
+            Some(seq) => seq
+                .parse::<i64>()
+                .map(Some)
+                .map_err(|_| ApiError::field("token", "is not a token this server gave")),
+            None if t.parse::<usize>().is_ok() => Ok(None),
+            None => Err(ApiError::field("token", "is not a token this server gave")),
+        },
+    }
+}
+
 async fn paginate(
     state: &AppState,
     caller: &Caller,
     body: PaginateBody,
 ) -> ApiResult<HttpResponse> {
     let tenant = caller.tenant()?;
-    let (rows, next) = if has_filter(&body) {
-        select(tasks::list(&state.db, tenant).await?, &body)?
-    } else {
-        // No filter: the page is read as a page (offset and limit in SQL).
-        let (start, size) = page_bounds(&body)?;
-        let mut rows = tasks::list_page(&state.db, tenant, start as u64, size as u64 + 1).await?;
-        let next = (rows.len() > size).then(|| (start + size).to_string());
-        rows.truncate(size);
-        (rows, next)
+    let (rows, next) = match keyset_token(&body)? {
+        // Pages of this server: after the last task of the previous page, filtered while
+        // read, so a page costs its own rows (and the rows its filter skips), never the
+        // tenant's whole list.
+        Some(after) => {
+            let size = page_bounds(&PaginateBody {
+                filter: None,
+                token: None,
+                maximum_results: body.maximum_results,
+            })?
+            .1;
+            let filter = body
+                .filter
+                .as_ref()
+                .filter(|f| !f.is_null())
+                .map(|f| Filter::parse(f, "filter"))
+                .transpose()?;
+            let (rows, next) =
+                tasks::keyset_page(&state.db, tenant, filter.as_ref(), after, size).await?;
+            (rows, next.map(|seq| format!("{KEYSET_PREFIX}{seq}")))
+        }
+        // An offset token (given by an earlier version of this server).
+        None if has_filter(&body) => select(tasks::list(&state.db, tenant).await?, &body)?,
+        None => {
+            let (start, size) = page_bounds(&body)?;
+            let mut rows =
+                tasks::list_page(&state.db, tenant, start as u64, size as u64 + 1).await?;
+            let next = (rows.len() > size).then(|| (start + size).to_string());
+            rows.truncate(size);
+            (rows, next)
+        }
     };
     let mut data = Vec::with_capacity(rows.len());
     for t in &rows {

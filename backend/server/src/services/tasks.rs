@@ -719,6 +719,60 @@ pub async fn list(db: &impl ConnectionTrait, tenant_id: Uuid) -> ApiResult<Vec<t
         .await?)
 }
 
+/// Rows read at a time while looking for a filtered page: memory stays bounded whatever
+/// the tenant's number of tasks.
+const SCAN_CHUNK: u64 = 500;
+
+/// A page of the tenant's tasks in submission order after `after` (a task's `seq`), of
+/// those matching `filter`: read in chunks of `SCAN_CHUNK` from the `(tenant, seq)` index
+/// until the page is full. Answers the page and, when more match, the `seq` to continue
+/// after. Without a filter this is one query of `size + 1` rows.
+pub async fn keyset_page(
+    db: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    filter: Option<&crate::wire::filter::Filter>,
+    after: i64,
+    size: usize,
+) -> ApiResult<(Vec<task::Model>, Option<i64>)> {
+    use sea_orm::QuerySelect;
+    let mut page: Vec<task::Model> = Vec::with_capacity(size + 1);
+    let mut cursor = after;
+    let chunk = if filter.is_some() {
+        SCAN_CHUNK
+    } else {
+        size as u64 + 1
+    };
+    loop {
+        let rows = task::Entity::find()
+            .filter(task::Column::TenantId.eq(tenant_id))
+            .filter(task::Column::State.ne(TaskState::PendingDelete.as_str()))
+            .filter(task::Column::Seq.gt(cursor))
+            .order_by_asc(task::Column::Seq)
+            .limit(chunk)
+            .all(db)
+            .await?;
+        let exhausted = (rows.len() as u64) < chunk;
+        for t in rows {
+            cursor = t.seq;
+            let keep = match filter {
+                Some(f) => f.matches(&t)?,
+                None => true,
+            };
+            if keep {
+                page.push(t);
+                if page.len() > size {
+                    page.truncate(size);
+                    let next = page.last().map(|t| t.seq);
+                    return Ok((page, next));
+                }
+            }
+        }
+        if exhausted {
+            return Ok((page, None));
+        }
+    }
+}
+
 /// One page of the tenant's tasks in submission order, read as a page.
 pub async fn list_page(
     db: &impl ConnectionTrait,

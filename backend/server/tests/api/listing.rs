@@ -327,3 +327,73 @@ async fn maximum_results_defaults_to_50() {
     assert_eq!(rest["isTruncated"], false);
     assert_eq!(app.list_uuids("/tasks", &app.owner_token).await.len(), 51);
 }
+
+#[tokio::test]
+async fn filtered_task_pages_walk_in_submission_order_across_read_chunks() {
+    let app = spawn_app().await;
+    let pool = app.create_idle_pool(&app.owner_token, "many-tasks").await;
+    // More tasks than one read chunk (500), every third one tagged: a filtered page has
+    // to read on past the first chunk, and pages after it continue where it stopped.
+    let tasks: Vec<Value> = (0..1203)
+        .map(|i| {
+            let mut body = task_body(&format!("t{i}"), &pool, 1);
+            body["tags"] = if i % 3 == 0 {
+                json!(["third"])
+            } else {
+                json!([])
+            };
+            body
+        })
+        .collect();
+    let mut submitted: Vec<String> = Vec::new();
+    for chunk in tasks.chunks(100) {
+        let answers = app
+            .post_json("/tasks", &app.owner_token, &json!(chunk))
+            .await
+            .expect_json(200);
+        for a in answers.as_array().expect("one answer per task") {
+            submitted.push(a["uuid"].as_str().expect("uuid").to_owned());
+        }
+    }
+    let tagged: Vec<String> = submitted.iter().step_by(3).cloned().collect();
+    let walked = app
+        .walk("/tasks/paginate", &app.owner_token, tag_equal("third"), 150)
+        .await;
+    assert_eq!(
+        walked, tagged,
+        "every tagged task once, in submission order"
+    );
+    let all = app
+        .walk("/tasks/paginate", &app.owner_token, Value::Null, 400)
+        .await;
+    assert_eq!(all, submitted);
+
+    // A token this server never gave is refused naming the field; an offset token (of an
+    // earlier version) still reads from that offset.
+    for bad in ["after:x", "nonsense"] {
+        let answer = app
+            .post_json(
+                "/tasks/paginate",
+                &app.owner_token,
+                &json!({"token": bad, "maximumResults": 2}),
+            )
+            .await;
+        assert_eq!(answer.status, 400, "{bad}: {}", answer.text);
+        assert!(answer.text.contains("token"), "{}", answer.text);
+    }
+    let legacy = app
+        .post_json(
+            "/tasks/paginate",
+            &app.owner_token,
+            &json!({"token": "1200", "maximumResults": 5}),
+        )
+        .await
+        .expect_json(200);
+    let uuids: Vec<String> = legacy["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(uuid_of)
+        .collect();
+    assert_eq!(uuids, submitted[1200..].to_vec());
+}
