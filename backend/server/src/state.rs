@@ -35,6 +35,9 @@ pub struct AppState {
     /// The latest recorded scaling decision of each evaluated pool, so that the resize loop
     /// tells an unchanged evaluation without reading it back (one entry per pool).
     pub latest_decisions: Mutex<HashMap<Uuid, hearth_core::scaling::RecordedDecision>>,
+    /// Pools with a background dispatch asked for and not started yet: more work arriving
+    /// meanwhile joins it instead of queueing another (one entry per pool at most).
+    pending_dispatch: Mutex<std::collections::HashSet<Uuid>>,
     /// Committed changes, announced once each (see `feed`).
     pub feed: crate::feed::Feed,
     seq: AtomicI64,
@@ -63,6 +66,7 @@ impl AppState {
             evaluation_locks: Mutex::new(HashMap::new()),
             liveness: Mutex::new(HashMap::new()),
             latest_decisions: Mutex::new(HashMap::new()),
+            pending_dispatch: Mutex::new(std::collections::HashSet::new()),
             feed: crate::feed::Feed::new(),
             seq: AtomicI64::new(last_seq),
         }
@@ -76,6 +80,23 @@ impl AppState {
     /// Announces a task's progress as its row says after a commit.
     pub fn announce_progress(&self, t: &crate::entities::task::Model) {
         self.announce(t.tenant_id, crate::feed::Change::progress_of(t));
+    }
+
+    /// Asks for a background dispatch of a pool; false when one is already waiting to start
+    /// (it will see this work too, as it reads the queue after it starts).
+    pub fn ask_dispatch(&self, pool: Uuid) -> bool {
+        self.pending_dispatch
+            .lock()
+            .expect("pending dispatch set")
+            .insert(pool)
+    }
+
+    /// The background dispatch of a pool starts: work arriving from now on asks again.
+    pub fn dispatch_starts(&self, pool: Uuid) {
+        self.pending_dispatch
+            .lock()
+            .expect("pending dispatch set")
+            .remove(&pool);
     }
 
     pub fn data_dir(&self) -> &PathBuf {

@@ -50,8 +50,16 @@ pub async fn wake_pool_nodes(state: &AppState, pool_id: Uuid) {
 }
 
 /// Dispatch in the background: the request that made work available answers at once.
+/// Coalesced per pool: while one is waiting to start, more requests join it, so a burst of
+/// submits queues at most one dispatch per pool, not one per task.
 pub fn spawn_dispatch(state: web::Data<AppState>, pool_id: Uuid) {
-    tokio::spawn(async move { dispatch_logged(&state, pool_id).await });
+    if !state.ask_dispatch(pool_id) {
+        return;
+    }
+    tokio::spawn(async move {
+        state.dispatch_starts(pool_id);
+        dispatch_logged(&state, pool_id).await
+    });
 }
 
 /// Dispatches a pool where nobody waits for the answer: a failure is logged.
@@ -64,7 +72,11 @@ async fn dispatch_logged(state: &AppState, pool_id: Uuid) {
 /// New work for a pool: dispatched in the background, and what finds no free slot asks
 /// the pool to grow now (see `resize::grow_on_demand`).
 pub fn work_arrived(state: web::Data<AppState>, pool_id: Uuid) {
+    if !state.ask_dispatch(pool_id) {
+        return;
+    }
     tokio::spawn(async move {
+        state.dispatch_starts(pool_id);
         dispatch_logged(&state, pool_id).await;
         if let Err(e) = resize::grow_on_demand(&state, pool_id).await {
             tracing::error!(pool = %pool_id, error = %e, "growth on demand failed");

@@ -2,6 +2,7 @@
 
 use actix_web::{HttpResponse, delete, get, post, web};
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 use super::{created, no_content, ok, page_json};
 use crate::auth::Caller;
@@ -44,6 +45,7 @@ async fn submit_tasks(
     match body.0 {
         Value::Array(items) => {
             let mut results = Vec::with_capacity(items.len());
+            let mut pools: Vec<Uuid> = Vec::new();
             for item in items {
                 let outcome =
                     match serde_json::to_vec(&item).map_err(|e| ApiError::Internal(e.into())) {
@@ -55,17 +57,27 @@ async fn submit_tasks(
                     };
                 results.push(match outcome {
                     Ok(t) => {
-                        engine::work_arrived(state.clone(), t.pool_id);
+                        if !pools.contains(&t.pool_id) {
+                            pools.push(t.pool_id);
+                        }
                         json!({"statusCode": 201, "uuid": t.id, "message": null})
                     }
                     Err(e) => {
                         let status = actix_web::ResponseError::status_code(&e).as_u16();
                         if status >= 500 {
+                            // What was submitted before it still gets dispatched.
+                            for pool in pools {
+                                engine::work_arrived(state.clone(), pool);
+                            }
                             return Err(e);
                         }
                         json!({"statusCode": status, "uuid": null, "message": e.to_string()})
                     }
                 });
+            }
+            // Once per pool, after all are in: one dispatch places the whole batch.
+            for pool in pools {
+                engine::work_arrived(state.clone(), pool);
             }
             Ok(ok(results))
         }
