@@ -103,6 +103,25 @@ impl Change {
         }
     }
 
+    /// The end of an attempt: the instance's row fields, its outcome, and its exit code or
+    /// signal as the agent reported them (a signal is stored as 128 + it).
+    pub fn instance_ended(
+        pool: Uuid,
+        task: Uuid,
+        instance_id: i32,
+        outcome: &str,
+        exit_code: Option<i32>,
+        signal: Option<i32>,
+    ) -> Change {
+        Change::InstanceEnded {
+            pool,
+            task,
+            instance_id,
+            outcome: outcome.to_owned(),
+            exit_code: exit_code.or(signal.map(|s| 128 + s)),
+        }
+    }
+
     /// A task's progress as its row says after a commit.
     pub fn progress_of(t: &task::Model) -> Change {
         Change::TaskProgress {

@@ -237,13 +237,14 @@ pub async fn apply(
                 i.on_node = outcome != InstanceState::Queued;
                 changes.push((
                     i.tenant_id,
-                    Change::InstanceEnded {
-                        pool: i.pool_id,
-                        task: i.task_id,
-                        instance_id: i.instance_id,
-                        outcome: outcome.as_str().to_owned(),
-                        exit_code: finish.exit_code.or(finish.signal.map(|s| 128 + s)),
-                    },
+                    Change::instance_ended(
+                        i.pool_id,
+                        i.task_id,
+                        i.instance_id,
+                        outcome.as_str(),
+                        finish.exit_code,
+                        finish.signal,
+                    ),
                 ));
                 ends.push(End {
                     id: *id,

@@ -279,13 +279,14 @@ pub async fn finished_in(
     tasks::shift(txn, t.id, current, outcome, 1).await?;
     let mut changes = vec![(
         inst.tenant_id,
-        Change::InstanceEnded {
-            pool: inst.pool_id,
-            task: inst.task_id,
-            instance_id: inst.instance_id,
-            outcome: outcome.as_str().to_owned(),
-            exit_code: report.exit_code.or(report.signal.map(|s| 128 + s)),
-        },
+        Change::instance_ended(
+            inst.pool_id,
+            inst.task_id,
+            inst.instance_id,
+            outcome.as_str(),
+            report.exit_code,
+            report.signal,
+        ),
     )];
     if let Some(row) = refresh_task_state(txn, t.id, now).await? {
         changes.push((row.tenant_id, Change::progress_of(&row)));

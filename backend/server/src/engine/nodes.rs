@@ -19,6 +19,18 @@ use crate::launcher::{NodeHandle, NodeLaunch};
 use crate::services::{pools, profiles};
 use crate::state::AppState;
 
+/// Announces a node's new state, written by a statement rather than read back.
+fn announce_node(state: &AppState, tenant: Uuid, pool: Uuid, node: Uuid, now: NodeState) {
+    state.announce(
+        tenant,
+        crate::feed::Change::Node {
+            pool,
+            node,
+            state: now.as_str().to_owned(),
+        },
+    );
+}
+
 pub fn node_state(n: &node::Model) -> NodeState {
     n.state.parse().unwrap_or(NodeState::Failed)
 }
@@ -92,14 +104,7 @@ pub async fn request_nodes(state: &AppState, pool: &pool::Model, count: u32) -> 
                     .await?;
                 let booting = from_requested(NodeState::Booting).exec(&state.db).await?;
                 if booting.rows_affected == 1 {
-                    state.announce(
-                        pool.tenant_id,
-                        crate::feed::Change::Node {
-                            pool: pool.id,
-                            node: node_id,
-                            state: NodeState::Booting.as_str().to_owned(),
-                        },
-                    );
+                    announce_node(state, pool.tenant_id, pool.id, node_id, NodeState::Booting);
                 }
                 tracing::info!(pool = %pool.id, node = %node_id, pid = ?launched.pid, "node launched");
             }
@@ -109,14 +114,7 @@ pub async fn request_nodes(state: &AppState, pool: &pool::Model, count: u32) -> 
                     .col_expr(node::Column::EndedAt, Expr::value(now))
                     .exec(&state.db)
                     .await?;
-                state.announce(
-                    pool.tenant_id,
-                    crate::feed::Change::Node {
-                        pool: pool.id,
-                        node: node_id,
-                        state: NodeState::Failed.as_str().to_owned(),
-                    },
-                );
+                announce_node(state, pool.tenant_id, pool.id, node_id, NodeState::Failed);
             }
         }
         super::liveness_grace(state, node_id);
@@ -307,14 +305,7 @@ pub async fn release(state: &AppState, node_id: Uuid) -> ApiResult<()> {
             .exec(&state.db)
             .await?;
         if draining.rows_affected == 1 {
-            state.announce(
-                n.tenant_id,
-                crate::feed::Change::Node {
-                    pool: n.pool_id,
-                    node: node_id,
-                    state: NodeState::Draining.as_str().to_owned(),
-                },
-            );
+            announce_node(state, n.tenant_id, n.pool_id, node_id, NodeState::Draining);
         }
         tracing::info!(node = %node_id, "node draining");
     }

@@ -12,7 +12,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::services::path_id;
 use crate::services::tasks::{self, Stream};
 use crate::state::AppState;
-use crate::wire::filter::{Filter, PaginateBody, has_filter, page_bounds, select};
+use crate::wire::filter::{PaginateBody, filter_of, has_filter, page_bounds, select};
 use crate::wire::task::TaskBody;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -138,12 +138,7 @@ async fn paginate(
                 maximum_results: body.maximum_results,
             })?
             .1;
-            let filter = body
-                .filter
-                .as_ref()
-                .filter(|f| !f.is_null())
-                .map(|f| Filter::parse(f, "filter"))
-                .transpose()?;
+            let filter = filter_of(&body)?;
             let (rows, next) =
                 tasks::keyset_page(&state.db, tenant, filter.as_ref(), after, size).await?;
             (rows, next.map(|seq| format!("{KEYSET_PREFIX}{seq}")))

@@ -174,17 +174,21 @@ pub fn page<T>(items: Vec<T>, body: &PaginateBody) -> ApiResult<(Vec<T>, Option<
     Ok((data, next))
 }
 
+/// The body's filter, parsed (`None` when it asks for none).
+pub fn filter_of(body: &PaginateBody) -> ApiResult<Option<Filter>> {
+    body.filter
+        .as_ref()
+        .filter(|f| !f.is_null())
+        .map(|f| Filter::parse(f, "filter"))
+        .transpose()
+}
+
 /// Filters (in order) and pages a listing as the body asks.
 pub fn select<T: Filterable>(
     items: Vec<T>,
     body: &PaginateBody,
 ) -> ApiResult<(Vec<T>, Option<String>)> {
-    let filter = body
-        .filter
-        .as_ref()
-        .filter(|f| !f.is_null())
-        .map(|f| Filter::parse(f, "filter"))
-        .transpose()?;
+    let filter = filter_of(body)?;
     let mut kept = Vec::with_capacity(items.len());
     for item in items {
         if filter

@@ -21,6 +21,27 @@ fn drain(rx: &mut tokio::sync::broadcast::Receiver<std::sync::Arc<Event>>, into:
     }
 }
 
+/// Drains the feed into `events` until one of them is `wanted`.
+async fn follow_until(
+    rx: &mut tokio::sync::broadcast::Receiver<std::sync::Arc<Event>>,
+    events: &mut Vec<Event>,
+    what: &str,
+    wanted: impl Fn(&Change) -> bool,
+) {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        drain(rx, events);
+        if events.iter().any(|e| wanted(&e.change)) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} never came on the feed: {events:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_run_is_announced_once_change_by_change() {
     let app = spawn_app(None).await;
@@ -40,38 +61,15 @@ async fn a_task_run_is_announced_once_change_by_change() {
     let pool_id = parse_uuid(&pool);
     let mut events: Vec<Event> = Vec::new();
     // The last announcement follows its commit, which the API may show a moment before.
-    wait_for("the task's Success on the feed", WAIT, || {
-        drain(&mut rx, &mut events);
-        let done = events.iter().any(|e| {
-            matches!(&e.change, Change::TaskProgress { task, state, .. }
-                if *task == task_id && state == "Success")
-        });
-        async move {
-            if done {
-                Ok(())
-            } else {
-                Err("not yet".to_owned())
-            }
-        }
-    })
-    .await;
+    let task_done = |c: &Change| {
+        matches!(c, Change::TaskProgress { task, state, .. }
+            if *task == task_id && state == "Success")
+    };
+    follow_until(&mut rx, &mut events, "the task's Success", task_done).await;
     api.post(&format!("/pools/{pool}/close"), &json!({})).await;
     api.wait_pool_state(&pool, "Closed").await;
-    wait_for("the pool's Closed on the feed", WAIT, || {
-        drain(&mut rx, &mut events);
-        let done = events.iter().any(|e| {
-            matches!(&e.change, Change::Pool { pool, state, .. }
-                if *pool == pool_id && state == "Closed")
-        });
-        async move {
-            if done {
-                Ok(())
-            } else {
-                Err("not yet".to_owned())
-            }
-        }
-    })
-    .await;
+    let pool_closed = |c: &Change| matches!(c, Change::Pool { pool, state, .. } if *pool == pool_id && state == "Closed");
+    follow_until(&mut rx, &mut events, "the pool's Closed", pool_closed).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     drain(&mut rx, &mut events);
 
