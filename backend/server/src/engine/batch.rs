@@ -217,7 +217,7 @@ pub async fn apply(
                     continue;
                 };
                 let succeeded = finish.exit_code == Some(0) && finish.signal.is_none();
-                let outcome = if stopping(&t.row) {
+                let outcome = if tasks::is_stopping(&t.row) {
                     InstanceState::Cancelled
                 } else if succeeded {
                     InstanceState::Succeeded
@@ -273,14 +273,6 @@ pub async fn apply(
         }
     }
     Ok(Applied { verdicts, changes })
-}
-
-fn stopping(t: &task::Model) -> bool {
-    use hearth_core::task_state::TaskState;
-    matches!(
-        tasks::state_of(t),
-        TaskState::PendingCancel | TaskState::Cancelled | TaskState::PendingDelete
-    )
 }
 
 /// Decides one start: the attempt the instance was given, on a slot of this node.
@@ -451,7 +443,7 @@ async fn write_outputs(txn: &impl ConnectionTrait, ends: &[End<'_>]) -> ApiResul
     if printed.is_empty() {
         return Ok(());
     }
-    let current: HashMap<Uuid, (String, String, i64, i64)> = instance::Entity::find()
+    let mut texts: HashMap<Uuid, (String, String, i64, i64)> = instance::Entity::find()
         .select_only()
         .columns([
             instance::Column::Id,
@@ -467,7 +459,6 @@ async fn write_outputs(txn: &impl ConnectionTrait, ends: &[End<'_>]) -> ApiResul
         .into_iter()
         .map(|(id, out, err, out_cut, err_cut)| (id, (out, err, out_cut, err_cut)))
         .collect();
-    let mut texts = current;
     for e in printed {
         let Some((out, err, out_cut, err_cut)) = texts.get_mut(&e.id) else {
             continue;

@@ -5,7 +5,6 @@
 
 use chrono::{DateTime, Utc};
 use hearth_core::model::InstanceState;
-use hearth_core::task_state::TaskState;
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
@@ -31,13 +30,6 @@ fn inst_state(i: &instance::Model) -> InstanceState {
     i.state.parse().unwrap_or(InstanceState::Failed)
 }
 
-fn stopping(t: &task::Model) -> bool {
-    matches!(
-        tasks::state_of(t),
-        TaskState::PendingCancel | TaskState::Cancelled | TaskState::PendingDelete
-    )
-}
-
 /// Appends to a bounded buffer; returns the new text and how many bytes were cut.
 pub fn append_bounded(current: &str, chunk: &str, cap: usize) -> (String, usize) {
     let mut text = String::with_capacity(current.len() + chunk.len());
@@ -53,7 +45,7 @@ pub fn append_bounded(current: &str, chunk: &str, cap: usize) -> (String, usize)
     (text[cut..].to_owned(), cut)
 }
 
-pub(super) fn with_output(
+fn with_output(
     active: &mut instance::ActiveModel,
     current: &instance::Model,
     stdout: &str,
@@ -244,7 +236,7 @@ pub async fn finished_in(
         .await?
         .ok_or_else(|| ApiError::not_found("task"))?;
     let succeeded = report.exit_code == Some(0) && report.signal.is_none();
-    let outcome = if stopping(&t) {
+    let outcome = if tasks::is_stopping(&t) {
         InstanceState::Cancelled
     } else if succeeded {
         InstanceState::Succeeded
@@ -420,7 +412,7 @@ pub async fn lose_instance(
     };
     let current = inst_state(&inst);
     let started = current == InstanceState::Executing;
-    let cancelled = stopping(&t);
+    let cancelled = tasks::is_stopping(&t);
     let requeue = if cancelled {
         false
     } else if !started || !consume_retry {

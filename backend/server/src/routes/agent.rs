@@ -5,7 +5,6 @@ use std::collections::{HashMap, HashSet};
 
 use actix_web::{HttpResponse, post, web};
 use hearth_core::model::{InstanceState, NodeState};
-use hearth_core::task_state::TaskState;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use serde::Deserialize;
@@ -184,14 +183,7 @@ async fn work_for(
             .map(|t| (t.id, t))
             .collect()
     };
-    let stopping = |t: &Uuid| {
-        task_rows.get(t).is_none_or(|t| {
-            matches!(
-                tasks::state_of(t),
-                TaskState::PendingCancel | TaskState::Cancelled | TaskState::PendingDelete
-            )
-        })
-    };
+    let stopping = |t: &Uuid| task_rows.get(t).is_none_or(tasks::is_stopping);
     let cancel: Vec<Uuid> = running
         .iter()
         .filter(|id| {

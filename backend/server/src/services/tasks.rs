@@ -37,6 +37,14 @@ pub fn state_of(t: &task::Model) -> TaskState {
     t.state.parse().unwrap_or(TaskState::Failure)
 }
 
+/// The task is being stopped or deleted: its instances must not go on (nor start).
+pub fn is_stopping(t: &task::Model) -> bool {
+    matches!(
+        state_of(t),
+        TaskState::PendingCancel | TaskState::Cancelled | TaskState::PendingDelete
+    )
+}
+
 pub fn set_state(
     active: &mut task::ActiveModel,
     current: &task::Model,
