@@ -1482,14 +1482,65 @@ async fn scale(s: &Server, cfg: &Config, report: &mut Report) -> anyhow::Result<
         bail!("{queued} instances queued on pool {first}, want {queued_total}");
     }
 
+    // Every pool's first evaluation records a decision: the window starts after them (the
+    // scenario's time limit bounds the wait).
+    let first_decisions = Instant::now();
+    loop {
+        let recorded = scaling_decision::Entity::find().count(db).await?;
+        if recorded >= cfg.pools {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let first_decisions = first_decisions.elapsed().as_secs_f64();
+    println!("every pool had its first decision {first_decisions:.1} s after the last was created");
+    report.add(
+        Figure::new(
+            "scale_first_decisions_s",
+            format!(
+                "scale: time until all {} pools had a first decision (s)",
+                cfg.pools
+            ),
+            Some(first_decisions),
+        )
+        .decimals(1),
+    );
     tokio::time::sleep(IDLE_SETTLE).await;
     let decisions_start = scaling_decision::Entity::find().count(db).await?;
+    let counters = async || -> anyhow::Result<(f64, f64)> {
+        let text = api.text(reqwest::Method::GET, "/metrics", None).await?;
+        Ok((
+            metric(&text, "hearth_resize_tick_seconds_total").unwrap_or(0.0),
+            metric(&text, "hearth_scaling_decisions_total").unwrap_or(0.0),
+        ))
+    };
+    let (tick_start, evaluations_start) = counters().await?;
     let cpu_start = cpu_ticks(s.pid)?;
     let window = Instant::now();
     tokio::time::sleep(IDLE_WINDOW).await;
     let cpu_end = cpu_ticks(s.pid)?;
     let seconds = window.elapsed().as_secs_f64();
+    let (tick_end, evaluations_end) = counters().await?;
     let decisions_end = scaling_decision::Entity::find().count(db).await?;
+    let evaluations = evaluations_end - evaluations_start;
+    let per_10k = (evaluations > 0.0).then(|| (tick_end - tick_start) / evaluations * 1e4 * 1e3);
+    println!(
+        "idle window: {evaluations:.0} evaluations in {seconds:.1} s, resize ticks {:.0} ms in all",
+        (tick_end - tick_start) * 1e3
+    );
+    report.add(
+        Figure::new(
+            "scale_resize_ms_per_10k",
+            "scale: resize loop wall time per 10,000 pool evaluations, idle window (ms)",
+            per_10k,
+        )
+        .decimals(1)
+        .reference(format!(
+            "{evaluations:.0} evaluations of {} pools in {seconds:.0} s",
+            cfg.pools
+        ))
+        .target(Target::Below(100.0)),
+    );
     let cpu_pct = (cpu_end.saturating_sub(cpu_start)) as f64 / ticks_per_second() / seconds * 100.0;
     let rss = status_mib(s.pid, "VmRSS")?;
     let hwm = status_mib(s.pid, "VmHWM")?;

@@ -85,6 +85,17 @@ impl Change {
         }
     }
 
+    /// The pool the change is about (every change is about one).
+    pub fn pool_id(&self) -> Uuid {
+        match self {
+            Change::Pool { pool, .. }
+            | Change::Node { pool, .. }
+            | Change::TaskProgress { pool, .. }
+            | Change::InstanceEnded { pool, .. }
+            | Change::Decision { pool, .. } => *pool,
+        }
+    }
+
     /// A pool's change as its row says after a commit.
     pub fn pool(p: &pool::Model) -> Change {
         Change::Pool {

@@ -12,6 +12,7 @@ pub mod feed;
 pub mod launcher;
 pub mod metrics;
 pub mod routes;
+pub mod schedule;
 pub mod services;
 pub mod settings;
 pub mod startup;

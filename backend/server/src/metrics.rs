@@ -1,7 +1,7 @@
 //! Prometheus metrics served at `/metrics`.
 
 use prometheus::{
-    Encoder, Gauge, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Counter, Encoder, Gauge, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 
 pub struct Metrics {
@@ -13,6 +13,9 @@ pub struct Metrics {
     /// Wall time of the resize loop's latest tick, and how many pools it evaluated.
     pub resize_last_tick_seconds: Gauge,
     pub resize_last_tick_pools: IntGauge,
+    /// Wall time of every tick together: with `scaling_decisions`, the cost of one
+    /// evaluation.
+    pub resize_tick_seconds: Counter,
     /// Changes announced on the feed, by kind; and those a lagging follower lost.
     pub changes: IntCounterVec,
     pub changes_lost: IntCounter,
@@ -66,7 +69,16 @@ impl Metrics {
         registry
             .register(Box::new(changes.clone()))
             .expect("metric registered once");
+        let resize_tick_seconds = Counter::new(
+            "hearth_resize_tick_seconds_total",
+            "Wall time spent in the resize loop's ticks",
+        )
+        .expect("static metric definition");
+        registry
+            .register(Box::new(resize_tick_seconds.clone()))
+            .expect("metric registered once");
         Metrics {
+            resize_tick_seconds,
             changes,
             changes_lost: counter(
                 "hearth_changes_lost_total",
@@ -80,7 +92,7 @@ impl Metrics {
             ),
             scaling_decisions: counter(
                 "hearth_scaling_decisions_total",
-                "Pool evaluations recorded",
+                "Pool evaluations (an unchanged one counted on its latest decision)",
             ),
             nodes_launched: counter(
                 "hearth_nodes_launched_total",

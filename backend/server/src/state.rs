@@ -32,9 +32,9 @@ pub struct AppState {
     /// When each live node was last heard from, in real time: liveness is about machines,
     /// not business time, so a test moving the injected clock cannot make a node look dead.
     pub liveness: Mutex<HashMap<Uuid, std::time::Instant>>,
-    /// The latest recorded scaling decision of each evaluated pool, so that the resize loop
-    /// tells an unchanged evaluation without reading it back (one entry per pool).
-    pub latest_decisions: Mutex<HashMap<Uuid, hearth_core::scaling::RecordedDecision>>,
+    /// When each scaled pool is evaluated next, and what its last evaluation read (see
+    /// `schedule`).
+    pub schedule: crate::schedule::Schedule,
     /// Pools with a background dispatch asked for and not started yet: more work arriving
     /// meanwhile joins it instead of queueing another (one entry per pool at most).
     pending_dispatch: Mutex<std::collections::HashSet<Uuid>>,
@@ -65,7 +65,7 @@ impl AppState {
             dispatch_locks: Mutex::new(HashMap::new()),
             evaluation_locks: Mutex::new(HashMap::new()),
             liveness: Mutex::new(HashMap::new()),
-            latest_decisions: Mutex::new(HashMap::new()),
+            schedule: crate::schedule::Schedule::default(),
             pending_dispatch: Mutex::new(std::collections::HashSet::new()),
             feed: crate::feed::Feed::new(),
             seq: AtomicI64::new(last_seq),
@@ -80,6 +80,13 @@ impl AppState {
     /// Announces a task's progress as its row says after a commit.
     pub fn announce_progress(&self, t: &crate::entities::task::Model) {
         self.announce(t.tenant_id, crate::feed::Change::progress_of(t));
+    }
+
+    /// Asks the resize loop for an evaluation of a pool by `at` (now, for a new pool or new
+    /// settings), and wakes it.
+    pub fn evaluate_by(&self, pool: Uuid, at: chrono::DateTime<chrono::Utc>) {
+        self.schedule.due_by(pool, at);
+        self.resize_wake.notify_one();
     }
 
     /// Asks for a background dispatch of a pool; false when one is already waiting to start

@@ -1,8 +1,9 @@
-//! The resize loop: one task for all pools, woken at the earliest `next_evaluation_at` (or
-//! early, when a pool changes). The due pools are evaluated with the core's pure function
-//! from one snapshot per tick; an evaluation that repeats the pool's latest decision and
-//! holds only counts on that decision (in one transaction for all such pools), any other
-//! is recorded and carried out through the launcher, pool by pool.
+//! The resize loop: one task for all pools, woken at the earliest due time of its in-memory
+//! schedule (or early, when a pool asks). The due pools are evaluated with the core's pure
+//! function, each from what its last evaluation read unless the feed announced a change of
+//! it since; an evaluation that repeats the pool's latest decision and holds is only
+//! counted (see `schedule`), any other is recorded and carried out through the launcher,
+//! pool by pool.
 
 use std::collections::{HashMap, HashSet};
 
@@ -12,7 +13,7 @@ use hearth_core::model::NodeState;
 use hearth_core::pool_state::PoolState;
 use hearth_core::scaling::{ScalingAction, evaluate};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect};
 use tokio::sync::watch;
 
 use crate::entities::{node, pool, scaling_decision, task};
@@ -28,32 +29,115 @@ const MIN_SLEEP: std::time::Duration = std::time::Duration::from_millis(100);
 
 pub async fn run(state: web::Data<AppState>, mut stop: watch::Receiver<bool>) {
     tracing::info!("resize loop started");
+    // Subscribed before the schedule is loaded: no change is missed in between.
+    let mut changes = state.feed.subscribe();
+    let mut loaded_at: Option<std::time::Instant> = None;
+    let mut written_at = std::time::Instant::now();
     loop {
+        if loaded_at.is_none_or(|at| at.elapsed() >= RELOAD_EVERY) {
+            match load_schedule(&state).await {
+                Ok(()) => loaded_at = Some(std::time::Instant::now()),
+                Err(e) => tracing::error!(error = %e, "resize schedule not loaded"),
+            }
+        }
+        follow_changes(&state, &mut changes);
         if let Err(e) = tick(&state).await {
             tracing::error!(error = %e, "resize loop tick failed");
         }
-        let wait = next_wait(&state).await;
+        if written_at.elapsed() >= WRITE_EVERY {
+            write_unwritten(&state, state.schedule.take_unwritten()).await;
+            written_at = std::time::Instant::now();
+        }
+        let wait = next_wait(&state);
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = state.resize_wake.notified() => {}
             _ = stop.changed() => break,
         }
     }
+    write_unwritten(&state, state.schedule.take_unwritten()).await;
     tracing::info!("resize loop stopped");
+}
+
+/// Unchanged evaluations are written to their decisions at most this often (see
+/// `schedule`).
+const WRITE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+/// The stored due times are read again this often, for pools the schedule was not told of.
+const RELOAD_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Due times as stored, for the pools the schedule does not know yet.
+async fn load_schedule(state: &AppState) -> ApiResult<()> {
+    let rows: Vec<(uuid::Uuid, Option<chrono::DateTime<Utc>>)> = pool::Entity::find()
+        .select_only()
+        .column(pool::Column::Id)
+        .column(pool::Column::NextEvaluationAt)
+        .filter(pool::Column::NextEvaluationAt.is_not_null())
+        .into_tuple()
+        .all(&state.db)
+        .await?;
+    state
+        .schedule
+        .load(rows.into_iter().filter_map(|(id, at)| Some((id, at?))));
+    Ok(())
+}
+
+/// Every change announced since the last tick: the pools it touched are read again at
+/// their next evaluation. Changes lost (the feed was behind) make every pool read again.
+fn follow_changes(
+    state: &AppState,
+    changes: &mut tokio::sync::broadcast::Receiver<std::sync::Arc<crate::feed::Event>>,
+) {
+    use tokio::sync::broadcast::error::TryRecvError;
+    loop {
+        match changes.try_recv() {
+            Ok(event) => state.schedule.changed(event.change.pool_id()),
+            Err(TryRecvError::Lagged(_)) => state.schedule.changed_all(),
+            Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+        }
+    }
+}
+
+/// Writes unchanged evaluations to their decisions, one statement per chunk of decisions
+/// with the same count and time (pools evaluated in the same ticks share them). What fails
+/// to be written is only counting: it is logged, not retried.
+async fn write_unwritten(state: &AppState, counts: Vec<crate::schedule::Unwritten>) {
+    if counts.is_empty() {
+        return;
+    }
+    let mut groups: HashMap<(i64, chrono::DateTime<Utc>), Vec<uuid::Uuid>> = HashMap::new();
+    for u in counts {
+        groups
+            .entry((u.evaluations, u.last_evaluated_at))
+            .or_default()
+            .push(u.decision);
+    }
+    let written = async {
+        let txn = crate::db::write(&state.db).await?;
+        for ((evaluations, at), ids) in groups {
+            for chunk in ids.chunks(500) {
+                scaling_decision::Entity::update_many()
+                    .col_expr(
+                        scaling_decision::Column::Evaluations,
+                        Expr::col(scaling_decision::Column::Evaluations).add(evaluations),
+                    )
+                    .col_expr(scaling_decision::Column::LastEvaluatedAt, Expr::value(at))
+                    .filter(scaling_decision::Column::Id.is_in(chunk.iter().copied()))
+                    .exec(&txn)
+                    .await?;
+            }
+        }
+        txn.commit().await?;
+        ApiResult::Ok(())
+    };
+    if let Err(e) = written.await {
+        tracing::error!(error = %e, "unchanged evaluations not written");
+    }
 }
 
 /// Real time until the earliest evaluation, at most a second (so a moved injected clock is
 /// noticed soon).
-async fn next_wait(state: &AppState) -> std::time::Duration {
-    let next = pool::Entity::find()
-        .filter(pool::Column::NextEvaluationAt.is_not_null())
-        .order_by_asc(pool::Column::NextEvaluationAt)
-        .one(&state.db)
-        .await
-        .ok()
-        .flatten()
-        .and_then(|p| p.next_evaluation_at);
-    match next {
+fn next_wait(state: &AppState) -> std::time::Duration {
+    match state.schedule.next_due() {
         Some(at) => (at - state.clock.now())
             .to_std()
             .unwrap_or_default()
@@ -65,10 +149,7 @@ async fn next_wait(state: &AppState) -> std::time::Duration {
 async fn tick(state: &AppState) -> ApiResult<()> {
     let started = std::time::Instant::now();
     let now = state.clock.now();
-    let due = pool::Entity::find()
-        .filter(pool::Column::NextEvaluationAt.lte(now))
-        .all(&state.db)
-        .await?;
+    let due = state.schedule.due(now);
     let evaluated = due.len();
     let changed = evaluate_unchanged_in_bulk(state, &due, now).await?;
     for id in changed {
@@ -101,34 +182,70 @@ async fn tick(state: &AppState) -> ApiResult<()> {
     for p in closing {
         wind_down(state, &p).await?;
     }
-    state
-        .metrics
-        .resize_last_tick_seconds
-        .set(started.elapsed().as_secs_f64());
+    let spent = started.elapsed().as_secs_f64();
+    state.metrics.resize_last_tick_seconds.set(spent);
+    state.metrics.resize_tick_seconds.inc_by(spent);
     state.metrics.resize_last_tick_pools.set(evaluated as i64);
     Ok(())
 }
 
-/// Evaluates the due pools from one snapshot: those whose evaluation repeats their latest
-/// decision and holds are settled here in one transaction (the decision counts one more
-/// evaluation, the pool's next evaluation moves a period on); the others are answered,
-/// for `evaluate_pool` to record and carry out one by one.
+/// Evaluates the due pools, each from what its last evaluation read unless a change of it
+/// was announced since (those are read again, all in one snapshot). An evaluation that
+/// repeats the pool's latest decision and holds is only counted (in memory, written every
+/// few seconds) and moves the pool's due time a period on; the others are answered, for
+/// `evaluate_pool` to record and carry out one by one.
 async fn evaluate_unchanged_in_bulk(
     state: &AppState,
-    due: &[pool::Model],
+    due: &[crate::schedule::Due],
     now: chrono::DateTime<Utc>,
 ) -> ApiResult<Vec<uuid::Uuid>> {
-    let scaled: Vec<&pool::Model> = due
-        .iter()
-        .filter(|p| pools::state_of(p).follows_nodes())
-        .collect();
-    let mut changed: Vec<uuid::Uuid> = due
-        .iter()
-        .filter(|p| !pools::state_of(p).follows_nodes())
-        .map(|p| p.id)
-        .collect();
-    if scaled.is_empty() {
+    use crate::schedule::Inputs;
+    use std::sync::Arc;
+    let mut changed: Vec<uuid::Uuid> = Vec::new();
+    if due.is_empty() {
         return Ok(changed);
+    }
+    let stale: Vec<uuid::Uuid> = due
+        .iter()
+        .filter(|d| d.inputs.is_none())
+        .map(|d| d.pool)
+        .collect();
+    let mut read: HashMap<uuid::Uuid, Arc<Inputs>> = HashMap::new();
+    if !stale.is_empty() {
+        let mut rows: Vec<pool::Model> = Vec::with_capacity(stale.len());
+        for chunk in stale.chunks(500) {
+            rows.extend(
+                pool::Entity::find()
+                    .filter(pool::Column::Id.is_in(chunk.iter().copied()))
+                    .all(&state.db)
+                    .await?,
+            );
+        }
+        let found: HashSet<uuid::Uuid> = rows.iter().map(|p| p.id).collect();
+        for id in stale.iter().filter(|id| !found.contains(id)) {
+            state.schedule.forget(*id);
+        }
+        let (scaled, winding): (Vec<&pool::Model>, Vec<&pool::Model>) = rows
+            .iter()
+            .partition(|p| pools::state_of(p).follows_nodes());
+        // A pool no longer scaled takes the full path, which takes it off the schedule.
+        changed.extend(winding.iter().map(|p| p.id));
+        let mut snapshots = pools::snapshots(&state.db, &scaled).await?;
+        for p in scaled {
+            let Some(snapshot) = snapshots.remove(&p.id) else {
+                changed.push(p.id);
+                continue;
+            };
+            let inputs = Arc::new(Inputs {
+                tenant: p.tenant_id,
+                policies: pools::policies_of(p),
+                period_seconds: p.resize_period_seconds,
+                target_slots: p.target_slots,
+                snapshot,
+            });
+            state.schedule.remember_inputs(p.id, inputs.clone());
+            read.insert(p.id, inputs);
+        }
     }
     // Pools with tasks waiting on dependencies take the full path (it settles them).
     let waiting: HashSet<uuid::Uuid> = task::Entity::find()
@@ -141,111 +258,43 @@ async fn evaluate_unchanged_in_bulk(
         .await?
         .into_iter()
         .collect();
-    let snapshots = pools::snapshots(&state.db, &scaled).await?;
-    let mut unchanged: Vec<(&pool::Model, uuid::Uuid)> = Vec::new();
-    for p in scaled {
-        let Some(snapshot) = snapshots.get(&p.id) else {
-            changed.push(p.id);
-            continue;
+    let mut unchanged: u64 = 0;
+    for d in due {
+        let Some(inputs) = d.inputs.as_ref().or_else(|| read.get(&d.pool)) else {
+            continue; // not scaled, or gone: dealt with above
         };
-        let decision = evaluate(&pools::policies_of(p), now, snapshot);
+        let decision = evaluate(&inputs.policies, now, &inputs.snapshot);
         let holds = matches!(decision.action, ScalingAction::Hold)
-            && decision.target_slots as i32 == p.target_slots;
-        let known = state
-            .latest_decisions
-            .lock()
-            .expect("latest decisions")
-            .get(&p.id)
-            .cloned();
-        let latest = match known {
-            Some(latest) => Some(latest),
+            && decision.target_slots as i32 == inputs.target_slots;
+        if !holds || waiting.contains(&d.pool) {
+            changed.push(d.pool);
+            continue;
+        }
+        let latest = match &d.latest {
+            Some(latest) => Some(latest.clone()),
             None => {
-                let read = pools::latest_decision(&state.db, p.id)
+                let read = pools::latest_decision(&state.db, d.pool)
                     .await?
                     .map(|row| pools::recorded(&row));
                 if let Some(read) = &read {
-                    remember_decision(state, p.id, read.clone());
+                    state.schedule.remember_latest(d.pool, read.clone());
                 }
-                read
+                read.map(Arc::new)
             }
         };
+        let next = now + chrono::Duration::seconds(i64::from(Ord::max(inputs.period_seconds, 1)));
         match latest {
-            Some(latest) if holds && !waiting.contains(&p.id) && latest.same_as(&decision) => {
-                unchanged.push((p, latest.id));
+            Some(latest)
+                if latest.same_as(&decision)
+                    && state.schedule.held(d.pool, latest.id, d.at, next, now) =>
+            {
+                unchanged += 1;
             }
-            _ => changed.push(p.id),
+            _ => changed.push(d.pool),
         }
     }
-    if unchanged.is_empty() {
-        return Ok(changed);
-    }
-    let txn = crate::db::write(&state.db).await?;
-    let ids: Vec<uuid::Uuid> = unchanged.iter().map(|(_, d)| *d).collect();
-    for chunk in ids.chunks(500) {
-        scaling_decision::Entity::update_many()
-            .col_expr(
-                scaling_decision::Column::Evaluations,
-                Expr::col(scaling_decision::Column::Evaluations).add(1),
-            )
-            .col_expr(scaling_decision::Column::LastEvaluatedAt, Expr::value(now))
-            .filter(scaling_decision::Column::Id.is_in(chunk.iter().copied()))
-            .exec(&txn)
-            .await?;
-    }
-    // Pools with the same period move on in one statement per chunk; one whose due time
-    // changed meanwhile (a policy change asked for an evaluation now) keeps its new time:
-    // each row is matched on its id and the due time this tick read.
-    let mut groups: HashMap<i32, Vec<(uuid::Uuid, chrono::DateTime<Utc>)>> = HashMap::new();
-    for (p, _) in &unchanged {
-        if let Some(due_at) = p.next_evaluation_at {
-            groups
-                .entry(Ord::max(p.resize_period_seconds, 1))
-                .or_default()
-                .push((p.id, due_at));
-        }
-    }
-    for (period, rows) in groups {
-        for chunk in rows.chunks(250) {
-            let matched = chunk.iter().map(|(id, due_at)| {
-                sea_orm::sea_query::ValueTuple::Two((*id).into(), (*due_at).into())
-            });
-            pool::Entity::update_many()
-                .col_expr(
-                    pool::Column::NextEvaluationAt,
-                    Expr::value(now + chrono::Duration::seconds(i64::from(period))),
-                )
-                .filter(
-                    Expr::tuple([
-                        Expr::col(pool::Column::Id),
-                        Expr::col(pool::Column::NextEvaluationAt),
-                    ])
-                    .in_tuples(matched),
-                )
-                .exec(&txn)
-                .await?;
-        }
-    }
-    txn.commit().await?;
-    state
-        .metrics
-        .scaling_decisions
-        .inc_by(unchanged.len() as u64);
+    state.metrics.scaling_decisions.inc_by(unchanged);
     Ok(changed)
-}
-
-/// The latest decision of a scaled pool, kept in memory so that the bulk path reads no
-/// decision row (one entry per scaled pool; dropped when the pool stops being scaled).
-/// Decisions are written only under the pool's evaluation lock, which keeps this current.
-fn remember_decision(
-    state: &AppState,
-    pool_id: uuid::Uuid,
-    decision: hearth_core::scaling::RecordedDecision,
-) {
-    state
-        .latest_decisions
-        .lock()
-        .expect("latest decisions")
-        .insert(pool_id, decision);
 }
 
 /// Evaluates a pool now, records the decision, carries it out. Also `POST /pools/{uuid}/resize`.
@@ -307,7 +356,7 @@ pub async fn grow_on_demand(state: &AppState, pool_id: uuid::Uuid) -> ApiResult<
             .filter(pool::Column::NextEvaluationAt.gt(step_at))
             .exec(&state.db)
             .await?;
-        state.resize_wake.notify_one();
+        state.evaluate_by(pool_id, step_at);
         return Ok(());
     }
     evaluate_locked(state, pool_id, None, Some(ON_DEMAND)).await?;
@@ -324,20 +373,17 @@ async fn evaluate_locked(
     let _guard = lock.lock().await;
     // Read under the lock: the previous evaluation's nodes are in this snapshot.
     let Some(p) = &pool::Entity::find_by_id(pool_id).one(&state.db).await? else {
+        state.schedule.forget(pool_id);
         return Ok(None);
     };
     if let Some(at) = only_if_due_at
-        && p.next_evaluation_at.is_none_or(|next| next > at)
+        && state.schedule.due_at(pool_id).is_none_or(|next| next > at)
         && pools::state_of(p).follows_nodes()
     {
         return Ok(None);
     }
     if !pools::state_of(p).follows_nodes() {
-        state
-            .latest_decisions
-            .lock()
-            .expect("latest decisions")
-            .remove(&p.id);
+        state.schedule.forget(p.id);
         pool::Entity::update_many()
             .col_expr(
                 pool::Column::NextEvaluationAt,
@@ -352,6 +398,10 @@ async fn evaluate_locked(
         )));
     }
     super::progress::settle_dependencies(state, p.id).await?;
+    // The latest decision's count is complete before it is compared with this evaluation.
+    if let Some(unwritten) = state.schedule.take_unwritten_of(p.id) {
+        write_unwritten(state, vec![unwritten]).await;
+    }
     let now = state.clock.now();
     let (decision, row) = pools::evaluate_and_record(
         &state.db,
@@ -364,7 +414,10 @@ async fn evaluate_locked(
         },
     )
     .await?;
-    remember_decision(state, p.id, pools::recorded(&row));
+    let next = now + chrono::Duration::seconds(i64::from(Ord::max(p.resize_period_seconds, 1)));
+    state
+        .schedule
+        .evaluated(p.id, Some(next), pools::recorded(&row));
     if row.evaluations == 1 {
         state.announce(
             p.tenant_id,
@@ -430,6 +483,8 @@ pub async fn evaluate_soon(state: &AppState, pool_id: uuid::Uuid) -> ApiResult<(
         .filter(pool::Column::NextEvaluationAt.is_not_null())
         .exec(&state.db)
         .await?;
-    state.resize_wake.notify_one();
+    if state.schedule.due_at(pool_id).is_some() {
+        state.evaluate_by(pool_id, state.clock.now());
+    }
     Ok(())
 }

@@ -36,8 +36,6 @@ async fn create_pool(
 ) -> ApiResult<HttpResponse> {
     let tenant = caller.writer()?;
     let pool = pools::create(&state, tenant, body.0).await?;
-    // Its first evaluation is due now: the resize loop requests its nodes.
-    state.resize_wake.notify_one();
     Ok(created(serde_json::json!({"uuid": pool.id})))
 }
 
@@ -113,7 +111,6 @@ async fn update_pool(
 ) -> ApiResult<HttpResponse> {
     let tenant = caller.writer()?;
     let pool = pools::update(&state, tenant, path_id(&uuid, "pool")?, body.0).await?;
-    state.resize_wake.notify_one();
     Ok(ok(pools::view(&state, &pool).await?))
 }
 
@@ -186,7 +183,14 @@ async fn pool_decisions(
 ) -> ApiResult<HttpResponse> {
     let tenant = caller.tenant()?;
     let pool = pools::load(&state.db, tenant, path_id(&uuid, "pool")?).await?;
-    let rows = pools::decisions(&state.db, pool.id, 200).await?;
+    let mut rows = pools::decisions(&state.db, pool.id, 200).await?;
+    // Unchanged evaluations the resize loop has not written yet count too.
+    if let Some(u) = state.schedule.unwritten_of(pool.id)
+        && let Some(row) = rows.iter_mut().find(|r| r.id == u.decision)
+    {
+        row.evaluations += u.evaluations as i32;
+        row.last_evaluated_at = Some(u.last_evaluated_at);
+    }
     Ok(ok(rows
         .iter()
         .map(pools::decision_json)

@@ -194,6 +194,8 @@ pub async fn create(state: &AppState, tenant_id: Uuid, body: PoolBody) -> ApiRes
     .await?;
     txn.commit().await?;
     state.announce(row.tenant_id, crate::feed::Change::pool(&row));
+    // Its first evaluation is due now: the resize loop requests its nodes.
+    state.evaluate_by(row.id, now);
     Ok(row)
 }
 
@@ -276,7 +278,10 @@ pub async fn update(
     // A policy change is worth an evaluation now rather than at the end of the period.
     active.next_evaluation_at = Set(Some(now));
     active.updated_at = Set(now);
-    Ok(active.update(db).await?)
+    let updated = active.update(db).await?;
+    state.announce(updated.tenant_id, crate::feed::Change::pool(&updated));
+    state.evaluate_by(updated.id, now);
+    Ok(updated)
 }
 
 pub async fn figures(db: &impl ConnectionTrait, pool: &pool::Model) -> ApiResult<PoolFigures> {

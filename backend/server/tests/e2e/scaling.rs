@@ -365,3 +365,68 @@ async fn work_grows_an_empty_pool_at_once_then_one_step_per_period() {
     }
     app.stop().await;
 }
+
+/// The resize loop evaluates a pool from what it read last time until the feed announces a
+/// change of the pool: the end of its work must reach it. Here nothing but the loop
+/// evaluates the pool (no resize is asked for). It counts an unchanged hold while the
+/// nodes are busy; once the work has ended and the clock has moved past the idle time, the
+/// loop alone must see the nodes idle and shrink the pool.
+#[tokio::test]
+async fn the_loop_alone_sees_the_work_end_and_shrinks_the_pool() {
+    let t0 = Utc.with_ymd_and_hms(2024, 3, 4, 10, 0, 0).unwrap();
+    let clock = ManualClock::new(t0);
+    let app = spawn_app(Some(clock.clone())).await;
+    let api = &app.api;
+    let pool = api.create_pool(&elastic_body("loop-only", 2, 1.0)).await;
+    wait_first_evaluation(api, &pool).await;
+    clock.advance(TimeDelta::milliseconds(100));
+    let task = api
+        .submit_task(&task_body("two", &pool, 2, "sleep 4"))
+        .await;
+    wait_decision(api, &pool, "grow 2").await;
+    wait_for("both instances executing", WAIT, || async {
+        let t = api.task(&task).await;
+        if t["runningInstanceCount"] == 2 {
+            Ok(())
+        } else {
+            Err(t.to_string())
+        }
+    })
+    .await;
+
+    // A period later the loop holds (busy nodes, nothing queued), and a period after that
+    // it holds again: that evaluation is only counted.
+    clock.advance(TimeDelta::milliseconds(1100));
+    let hold = wait_decision(api, &pool, "hold").await;
+    clock.advance(TimeDelta::milliseconds(1100));
+    wait_for("the hold counted again", WAIT, || async {
+        let latest = api
+            .decisions(&pool)
+            .await
+            .first()
+            .cloned()
+            .unwrap_or_default();
+        if latest["uuid"] == hold["uuid"] && latest["evaluations"].as_i64() >= Some(2) {
+            Ok(())
+        } else {
+            Err(latest.to_string())
+        }
+    })
+    .await;
+
+    let t = api.wait_task_finished(&task, WAIT).await;
+    assert_eq!(t["state"], "Success", "{t}");
+    // Past the period and the idle time: the loop's next tick is due.
+    clock.advance(TimeDelta::seconds(3));
+    let shrink = wait_decision(api, &pool, "shrink 2").await;
+    assert_eq!(shrink["targetSlots"], 0, "{shrink}");
+    wait_for("both nodes Terminated", WAIT, || async {
+        let nodes = api.nodes(&pool).await;
+        if nodes.len() == 2 && nodes.iter().all(|n| n["state"] == "Terminated") {
+            Ok(())
+        } else {
+            Err(node_summary(&nodes))
+        }
+    })
+    .await;
+}
