@@ -25,7 +25,7 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 const POLL_MARGIN: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum CallError {
     /// No answer, a timeout or a `5xx`: worth trying again later.
     Unreachable(String),
@@ -49,6 +49,15 @@ impl std::fmt::Display for CallError {
 struct Pending {
     body: serde_json::Value,
     answer: tokio::sync::oneshot::Sender<Result<(), CallError>>,
+}
+
+/// A `/finished` report as an item of a batch.
+fn finished_report(uuid: Uuid, finished: &Finished) -> Result<serde_json::Value, CallError> {
+    let mut body = serde_json::to_value(finished)
+        .map_err(|e| CallError::Unreachable(format!("encoding a report: {e}")))?;
+    body["kind"] = "finished".into();
+    body["instanceUuid"] = uuid.to_string().into();
+    Ok(body)
 }
 
 /// Reports of one batch, at most (the server's limit).
@@ -151,10 +160,7 @@ impl Client {
 
     pub async fn finished(&self, uuid: Uuid, finished: &Finished) -> Result<(), CallError> {
         if !self.unbatched.load(Ordering::Relaxed) {
-            let mut body = serde_json::to_value(finished)
-                .map_err(|e| CallError::Unreachable(format!("encoding a report: {e}")))?;
-            body["kind"] = "finished".into();
-            body["instanceUuid"] = uuid.to_string().into();
+            let body = finished_report(uuid, finished)?;
             if let Some(answer) = self.batched(body).await {
                 return answer;
             }
@@ -163,25 +169,73 @@ impl Client {
         self.post(&path, finished, CALL_TIMEOUT).await.map(drop)
     }
 
+    /// The start and the end of an instance in one batch, in that order: the answers to
+    /// each. `None` when the server takes no batches (the caller sends them one by one).
+    pub async fn started_and_finished(
+        &self,
+        uuid: Uuid,
+        attempt: u32,
+        finished: &Finished,
+    ) -> Option<(Result<(), CallError>, Result<(), CallError>)> {
+        if self.unbatched.load(Ordering::Relaxed) {
+            return None;
+        }
+        let started = serde_json::json!({
+            "kind": "started", "instanceUuid": uuid, "attempt": attempt,
+        });
+        let ended = match finished_report(uuid, finished) {
+            Ok(body) => body,
+            Err(e) => return Some((Err(e.clone()), Err(e))),
+        };
+        let mut answers = self.batched_all(vec![started, ended]).await?.into_iter();
+        let started = answers.next()?;
+        Some((started, answers.next()?))
+    }
+
     /// Sends a report with whatever others are pending, in one `/report` call: while one
     /// batch is in flight the next gathers, so a busy node sends a few calls for many
     /// instances and the server commits each batch at once. `None` when the server has no
     /// `/report` (the caller uses the single route).
     async fn batched(&self, body: serde_json::Value) -> Option<Result<(), CallError>> {
-        let (answer, mut mine) = tokio::sync::oneshot::channel();
-        self.pending
-            .lock()
-            .expect("not poisoned")
-            .push(Pending { body, answer });
+        self.batched_all(vec![body]).await?.pop()
+    }
+
+    /// `batched` for several reports queued together, in order: they travel in one batch
+    /// (or, past its limit, in batches sent one after the other).
+    async fn batched_all(
+        &self,
+        bodies: Vec<serde_json::Value>,
+    ) -> Option<Vec<Result<(), CallError>>> {
+        use tokio::sync::oneshot::error::TryRecvError;
+        let mut answers = Vec::with_capacity(bodies.len());
+        {
+            let mut pending = self.pending.lock().expect("not poisoned");
+            for body in bodies {
+                let (answer, mine) = tokio::sync::oneshot::channel();
+                pending.push(Pending { body, answer });
+                answers.push(mine);
+            }
+        }
+        let mut last = answers.pop()?;
         loop {
             let _sending = self.sending.lock().await;
-            match mine.try_recv() {
-                Ok(answer) => return Some(answer),
-                Err(tokio::sync::oneshot::error::TryRecvError::Closed) => {
-                    // The batch that carried it was answered "no such route".
-                    return None;
+            match last.try_recv() {
+                Ok(answer) => {
+                    // The earlier reports were in the same batch or an earlier one.
+                    let mut all: Vec<Result<(), CallError>> = answers
+                        .into_iter()
+                        .map(|mut a| {
+                            a.try_recv().unwrap_or_else(|_| {
+                                Err(CallError::Unreachable("/report: no answer for it".into()))
+                            })
+                        })
+                        .collect();
+                    all.push(answer);
+                    return Some(all);
                 }
-                Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {}
+                // The batch that carried it was answered "no such route".
+                Err(TryRecvError::Closed) => return None,
+                Err(TryRecvError::Empty) => {}
             }
             let batch: Vec<Pending> = {
                 let mut pending = self.pending.lock().expect("not poisoned");

@@ -21,6 +21,10 @@ use super::wire::{Assignment, Finished};
 
 /// How often output is sent while an instance runs (unless 64 KiB pile up before).
 const OUTPUT_PERIOD: Duration = Duration::from_millis(250);
+/// How long after its spawn an instance reports its start, unless it printed or ended
+/// first: a short instance's start and end then travel in one report batch, which halves
+/// the reports of a stream of short instances.
+const START_GRACE: Duration = Duration::from_millis(5);
 /// After the shell exits, how long its output may take to drain from processes that escaped
 /// the group (`setsid`) and still hold the pipes.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
@@ -94,9 +98,10 @@ async fn supervise(
         flush_now.clone(),
     ));
 
-    let mut tick = tokio::time::interval(OUTPUT_PERIOD);
+    // The first tick sends `/started` shortly after the spawn: an instance that ends
+    // before it reports its start and its end in one batch (see `Reports::finish`).
+    let mut tick = tokio::time::interval_at(Instant::now() + START_GRACE, OUTPUT_PERIOD);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    // The first tick is immediate: it sends `/started` right after the spawn.
     let status = loop {
         tokio::select! {
             status = child.wait() => break status,
@@ -235,7 +240,13 @@ impl Reports {
 
     /// True when `/started` is settled and output may follow.
     async fn try_started(&mut self) -> bool {
-        match self.node.client.started(self.uuid, self.attempt).await {
+        let answer = self.node.client.started(self.uuid, self.attempt).await;
+        self.settle_started(answer).await
+    }
+
+    /// What the answer to `/started` means for the instance; true when it is settled.
+    async fn settle_started(&mut self, answer: Result<(), CallError>) -> bool {
+        match answer {
             Ok(()) => {
                 self.started_done = true;
                 self.reachable();
@@ -259,13 +270,10 @@ impl Reports {
 
     /// Delivers `/started` if still owed, then `/finished` with the rest of the output;
     /// retried until the server takes it or the agent stops.
+    /// An instance that ended before its start was reported sends both in one batch, in
+    /// that order.
     async fn finish(mut self, (exit_code, signal): ExitReport) {
         self.retry_at = None;
-        while !self.started_done {
-            if self.node.exit.is_set() || !self.try_started().await && !self.pause().await {
-                return;
-            }
-        }
         let rest = match self.node.instances.lock().await.get_mut(&self.uuid) {
             Some(instance) => instance.output.take(),
             None => return,
@@ -277,6 +285,39 @@ impl Reports {
             stdout: rest.stdout,
             stderr: rest.stderr,
         };
+        while !self.started_done {
+            if self.node.exit.is_set() {
+                return;
+            }
+            let Some((started, ended)) = self
+                .node
+                .client
+                .started_and_finished(self.uuid, self.attempt, &body)
+                .await
+            else {
+                // No batches: one report after the other.
+                if !self.try_started().await && !self.pause().await {
+                    return;
+                }
+                continue;
+            };
+            if !self.settle_started(started).await {
+                if !self.pause().await {
+                    return;
+                }
+                continue;
+            }
+            match ended {
+                Ok(()) => return self.completed().await,
+                Err(CallError::Refused(status)) if finished_is_settled(status) => {
+                    tracing::debug!(%status, "server no longer wants this instance");
+                    return self.completed().await;
+                }
+                Err(CallError::NodeGone) => return,
+                // Started, not yet finished: the end is sent again below.
+                Err(_) => {}
+            }
+        }
         loop {
             if self.node.exit.is_set() {
                 return;
@@ -296,6 +337,10 @@ impl Reports {
                 }
             }
         }
+        self.completed().await;
+    }
+
+    async fn completed(self) {
         self.node.instances.lock().await.complete(self.uuid);
         tracing::info!("reported finished");
     }
