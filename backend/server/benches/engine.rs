@@ -35,9 +35,12 @@
 //!   measured from spawning `sh -c 'date +%s.%N'` directly, mean of 50.
 //! * Scale: `HEARTH_BENCH_POOLS` pools with one Fixed policy of 0 slots and a resize period of
 //!   1 s, then `HEARTH_BENCH_QUEUED_TASKS` tasks of `HEARTH_BENCH_QUEUED_INSTANCES` instances on
-//!   the first pool, which stay queued (no slot). After 3 s of calm, a 10 s window without any
-//!   request: the server's CPU as % of one core, and the rows of `scaling_decisions` (read on
-//!   the bench's connection) at the window's start and end. Then VmRSS (and the peak VmHWM),
+//!   the first pool, which stay queued (no slot). Once every pool has its first decision
+//!   and after 3 s of calm, a 10 s window without any request but two reads of `/metrics`:
+//!   the server's CPU as % of one core, the rows of `scaling_decisions` (read on the bench's
+//!   connection) at the window's start and end, and the resize loop's wall time per 10,000
+//!   evaluations (growth of `hearth_resize_tick_seconds_total` over the growth of
+//!   `hearth_scaling_decisions_total`). Then VmRSS (and the peak VmHWM),
 //!   the `hearth_resize_last_tick_seconds` and `hearth_resize_last_tick_pools` gauges of
 //!   `/metrics` ("n/a" when absent), and the medians of 20 `POST /tasks/paginate` (page of
 //!   50), 20 `GET /tasks` and 5 `GET /tasks/{uuid}` of a queued task, beside 20 `GET /health`
