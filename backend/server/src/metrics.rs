@@ -24,59 +24,48 @@ pub struct Metrics {
 impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new();
-        let http_requests = IntCounterVec::new(
-            Opts::new(
-                "hearth_http_requests_total",
-                "HTTP requests by status class",
+        let http_requests = registered(
+            &registry,
+            IntCounterVec::new(
+                Opts::new(
+                    "hearth_http_requests_total",
+                    "HTTP requests by status class",
+                ),
+                &["class"],
             ),
-            &["class"],
-        )
-        .expect("static metric definition");
-        registry
-            .register(Box::new(http_requests.clone()))
-            .expect("metric registered once");
-        let counter = |name: &str, help: &str| {
-            let c = IntCounter::new(name, help).expect("static metric definition");
-            registry
-                .register(Box::new(c.clone()))
-                .expect("metric registered once");
-            c
-        };
-        let resize_last_tick_seconds = Gauge::new(
-            "hearth_resize_last_tick_seconds",
-            "Wall time of the resize loop's latest tick",
-        )
-        .expect("static metric definition");
-        registry
-            .register(Box::new(resize_last_tick_seconds.clone()))
-            .expect("metric registered once");
-        let resize_last_tick_pools = IntGauge::new(
-            "hearth_resize_last_tick_pools",
-            "Pools evaluated by the resize loop's latest tick",
-        )
-        .expect("static metric definition");
-        registry
-            .register(Box::new(resize_last_tick_pools.clone()))
-            .expect("metric registered once");
-        let changes = IntCounterVec::new(
-            Opts::new(
-                "hearth_changes_total",
-                "Committed changes announced on the change feed, by kind",
+        );
+        let counter = |name: &str, help: &str| registered(&registry, IntCounter::new(name, help));
+        let resize_last_tick_seconds = registered(
+            &registry,
+            Gauge::new(
+                "hearth_resize_last_tick_seconds",
+                "Wall time of the resize loop's latest tick",
             ),
-            &["kind"],
-        )
-        .expect("static metric definition");
-        registry
-            .register(Box::new(changes.clone()))
-            .expect("metric registered once");
-        let resize_tick_seconds = Counter::new(
-            "hearth_resize_tick_seconds_total",
-            "Wall time spent in the resize loop's ticks",
-        )
-        .expect("static metric definition");
-        registry
-            .register(Box::new(resize_tick_seconds.clone()))
-            .expect("metric registered once");
+        );
+        let resize_last_tick_pools = registered(
+            &registry,
+            IntGauge::new(
+                "hearth_resize_last_tick_pools",
+                "Pools evaluated by the resize loop's latest tick",
+            ),
+        );
+        let changes = registered(
+            &registry,
+            IntCounterVec::new(
+                Opts::new(
+                    "hearth_changes_total",
+                    "Committed changes announced on the change feed, by kind",
+                ),
+                &["kind"],
+            ),
+        );
+        let resize_tick_seconds = registered(
+            &registry,
+            Counter::new(
+                "hearth_resize_tick_seconds_total",
+                "Wall time spent in the resize loop's ticks",
+            ),
+        );
         Metrics {
             resize_tick_seconds,
             changes,
@@ -110,6 +99,18 @@ impl Metrics {
             .expect("text encoding of gathered metrics");
         String::from_utf8(out).unwrap_or_default()
     }
+}
+
+/// A metric of a static definition, registered once.
+fn registered<M>(registry: &Registry, metric: prometheus::Result<M>) -> M
+where
+    M: prometheus::core::Collector + Clone + 'static,
+{
+    let metric = metric.expect("static metric definition");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("metric registered once");
+    metric
 }
 
 impl Default for Metrics {

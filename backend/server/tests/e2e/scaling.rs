@@ -53,6 +53,19 @@ async fn wait_decision(api: &Api, pool: &str, wanted: &str) -> Value {
     .await
 }
 
+/// Waits for the pool to have exactly `count` nodes, every one of them Terminated.
+async fn wait_all_terminated(api: &Api, pool: &str, count: usize) {
+    wait_for(&format!("{count} nodes Terminated"), WAIT, || async move {
+        let nodes = api.nodes(pool).await;
+        if nodes.len() == count && nodes.iter().all(|n| n["state"] == "Terminated") {
+            Ok(())
+        } else {
+            Err(node_summary(&nodes))
+        }
+    })
+    .await;
+}
+
 fn clamp_kinds(decision: &Value) -> Vec<String> {
     decision["clamps"]
         .as_array()
@@ -139,15 +152,7 @@ async fn elastic_pool_grows_for_its_queue_then_shrinks_after_the_idle_time() {
         "{last}"
     );
     assert_eq!(last["targetSlots"], 0, "{last}");
-    wait_for("every node Terminated", WAIT, || async {
-        let nodes = api.nodes(&pool).await;
-        if nodes.len() == 5 && nodes.iter().all(|n| n["state"] == "Terminated") {
-            Ok(())
-        } else {
-            Err(node_summary(&nodes))
-        }
-    })
-    .await;
+    wait_all_terminated(api, &pool, 5).await;
     let p = api.wait_pool_state(&pool, "FullyExecuting").await;
     assert_eq!(p["totalSlotCapacity"], 0, "{p}");
 
@@ -259,15 +264,7 @@ async fn weekly_period_switches_policy_at_the_window_end() {
     assert_eq!(d["activePolicyName"], "night", "{d}");
     assert_eq!(d["targetSlots"], 0, "{d}");
     assert_eq!(action(&d), "shrink 2", "{d}");
-    wait_for("both nodes Terminated", WAIT, || async {
-        let nodes = api.nodes(&pool).await;
-        if nodes.len() == 2 && nodes.iter().all(|n| n["state"] == "Terminated") {
-            Ok(())
-        } else {
-            Err(node_summary(&nodes))
-        }
-    })
-    .await;
+    wait_all_terminated(api, &pool, 2).await;
     let p = api.wait_pool_state(&pool, "FullyExecuting").await;
     assert_eq!(p["scaling"]["activePolicyName"], "night", "{p}");
     assert_eq!(p["totalSlotCapacity"], 0, "{p}");
@@ -420,13 +417,5 @@ async fn the_loop_alone_sees_the_work_end_and_shrinks_the_pool() {
     clock.advance(TimeDelta::seconds(3));
     let shrink = wait_decision(api, &pool, "shrink 2").await;
     assert_eq!(shrink["targetSlots"], 0, "{shrink}");
-    wait_for("both nodes Terminated", WAIT, || async {
-        let nodes = api.nodes(&pool).await;
-        if nodes.len() == 2 && nodes.iter().all(|n| n["state"] == "Terminated") {
-            Ok(())
-        } else {
-            Err(node_summary(&nodes))
-        }
-    })
-    .await;
+    wait_all_terminated(api, &pool, 2).await;
 }
