@@ -15,6 +15,15 @@ use crate::launcher::Launcher;
 use crate::metrics::Metrics;
 use crate::settings::Settings;
 
+/// Constants as (key, value), in order of precedence applied.
+pub type InheritedConstants = Arc<Vec<(String, String)>>;
+
+#[derive(Default)]
+struct Inherited {
+    pools: HashMap<Uuid, InheritedConstants>,
+    generation: u64,
+}
+
 pub struct AppState {
     pub db: DatabaseConnection,
     pub clock: Arc<dyn Clock>,
@@ -40,6 +49,10 @@ pub struct AppState {
     pending_dispatch: Mutex<std::collections::HashSet<Uuid>>,
     /// Committed changes, announced once each (see `feed`).
     pub feed: crate::feed::Feed,
+    /// The constants each pool's tasks inherit (its profile's, then its own), so that
+    /// handing out work reads neither row again (one entry per pool that ran work; dropped
+    /// when the pool changes or ends, all dropped when a profile changes).
+    inherited: Mutex<Inherited>,
     seq: AtomicI64,
 }
 
@@ -68,6 +81,7 @@ impl AppState {
             schedule: crate::schedule::Schedule::default(),
             pending_dispatch: Mutex::new(std::collections::HashSet::new()),
             feed: crate::feed::Feed::new(),
+            inherited: Mutex::new(Inherited::default()),
             seq: AtomicI64::new(last_seq),
         }
     }
@@ -104,6 +118,34 @@ impl AppState {
             .lock()
             .expect("pending dispatch set")
             .remove(&pool);
+    }
+
+    /// The constants a pool's tasks inherit, if known, and the generation to hand back to
+    /// `remember_inherited` with what was read otherwise.
+    pub fn inherited_of(&self, pool: Uuid) -> (Option<InheritedConstants>, u64) {
+        let inherited = self.inherited.lock().expect("inherited constants");
+        (inherited.pools.get(&pool).cloned(), inherited.generation)
+    }
+
+    /// Keeps what was read for a pool, unless a change came since `generation` was handed
+    /// out (what was read may predate it).
+    pub fn remember_inherited(&self, pool: Uuid, constants: InheritedConstants, generation: u64) {
+        let mut inherited = self.inherited.lock().expect("inherited constants");
+        if inherited.generation == generation {
+            inherited.pools.insert(pool, constants);
+        }
+    }
+
+    /// A pool's constants (`Some`) or a profile's (`None`: every pool) may have changed.
+    pub fn forget_inherited(&self, pool: Option<Uuid>) {
+        let mut inherited = self.inherited.lock().expect("inherited constants");
+        inherited.generation += 1;
+        match pool {
+            Some(pool) => {
+                inherited.pools.remove(&pool);
+            }
+            None => inherited.pools.clear(),
+        }
     }
 
     pub fn data_dir(&self) -> &PathBuf {

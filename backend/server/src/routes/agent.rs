@@ -266,11 +266,15 @@ struct TaskEnvironment {
 }
 
 /// Constants every task of a pool inherits: its profile's, overridden by the pool's. `None`
-/// when the pool is gone.
+/// when the pool is gone. Kept in memory once read (see `AppState::inherited_of`).
 async fn inherited_constants(
     state: &AppState,
     pool_id: Uuid,
-) -> ApiResult<Option<Vec<(String, String)>>> {
+) -> ApiResult<Option<crate::state::InheritedConstants>> {
+    let (known, generation) = state.inherited_of(pool_id);
+    if let Some(known) = known {
+        return Ok(Some(known));
+    }
     let Some(p) = pool::Entity::find_by_id(pool_id).one(&state.db).await? else {
         return Ok(None);
     };
@@ -286,6 +290,8 @@ async fn inherited_constants(
     for c in consts {
         set_constant(&mut merged, c.key, c.value.unwrap_or_default());
     }
+    let merged = std::sync::Arc::new(merged);
+    state.remember_inherited(pool_id, merged.clone(), generation);
     Ok(Some(merged))
 }
 

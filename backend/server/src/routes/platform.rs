@@ -179,7 +179,8 @@ async fn update_profile(
     caller.operator()?;
     let current = profiles::find(&state.db, &name).await?;
     let spec = body.0.check(Some(&current))?;
-    Ok(ok(profile_json(
-        &profiles::update(&state.db, current, spec, state.clock.now()).await?,
-    )))
+    let updated = profiles::update(&state.db, current, spec, state.clock.now()).await?;
+    // Its constants reach the next instances of every pool made from it.
+    state.forget_inherited(None);
+    Ok(ok(profile_json(&updated)))
 }

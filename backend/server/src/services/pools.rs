@@ -279,6 +279,7 @@ pub async fn update(
     active.next_evaluation_at = Set(Some(now));
     active.updated_at = Set(now);
     let updated = active.update(db).await?;
+    state.forget_inherited(Some(updated.id));
     state.announce(updated.tenant_id, crate::feed::Change::pool(&updated));
     state.evaluate_by(updated.id, now);
     Ok(updated)
@@ -391,6 +392,7 @@ pub async fn close(state: &AppState, tenant_id: Uuid, id: Uuid) -> ApiResult<poo
         })
     })
     .await?;
+    state.forget_inherited(Some(closed.id));
     state.announce(closed.tenant_id, crate::feed::Change::pool(&closed));
     Ok(closed)
 }
@@ -415,7 +417,10 @@ pub async fn delete(state: &AppState, tenant_id: Uuid, id: Uuid) -> ApiResult<()
         })
     })
     .await
-    .map(|deleted| state.announce(tenant_id, crate::feed::Change::pool(&deleted)))
+    .map(|deleted| {
+        state.forget_inherited(Some(deleted.id));
+        state.announce(tenant_id, crate::feed::Change::pool(&deleted))
+    })
 }
 
 pub async fn list(db: &impl ConnectionTrait, tenant_id: Uuid) -> ApiResult<Vec<pool::Model>> {

@@ -219,3 +219,42 @@ async fn a_large_task_answer_lists_a_bounded_number_of_completed_instances() {
     assert_eq!(t["status"]["executionProgress"], 100.0);
     app.stop().await;
 }
+
+/// An instance runs with its profile's constants, overridden by its pool's, then its task's.
+/// The server keeps what a pool's tasks inherit in memory: a change of the pool's constants
+/// or of its profile's must reach the next instances all the same.
+#[tokio::test]
+async fn a_changed_pool_or_profile_constant_reaches_the_next_instances() {
+    let app = spawn_app(None).await;
+    let api = &app.api;
+    let operator = api.as_token(
+        std::fs::read_to_string(app.data_dir.join("operator.token"))
+            .expect("operator token")
+            .trim(),
+    );
+    let mut body = pool_body("constants", 1);
+    body["constants"] = json!([{"key": "WORD", "value": "pool-one"}]);
+    let pool = api.create_pool(&body).await;
+    api.wait_ready_nodes(&pool, 1).await;
+    let words = async |name: &str| {
+        let task = api
+            .submit_task(&task_body(name, &pool, 1, "echo \"$WORD/$SHADE\""))
+            .await;
+        let t = api.wait_task_finished(&task, WAIT).await;
+        assert_eq!(t["state"], "Success", "{t}");
+        api.stdout(&task, 0).await.trim().to_owned()
+    };
+    assert_eq!(words("first").await, "pool-one/");
+
+    body["constants"] = json!([{"key": "WORD", "value": "pool-two"}]);
+    api.put(&format!("/pools/{pool}"), &body).await;
+    assert_eq!(words("after-pool-change").await, "pool-two/");
+
+    let mut profile = operator.get("/profiles/docker-batch").await;
+    let mut constants = profile["constants"].as_array().cloned().unwrap_or_default();
+    constants.push(json!({"name": "SHADE", "value": "profile-one"}));
+    profile["constants"] = json!(constants);
+    operator.put("/profiles/docker-batch", &profile).await;
+    assert_eq!(words("after-profile-change").await, "pool-two/profile-one");
+    app.stop().await;
+}

@@ -125,6 +125,19 @@ impl Api {
         Self::parse(path, &self.expect(Method::POST, path, Some(body)).await)
     }
 
+    pub async fn put(&self, path: &str, body: &Value) -> Value {
+        Self::parse(path, &self.expect(Method::PUT, path, Some(body)).await)
+    }
+
+    /// The same server, called with another token.
+    pub fn as_token(&self, token: &str) -> Api {
+        Api {
+            base: self.base.clone(),
+            token: token.to_owned(),
+            client: self.client.clone(),
+        }
+    }
+
     pub async fn create_pool(&self, body: &Value) -> String {
         let created = self.post("/pools", body).await;
         created["uuid"]
