@@ -17,7 +17,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelec
 use uuid::Uuid;
 
 use super::instances::{Finish, MAX_OUTPUT_BYTES, append_bounded, retry_allowed_by, retry_limits};
-use super::progress::refresh_task_state;
+use super::progress::{refresh_task_state, settle_task_state};
 use crate::entities::{instance, instance_execution, task};
 use crate::error::{ApiError, ApiResult};
 use crate::feed::Change;
@@ -263,12 +263,16 @@ pub async fn apply(
     write_starts(txn, now, &starts).await?;
     write_ends(txn, now, &ends).await?;
     for (task_id, t) in &tallies {
-        tasks::shift_many(txn, *task_id, &t.deltas, t.retries_delta).await?;
-    }
-    for (task_id, t) in &tallies {
-        if !t.deltas.is_empty()
-            && let Some(row) = refresh_task_state(txn, *task_id, now).await?
-        {
+        let shifted = tasks::shift_many(txn, *task_id, &t.deltas, t.retries_delta).await?;
+        if t.deltas.is_empty() {
+            continue;
+        }
+        let settled = match shifted {
+            Some(row) => settle_task_state(txn, row, now).await?,
+            // Deltas that cancel out: nothing moved, the state is derived as it stands.
+            None => refresh_task_state(txn, *task_id, now).await?,
+        };
+        if let Some(row) = settled {
             changes.push((row.tenant_id, Change::progress_of(&row)));
         }
     }

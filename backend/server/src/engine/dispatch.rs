@@ -171,7 +171,7 @@ pub async fn dispatch_pool_except(
     }
     let mut progress = Vec::with_capacity(per_task.len());
     for (task_id, n) in &per_task {
-        tasks::shift(
+        let shifted = tasks::shift(
             &txn,
             *task_id,
             InstanceState::Queued,
@@ -179,7 +179,9 @@ pub async fn dispatch_pool_except(
             *n,
         )
         .await?;
-        if let Some(row) = super::progress::refresh_task_state(&txn, *task_id, now).await? {
+        if let Some(t) = shifted
+            && let Some(row) = super::progress::settle_task_state(&txn, t, now).await?
+        {
             progress.push(row);
         }
     }

@@ -13,7 +13,7 @@ use sea_orm::{
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::progress::refresh_task_state;
+use super::progress::{refresh_task_state, settle_task_state};
 use crate::entities::{instance, instance_execution, node, pool, task};
 use crate::error::{ApiError, ApiResult};
 use crate::feed::Change;
@@ -268,7 +268,7 @@ pub async fn finished_in(
         },
     )
     .await?;
-    tasks::shift(txn, t.id, current, outcome, 1).await?;
+    let shifted = tasks::shift(txn, t.id, current, outcome, 1).await?;
     let mut changes = vec![(
         inst.tenant_id,
         Change::instance_ended(
@@ -280,7 +280,11 @@ pub async fn finished_in(
             report.signal,
         ),
     )];
-    if let Some(row) = refresh_task_state(txn, t.id, now).await? {
+    let settled = match shifted {
+        Some(row) => settle_task_state(txn, row, now).await?,
+        None => refresh_task_state(txn, t.id, now).await?,
+    };
+    if let Some(row) = settled {
         changes.push((row.tenant_id, Change::progress_of(&row)));
     }
     Ok(changes)

@@ -33,6 +33,17 @@ pub async fn refresh_task_state(
     else {
         return Ok(None);
     };
+    settle_task_state(db, t, now).await
+}
+
+/// `refresh_task_state` from the task's row as this transaction left it (its counters just
+/// moved, the row locked by that update).
+pub async fn settle_task_state(
+    db: &impl ConnectionTrait,
+    t: task::Model,
+    now: DateTime<Utc>,
+) -> ApiResult<Option<task::Model>> {
+    let task_id = t.id;
     let current = tasks::state_of(&t);
     let tally = tasks::tally_of(&t);
     let next = match current {

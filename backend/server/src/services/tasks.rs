@@ -310,47 +310,50 @@ pub async fn shift(
     from: InstanceState,
     to: InstanceState,
     n: u64,
-) -> ApiResult<()> {
-    use sea_orm::sea_query::ExprTrait;
+) -> ApiResult<Option<task::Model>> {
     if n == 0 || from == to {
-        return Ok(());
+        return Ok(None);
     }
     let n = n as i32;
-    task::Entity::update_many()
-        .col_expr(counter(from), Expr::col(counter(from)).sub(n))
-        .col_expr(counter(to), Expr::col(counter(to)).add(n))
-        .filter(task::Column::Id.eq(task_id))
-        .exec(db)
-        .await?;
-    Ok(())
+    shift_many(db, task_id, &[(from, -n), (to, n)], 0).await
 }
 
 /// Applies net counter changes of many instances of one task at once (a batch of reports):
-/// `deltas` per instance state, plus the retries taken. One statement whatever the batch.
+/// `deltas` per instance state, plus the retries taken. One statement whatever the batch,
+/// answering the task's row as it left it (`None`: nothing to change, or no such task), from
+/// which its state is derived next without reading it again.
 pub async fn shift_many(
     db: &impl ConnectionTrait,
     task_id: Uuid,
     deltas: &[(InstanceState, i32)],
     retries: i32,
-) -> ApiResult<()> {
-    use sea_orm::sea_query::ExprTrait;
-    let mut update = task::Entity::update_many().filter(task::Column::Id.eq(task_id));
+) -> ApiResult<Option<task::Model>> {
+    use sea_orm::FromQueryResult;
+    use sea_orm::sea_query::{ExprTrait, Query};
+    let mut update = Query::update();
+    update
+        .table(task::Entity)
+        .and_where(task::Column::Id.eq(task_id));
     let mut any = false;
     for (state, delta) in deltas.iter().filter(|(_, d)| *d != 0) {
-        update = update.col_expr(counter(*state), Expr::col(counter(*state)).add(*delta));
+        update.value(counter(*state), Expr::col(counter(*state)).add(*delta));
         any = true;
     }
     if retries != 0 {
-        update = update.col_expr(
+        update.value(
             task::Column::RetriesUsed,
             Expr::col(task::Column::RetriesUsed).add(retries),
         );
         any = true;
     }
-    if any {
-        update.exec(db).await?;
+    if !any {
+        return Ok(None);
     }
-    Ok(())
+    update.returning_all();
+    match db.query_one(&update).await? {
+        Some(row) => Ok(Some(task::Model::from_query_result(&row, "")?)),
+        None => Ok(None),
+    }
 }
 
 /// Adds `delta` (±1) to the retries a task has taken.
