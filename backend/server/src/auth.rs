@@ -8,7 +8,9 @@ use std::pin::Pin;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use chrono::{DateTime, Utc};
 use hearth_core::model::Role;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, Header, Validation};
+
+use crate::keys::JwtKeys;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -27,28 +29,6 @@ struct Claims {
     iat: i64,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     exp: Option<i64>,
-}
-
-/// The signing secret. Never printed: `Debug` hides it.
-#[derive(Clone)]
-pub struct JwtKeys {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-}
-
-impl JwtKeys {
-    pub fn from_secret(secret: &[u8]) -> Self {
-        JwtKeys {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-        }
-    }
-}
-
-impl std::fmt::Debug for JwtKeys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("JwtKeys(<secret>)")
-    }
 }
 
 /// Who is calling, established from a valid, unrevoked, unexpired token.
@@ -157,7 +137,7 @@ pub async fn issue_token(
         iat: now.timestamp(),
         exp: expires_at.map(|e| e.timestamp()),
     };
-    let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding)
+    let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, keys.encoding())
         .map_err(|e| ApiError::Internal(e.into()))?;
     Ok(IssuedToken { row, token })
 }
@@ -169,7 +149,7 @@ pub async fn authenticate(state: &AppState, raw: &str) -> ApiResult<Caller> {
     // Expiry is judged below against the injected clock and the stored row.
     validation.validate_exp = false;
     validation.required_spec_claims.clear();
-    let claims = jsonwebtoken::decode::<Claims>(raw, &state.keys.decoding, &validation)
+    let claims = jsonwebtoken::decode::<Claims>(raw, state.keys.decoding(), &validation)
         .map_err(|_| bad())?
         .claims;
     let row = api_token::Entity::find_by_id(claims.jti)
@@ -238,7 +218,7 @@ pub fn node_token(
         iat: now.timestamp(),
         exp: None,
     };
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding)
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, keys.encoding())
         .map_err(|e| ApiError::Internal(e.into()))
 }
 
@@ -253,7 +233,7 @@ async fn authenticate_node(state: &AppState, raw: &str) -> ApiResult<NodeCaller>
     let mut validation = Validation::new(Algorithm::HS256);
     validation.validate_exp = false;
     validation.required_spec_claims.clear();
-    let claims = jsonwebtoken::decode::<Claims>(raw, &state.keys.decoding, &validation)
+    let claims = jsonwebtoken::decode::<Claims>(raw, state.keys.decoding(), &validation)
         .map_err(|_| bad())?
         .claims;
     if claims.role != NODE_ROLE {

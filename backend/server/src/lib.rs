@@ -9,6 +9,7 @@ pub mod engine;
 pub mod entities;
 pub mod error;
 pub mod feed;
+pub mod keys;
 pub mod launcher;
 pub mod metrics;
 pub mod routes;

@@ -11,11 +11,11 @@ use utoipa_actix_web::AppExt;
 
 use std::sync::Arc;
 
-use crate::auth::JwtKeys;
 use crate::bootstrap::{self, Bootstrapped};
 use crate::engine::EngineTasks;
 use crate::entities::task;
 use crate::error::ApiError;
+use crate::keys::JwtKeys;
 use crate::launcher::process::ProcessLauncher;
 pub use crate::settings::Settings;
 use crate::state::AppState;

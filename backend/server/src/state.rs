@@ -10,7 +10,7 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use crate::auth::JwtKeys;
+use crate::keys::JwtKeys;
 use crate::launcher::Launcher;
 use crate::metrics::Metrics;
 use crate::settings::Settings;

@@ -82,7 +82,7 @@ pub fn token_json(t: &api_token::Model) -> Value {
 /// A tenant with its owner user and a first owner token, in one transaction.
 pub async fn create_tenant_in(
     db: &impl ConnectionTrait,
-    state_keys: &crate::auth::JwtKeys,
+    state_keys: &crate::keys::JwtKeys,
     name: &str,
     multi_slot: bool,
     now: DateTime<Utc>,
