@@ -46,6 +46,12 @@
 //!   50), 20 `GET /tasks` and 5 `GET /tasks/{uuid}` of a queued task, beside 20 `GET /health`
 //!   (the HTTP round trip).
 //!
+//! * Listing: `HEARTH_BENCH_TASKS` tasks of one instance submitted in arrays of 500 to a pool
+//!   of 0 slots, 1 task in 1,000 tagged `rare`; the medians of 20 `POST /tasks/paginate` of
+//!   the first page of 50 and of the page after half the tasks (reached by walking the
+//!   pages), of 5 pages filtered on the `rare` tag, beside 20 `GET /health`; and the server's
+//!   VmRSS.
+//!
 //! Output: human lines, one `key=value` line per figure when it is measured, and at the end a
 //! Markdown table of every figure with its target. Times are reported, never asserted. The
 //! exit status is non-zero when something is functionally wrong: a server that does not start
@@ -54,11 +60,12 @@
 //! A failed scenario does not stop the next one.
 //!
 //! Environment:
-//! * `HEARTH_BENCH_ONLY=throughput,latency,scale`: the scenarios to run (default all; the
+//! * `HEARTH_BENCH_ONLY=throughput,latency,scale,listing`: the scenarios to run (default all; the
 //!   spawn limit is always measured);
 //! * `HEARTH_BENCH_SIZES=1000,10000`: the throughput tasks;
 //! * `HEARTH_BENCH_POOLS=1000`, `HEARTH_BENCH_QUEUED_TASKS=10`,
 //!   `HEARTH_BENCH_QUEUED_INSTANCES=10000`: the scale scenario;
+//! * `HEARTH_BENCH_TASKS=100000`: the listing scenario;
 //! * `HEARTH_BENCH_TIMEOUT_SECONDS=600`: limit of each throughput task, and of the latency and
 //!   scale scenarios;
 //! * `HEARTH_BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/postgres`: every server on a fresh
@@ -120,6 +127,9 @@ const AGENT_GIVE_UP_SECONDS: u64 = 15;
 struct Config {
     throughput: bool,
     latency: bool,
+    listing: bool,
+    /// Tasks of the listing scenario.
+    tasks: u64,
     scale: bool,
     sizes: Vec<u64>,
     pools: u64,
@@ -156,16 +166,18 @@ impl Config {
                     .with_context(|| format!("HEARTH_BENCH_SIZES: '{s}' is not a size >= 1"))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let (mut throughput, mut latency, mut scale) = (true, true, true);
+        let (mut throughput, mut latency, mut scale, mut listing) = (true, true, true, true);
         if let Some(only) = env_text("HEARTH_BENCH_ONLY") {
-            (throughput, latency, scale) = (false, false, false);
+            (throughput, latency, scale, listing) = (false, false, false, false);
             for name in only.split(',').map(str::trim).filter(|s| !s.is_empty()) {
                 match name {
                     "throughput" => throughput = true,
                     "latency" => latency = true,
                     "scale" => scale = true,
+                    "listing" => listing = true,
                     other => bail!(
-                        "HEARTH_BENCH_ONLY: unknown scenario '{other}' (throughput, latency, scale)"
+                        "HEARTH_BENCH_ONLY: unknown scenario '{other}' \
+                         (throughput, latency, scale, listing)"
                     ),
                 }
             }
@@ -177,6 +189,8 @@ impl Config {
         Ok(Config {
             throughput,
             latency,
+            listing,
+            tasks: env_count("HEARTH_BENCH_TASKS", 100_000)?.max(1),
             scale,
             sizes,
             pools: env_count("HEARTH_BENCH_POOLS", 1000)?.max(1),
@@ -1383,6 +1397,167 @@ async fn latency(s: &Server, report: &mut Report) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A pool that never gets a slot (Fixed 0), evaluated every second: what it is given stays
+/// queued.
+fn zero_pool_body(name: &str) -> Value {
+    json!({
+        "name": name,
+        "profile": "docker-batch",
+        "instanceCount": 0,
+        "scaling": {"policies": [{
+            "type": "Fixed", "name": "zero", "slotsCount": 0,
+            "enabledPeriods": [{"type": "Always", "name": "always"}],
+        }]},
+        "elasticProperty": {"resizePeriod": 1},
+    })
+}
+
+/// Tasks per `POST /tasks` array in the listing scenario.
+const SUBMIT_ARRAY: u64 = 500;
+/// Calls of the filtered page (each reads many rows).
+const FILTERED_CALLS: usize = 5;
+
+async fn listing(s: &Server, cfg: &Config, report: &mut Report) -> anyhow::Result<()> {
+    println!(
+        "\n== listing: {} tasks of 1 instance queued on a pool of 0 slots, 1 in 1,000 tagged `rare`",
+        cfg.tasks
+    );
+    let api = s.api();
+    let pool = create_pool(api, &zero_pool_body("engine-bench-listing")).await?;
+    let start = Instant::now();
+    let mut submitted = 0;
+    while submitted < cfg.tasks {
+        let n = (cfg.tasks - submitted).min(SUBMIT_ARRAY);
+        let batch: Vec<Value> = (submitted..submitted + n)
+            .map(|k| {
+                json!({
+                    "name": format!("engine-bench-list-{k}"),
+                    "poolUuid": pool,
+                    "instanceCount": 1,
+                    "constants": [{"key": "DOCKER_CMD", "value": NOOP}],
+                    "tags": [if k % 1000 == 999 { "rare" } else { "common" }],
+                })
+            })
+            .collect();
+        api.post("/tasks", &json!(batch)).await?;
+        submitted += n;
+    }
+    let submit_s = start.elapsed().as_secs_f64();
+    println!(
+        "{} tasks submitted in {submit_s:.1} s ({:.0}/s)",
+        cfg.tasks,
+        cfg.tasks as f64 / submit_s
+    );
+    let (health, _) = api
+        .median_ms(LIST_CALLS, reqwest::Method::GET, "/health", None)
+        .await?;
+    let page_of = |token: &Value, filter: &Value| json!({"maximumResults": PAGE, "token": token, "filter": filter});
+    let (first, page) = api
+        .median_ms(
+            LIST_CALLS,
+            reqwest::Method::POST,
+            "/tasks/paginate",
+            Some(&page_of(&Value::Null, &Value::Null)),
+        )
+        .await?;
+    let page: Value = serde_json::from_str(&page)?;
+    let want = cfg.tasks.min(PAGE) as usize;
+    if page["data"].as_array().map(Vec::len) != Some(want) {
+        bail!("first page: want {want} tasks, got {}", page["data"]);
+    }
+    // Walk to the middle of the list, page by page.
+    let mut token = Value::Null;
+    let mut seen = 0;
+    while seen < cfg.tasks / 2 {
+        let page = api
+            .post("/tasks/paginate", &page_of(&token, &Value::Null))
+            .await?;
+        seen += page["data"].as_array().map_or(0, Vec::len) as u64;
+        if page["isTruncated"] != true {
+            bail!("the pages ended after {seen} of {} tasks", cfg.tasks);
+        }
+        token = page["nextToken"].clone();
+    }
+    let (middle, _) = api
+        .median_ms(
+            LIST_CALLS,
+            reqwest::Method::POST,
+            "/tasks/paginate",
+            Some(&page_of(&token, &Value::Null)),
+        )
+        .await?;
+    let rare = json!({"operator": "Equal", "field": "Tags", "value": "rare"});
+    let (filtered, page) = api
+        .median_ms(
+            FILTERED_CALLS,
+            reqwest::Method::POST,
+            "/tasks/paginate",
+            Some(&page_of(&Value::Null, &rare)),
+        )
+        .await?;
+    let page: Value = serde_json::from_str(&page)?;
+    let want = (cfg.tasks / 1000).min(PAGE) as usize;
+    let got = page["data"].as_array().map_or(0, Vec::len);
+    if got != want {
+        bail!("filtered page: want {want} `rare` tasks, got {got}");
+    }
+    let rss = status_mib(s.pid, "VmRSS")?;
+    println!(
+        "listing, medians (ms): GET /health {health:.2}, first page {first:.2}, page after \
+         {seen} tasks {middle:.2}, filtered (1 in 1,000) {filtered:.1}; VmRSS {rss:.1} MiB \
+         (GET /tasks answers every task: not a page, not measured here)"
+    );
+    let health_text = format!("GET /health {health:.2} ms");
+    let shape = format!("{} tasks", cfg.tasks);
+    report.add(
+        Figure::new(
+            "listing_submit_s",
+            format!("listing: submitting {shape} in arrays of {SUBMIT_ARRAY} (s)"),
+            Some(submit_s),
+        )
+        .decimals(1),
+    );
+    report.add(
+        Figure::new(
+            "listing_first_page_ms",
+            format!("listing: POST /tasks/paginate, first page of {PAGE} of {shape}, median (ms)"),
+            Some(first),
+        )
+        .reference(&health_text)
+        .target(Target::Below(20.0)),
+    );
+    report.add(
+        Figure::new(
+            "listing_middle_page_ms",
+            format!("listing: POST /tasks/paginate, page after {seen} of {shape}, median (ms)"),
+            Some(middle),
+        )
+        .reference(&health_text)
+        .target(Target::Below(20.0)),
+    );
+    report.add(
+        Figure::new(
+            "listing_filtered_page_ms",
+            format!(
+                "listing: POST /tasks/paginate filtered on a tag 1 task in 1,000 has, {shape}, \
+                 median of {FILTERED_CALLS} (ms)"
+            ),
+            Some(filtered),
+        )
+        .decimals(1)
+        .reference(&health_text),
+    );
+    report.add(
+        Figure::new(
+            "listing_rss_mb",
+            format!("listing: server VmRSS with {shape} (MiB)"),
+            Some(rss),
+        )
+        .decimals(1),
+    );
+    Ok(())
+}
+
 async fn scale(s: &Server, cfg: &Config, report: &mut Report) -> anyhow::Result<()> {
     let queued_total = cfg.queued_tasks * cfg.queued_instances;
     println!(
@@ -1399,16 +1574,7 @@ async fn scale(s: &Server, cfg: &Config, report: &mut Report) -> anyhow::Result<
     let mut pools = Vec::with_capacity(cfg.pools as usize);
     let step = (cfg.pools / 10).max(1);
     for i in 0..cfg.pools {
-        let body = json!({
-            "name": format!("engine-bench-zero-{i}"),
-            "profile": "docker-batch",
-            "instanceCount": 0,
-            "scaling": {"policies": [{
-                "type": "Fixed", "name": "zero", "slotsCount": 0,
-                "enabledPeriods": [{"type": "Always", "name": "always"}],
-            }]},
-            "elasticProperty": {"resizePeriod": 1},
-        });
+        let body = zero_pool_body(&format!("engine-bench-zero-{i}"));
         let one = Instant::now();
         pools.push(create_pool(api, &body).await?);
         creates.push(ms(one.elapsed()));
@@ -1812,6 +1978,15 @@ fn run() -> anyhow::Result<bool> {
             .await;
             if let Err(e) = outcome {
                 failures.push(format!("scale: {e:#}"));
+            }
+        }
+        if cfg.listing {
+            let outcome = on_fresh_server(&cfg, "listing", cfg.limit, async |s: &Server| {
+                listing(s, &cfg, &mut report).await
+            })
+            .await;
+            if let Err(e) = outcome {
+                failures.push(format!("listing: {e:#}"));
             }
         }
     });
