@@ -17,7 +17,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelec
 use uuid::Uuid;
 
 use super::instances::{Finish, MAX_OUTPUT_BYTES, append_bounded, retry_allowed_by, retry_limits};
-use super::progress::{refresh_task_state, settle_task_state};
+use super::progress::settle_moved;
 use crate::entities::{instance, instance_execution, task};
 use crate::error::{ApiError, ApiResult};
 use crate::feed::Change;
@@ -267,12 +267,7 @@ pub async fn apply(
         if t.deltas.is_empty() {
             continue;
         }
-        let settled = match shifted {
-            Some(row) => settle_task_state(txn, row, now).await?,
-            // Deltas that cancel out: nothing moved, the state is derived as it stands.
-            None => refresh_task_state(txn, *task_id, now).await?,
-        };
-        if let Some(row) = settled {
+        if let Some(row) = settle_moved(txn, *task_id, shifted, now).await? {
             changes.push((row.tenant_id, Change::progress_of(&row)));
         }
     }

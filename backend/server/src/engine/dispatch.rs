@@ -179,9 +179,7 @@ pub async fn dispatch_pool_except(
             *n,
         )
         .await?;
-        if let Some(t) = shifted
-            && let Some(row) = super::progress::settle_task_state(&txn, t, now).await?
-        {
+        if let Some(row) = super::progress::settle_moved(&txn, *task_id, shifted, now).await? {
             progress.push(row);
         }
     }

@@ -13,7 +13,7 @@ use sea_orm::{
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::progress::{refresh_task_state, settle_task_state};
+use super::progress::settle_moved;
 use crate::entities::{instance, instance_execution, node, pool, task};
 use crate::error::{ApiError, ApiResult};
 use crate::feed::Change;
@@ -147,18 +147,15 @@ pub async fn started_in(
     }
     .insert(txn)
     .await?;
-    tasks::shift(
+    // A later attempt takes one of the task's retries.
+    let moved = tasks::shift_many(
         txn,
         inst.task_id,
-        InstanceState::Assigned,
-        InstanceState::Executing,
-        1,
+        &[(InstanceState::Assigned, -1), (InstanceState::Executing, 1)],
+        i32::from(attempt > 1),
     )
     .await?;
-    if attempt > 1 {
-        tasks::count_retries(txn, inst.task_id, 1).await?;
-    }
-    refresh_task_state(txn, inst.task_id, now).await
+    settle_moved(txn, inst.task_id, moved, now).await
 }
 
 /// Output written since the agent's previous report.
@@ -280,11 +277,7 @@ pub async fn finished_in(
             report.signal,
         ),
     )];
-    let settled = match shifted {
-        Some(row) => settle_task_state(txn, row, now).await?,
-        None => refresh_task_state(txn, t.id, now).await?,
-    };
-    if let Some(row) = settled {
+    if let Some(row) = settle_moved(txn, t.id, shifted, now).await? {
         changes.push((row.tenant_id, Change::progress_of(&row)));
     }
     Ok(changes)
@@ -425,6 +418,7 @@ pub async fn lose_instance(
         retry_allowed(db, &t, &inst).await?
     };
     let mut active = inst.clone().into_active_model();
+    let mut retries = 0;
     let next = if cancelled {
         active.ended_at = Set(Some(at));
         InstanceState::Cancelled
@@ -435,7 +429,7 @@ pub async fn lose_instance(
             // Our loss, not the user's: the attempt is given back.
             active.attempts = Set((inst.attempts - 1).max(0));
             if inst.attempts > 1 {
-                tasks::count_retries(db, t.id, -1).await?;
+                retries = -1;
             }
         }
         InstanceState::Queued
@@ -446,7 +440,7 @@ pub async fn lose_instance(
     active.state = Set(next.as_str().to_owned());
     active.update(db).await?;
     close_executions(db, inst.id, at, None, "lost").await?;
-    tasks::shift(db, t.id, current, next, 1).await?;
+    tasks::shift_many(db, t.id, &[(current, -1), (next, 1)], retries).await?;
     Ok(true)
 }
 

@@ -36,9 +36,22 @@ pub async fn refresh_task_state(
     settle_task_state(db, t, now).await
 }
 
-/// `refresh_task_state` from the task's row as this transaction left it (its counters just
-/// moved, the row locked by that update).
-pub async fn settle_task_state(
+/// The task's state derived after its counters moved: from the row the move answered (the
+/// row locked by that update), or read again when nothing moved.
+pub async fn settle_moved(
+    db: &impl ConnectionTrait,
+    task_id: Uuid,
+    moved: Option<task::Model>,
+    now: DateTime<Utc>,
+) -> ApiResult<Option<task::Model>> {
+    match moved {
+        Some(t) => settle_task_state(db, t, now).await,
+        None => refresh_task_state(db, task_id, now).await,
+    }
+}
+
+/// `refresh_task_state` from a row already read and locked.
+async fn settle_task_state(
     db: &impl ConnectionTrait,
     t: task::Model,
     now: DateTime<Utc>,

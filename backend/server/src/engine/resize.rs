@@ -282,7 +282,7 @@ async fn evaluate_unchanged_in_bulk(
                 read.map(Arc::new)
             }
         };
-        let next = now + chrono::Duration::seconds(i64::from(Ord::max(inputs.period_seconds, 1)));
+        let next = now + pools::resize_period(inputs.period_seconds);
         match latest {
             Some(latest)
                 if latest.same_as(&decision)
@@ -345,7 +345,7 @@ pub async fn grow_on_demand(state: &AppState, pool_id: uuid::Uuid) -> ApiResult<
     if waiting == 0 {
         return Ok(());
     }
-    let period = chrono::Duration::seconds(i64::from(Ord::max(p.resize_period_seconds, 1)));
+    let period = pools::resize_period(p.resize_period_seconds);
     if let Some(grown) = p.grown_at
         && now < grown + period
     {
@@ -414,7 +414,7 @@ async fn evaluate_locked(
         },
     )
     .await?;
-    let next = now + chrono::Duration::seconds(i64::from(Ord::max(p.resize_period_seconds, 1)));
+    let next = now + pools::resize_period(p.resize_period_seconds);
     state
         .schedule
         .evaluated(p.id, Some(next), pools::recorded(&row));

@@ -568,6 +568,11 @@ pub async fn snapshot(db: &impl ConnectionTrait, pool: &pool::Model) -> ApiResul
         .expect("a snapshot for every pool asked"))
 }
 
+/// A pool's resize period as a duration: at least a second.
+pub fn resize_period(seconds: i32) -> chrono::Duration {
+    chrono::Duration::seconds(i64::from(seconds.max(1)))
+}
+
 /// How an evaluation is recorded.
 pub struct Recording<'a> {
     /// Decisions kept per pool.
@@ -645,9 +650,7 @@ pub async fn evaluate_and_record(
     let mut next = pool::Entity::update_many()
         .col_expr(
             pool::Column::NextEvaluationAt,
-            Expr::value(
-                now + chrono::Duration::seconds(i64::from(pool.resize_period_seconds.max(1))),
-            ),
+            Expr::value(now + resize_period(pool.resize_period_seconds)),
         )
         .filter(pool::Column::Id.eq(pool.id));
     if matches!(

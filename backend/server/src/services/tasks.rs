@@ -311,9 +311,6 @@ pub async fn shift(
     to: InstanceState,
     n: u64,
 ) -> ApiResult<Option<task::Model>> {
-    if n == 0 || from == to {
-        return Ok(None);
-    }
     let n = n as i32;
     shift_many(db, task_id, &[(from, -n), (to, n)], 0).await
 }
@@ -334,8 +331,16 @@ pub async fn shift_many(
     update
         .table(task::Entity)
         .and_where(task::Column::Id.eq(task_id));
+    // Net per state: a state named twice is one assignment.
+    let mut net: Vec<(InstanceState, i32)> = Vec::with_capacity(deltas.len());
+    for (state, delta) in deltas {
+        match net.iter_mut().find(|(s, _)| s == state) {
+            Some((_, d)) => *d += delta,
+            None => net.push((*state, *delta)),
+        }
+    }
     let mut any = false;
-    for (state, delta) in deltas.iter().filter(|(_, d)| *d != 0) {
+    for (state, delta) in net.iter().filter(|(_, d)| *d != 0) {
         update.value(counter(*state), Expr::col(counter(*state)).add(*delta));
         any = true;
     }
@@ -354,20 +359,6 @@ pub async fn shift_many(
         Some(row) => Ok(Some(task::Model::from_query_result(&row, "")?)),
         None => Ok(None),
     }
-}
-
-/// Adds `delta` (±1) to the retries a task has taken.
-pub async fn count_retries(db: &impl ConnectionTrait, task_id: Uuid, delta: i32) -> ApiResult<()> {
-    use sea_orm::sea_query::ExprTrait;
-    task::Entity::update_many()
-        .col_expr(
-            task::Column::RetriesUsed,
-            Expr::col(task::Column::RetriesUsed).add(delta),
-        )
-        .filter(task::Column::Id.eq(task_id))
-        .exec(db)
-        .await?;
-    Ok(())
 }
 
 /// A task's instances by state, from its counters (no instance is read).
