@@ -152,10 +152,17 @@ pub async fn authenticate(state: &AppState, raw: &str) -> ApiResult<Caller> {
     let claims = jsonwebtoken::decode::<Claims>(raw, state.keys.decoding(), &validation)
         .map_err(|_| bad())?
         .claims;
-    let row = api_token::Entity::find_by_id(claims.jti)
-        .one(&state.db)
-        .await?
-        .ok_or_else(bad)?;
+    let row = match state.known_token(claims.jti) {
+        Some(row) => row,
+        None => {
+            let row = api_token::Entity::find_by_id(claims.jti)
+                .one(&state.db)
+                .await?
+                .ok_or_else(bad)?;
+            state.remember_token(&row);
+            row
+        }
+    };
     let now = state.clock.now();
     if row.revoked_at.is_some() || row.expires_at.is_some_and(|e| e <= now) {
         return Err(bad());

@@ -8,6 +8,8 @@ pub struct Metrics {
     registry: Registry,
     pub http_requests: IntCounterVec,
     pub instances_dispatched: IntCounter,
+    /// Assignments a woken poll answered as the dispatcher built them (not read back).
+    pub assignments_handed: IntCounter,
     pub scaling_decisions: IntCounter,
     pub nodes_launched: IntCounter,
     /// Wall time of the resize loop's latest tick, and how many pools it evaluated.
@@ -78,6 +80,11 @@ impl Metrics {
             instances_dispatched: counter(
                 "hearth_instances_dispatched_total",
                 "Instances placed on slots",
+            ),
+            assignments_handed: counter(
+                "hearth_assignments_handed_total",
+                "Assignments a woken agent poll answered as the dispatcher built them, \
+                 without reading them back from the database",
             ),
             scaling_decisions: counter(
                 "hearth_scaling_decisions_total",

@@ -15,6 +15,15 @@ use crate::launcher::Launcher;
 use crate::metrics::Metrics;
 use crate::settings::Settings;
 
+/// How long a token row read from the database is trusted without reading it again.
+const TOKEN_FRESH: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Most token rows kept in memory.
+const MAX_TOKENS: usize = 10_000;
+
+/// Most assignments kept for one node's poll; past it, the poll reads them back.
+const MAX_HANDED: usize = 4096;
+
 /// Constants as (key, value), in order of precedence applied.
 pub type InheritedConstants = Arc<Vec<(String, String)>>;
 
@@ -36,6 +45,9 @@ pub struct AppState {
     /// Wakes the resize loop early (a pool was created, changed or closed).
     pub resize_wake: Notify,
     node_signals: Mutex<HashMap<Uuid, Arc<Notify>>>,
+    /// Assignments the dispatcher just placed on a node, for its woken poll to answer
+    /// without reading them back (see `hand_over`).
+    handed: Mutex<HashMap<Uuid, Vec<serde_json::Value>>>,
     dispatch_locks: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
     evaluation_locks: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
     /// When each live node was last heard from, in real time: liveness is about machines,
@@ -53,6 +65,9 @@ pub struct AppState {
     /// handing out work reads neither row again (one entry per pool that ran work; dropped
     /// when the pool changes or ends, all dropped when a profile changes).
     inherited: Mutex<Inherited>,
+    /// API token rows recently checked, by id, with when they were read (see
+    /// `known_token`).
+    tokens: Mutex<HashMap<Uuid, (crate::entities::api_token::Model, std::time::Instant)>>,
     seq: AtomicI64,
 }
 
@@ -75,6 +90,7 @@ impl AppState {
             server_url,
             resize_wake: Notify::new(),
             node_signals: Mutex::new(HashMap::new()),
+            handed: Mutex::new(HashMap::new()),
             dispatch_locks: Mutex::new(HashMap::new()),
             evaluation_locks: Mutex::new(HashMap::new()),
             liveness: Mutex::new(HashMap::new()),
@@ -82,6 +98,7 @@ impl AppState {
             pending_dispatch: Mutex::new(std::collections::HashSet::new()),
             feed: crate::feed::Feed::new(),
             inherited: Mutex::new(Inherited::default()),
+            tokens: Mutex::new(HashMap::new()),
             seq: AtomicI64::new(last_seq),
         }
     }
@@ -148,6 +165,31 @@ impl AppState {
         }
     }
 
+    /// A token's row as read less than `TOKEN_FRESH` ago, so that a request costs no read
+    /// of it. A revocation on this server drops it at once (`forget_token`); one made by
+    /// another server on the same database counts here within `TOKEN_FRESH`.
+    pub fn known_token(&self, id: Uuid) -> Option<crate::entities::api_token::Model> {
+        let tokens = self.tokens.lock().expect("token cache");
+        tokens
+            .get(&id)
+            .filter(|(_, read)| read.elapsed() < TOKEN_FRESH)
+            .map(|(row, _)| row.clone())
+    }
+
+    /// Keeps a token row just read; at most `MAX_TOKENS` are kept (all are dropped when
+    /// full, and read again as they are used).
+    pub fn remember_token(&self, row: &crate::entities::api_token::Model) {
+        let mut tokens = self.tokens.lock().expect("token cache");
+        if tokens.len() >= MAX_TOKENS {
+            tokens.clear();
+        }
+        tokens.insert(row.id, (row.clone(), std::time::Instant::now()));
+    }
+
+    pub fn forget_token(&self, id: Uuid) {
+        self.tokens.lock().expect("token cache").remove(&id);
+    }
+
     pub fn data_dir(&self) -> &PathBuf {
         &self.settings.data_dir
     }
@@ -174,6 +216,31 @@ impl AppState {
             .lock()
             .expect("node signal map")
             .remove(&node);
+        self.take_handed(node);
+    }
+
+    /// Leaves assignments just committed for a node's woken poll. Only a hint: every poll
+    /// drops what is left before it reads the node's work from the database, so a poll
+    /// that was not waiting loses nothing, and what is kept never exceeds one node's
+    /// slots for long (at most `MAX_HANDED` per node).
+    pub fn hand_over(&self, node: Uuid, assignments: Vec<serde_json::Value>) {
+        if assignments.is_empty() {
+            return;
+        }
+        let mut handed = self.handed.lock().expect("handed assignments");
+        let list = handed.entry(node).or_default();
+        if list.len() + assignments.len() <= MAX_HANDED {
+            list.extend(assignments);
+        }
+    }
+
+    /// What was handed over to a node since its poll last looked (and forgets it).
+    pub fn take_handed(&self, node: Uuid) -> Vec<serde_json::Value> {
+        self.handed
+            .lock()
+            .expect("handed assignments")
+            .remove(&node)
+            .unwrap_or_default()
     }
 
     /// Serializes dispatch within one pool in this process: an instance is placed once.

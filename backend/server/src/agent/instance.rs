@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::client::{Backoff, CallError};
 use super::node::Node;
 use super::output::{Stream, Utf8Stream};
-use super::runner::{self, Spawned, exit_report, signal_group};
+use super::runner::{Spawned, exit_report, signal_group};
 use super::wire::{Assignment, Finished};
 
 /// How often output is sent while an instance runs (unless 64 KiB pile up before).
@@ -32,13 +32,11 @@ const READ_CHUNK: usize = 16 * 1024;
 
 type ExitReport = (Option<i32>, Option<i32>);
 
-pub async fn run(node: Arc<Node>, assignment: Assignment) {
+/// Supervises an instance `runner::spawn` started (or failed to start) and reports it.
+pub async fn run(node: Arc<Node>, assignment: Assignment, spawned: anyhow::Result<Spawned>) {
     let uuid = assignment.instance_uuid;
-    if node.exit.is_set() {
-        return;
-    }
     let mut reports = Reports::new(node.clone(), uuid, assignment.attempt);
-    let exit = match runner::spawn(&assignment, &node.node_dir).await {
+    let exit = match spawned {
         Ok(spawned) => supervise(&node, uuid, spawned, &mut reports).await,
         Err(e) => {
             tracing::warn!(error = %e, "cannot start the instance");

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::client::Client;
 use super::exit::{Exit, ExitSignal};
 use super::instance;
-use super::runner::signal_group;
+use super::runner::{self, signal_group};
 use super::state::{CancelAction, Instances};
 use super::wire::{Directives, Registration};
 
@@ -79,8 +79,12 @@ impl Node {
             duplicates: admission.duplicates,
         };
         for assignment in admission.start {
+            if self.exit.is_set() {
+                break;
+            }
             let span = tracing::info_span!(parent: &self.span, "instance", uuid = %assignment.instance_uuid);
-            tokio::spawn(instance::run(self.clone(), assignment).instrument(span));
+            let spawned = runner::spawn(&assignment, &self.node_dir);
+            tokio::spawn(instance::run(self.clone(), assignment, spawned).instrument(span));
         }
         applied
     }

@@ -27,10 +27,13 @@ const SHELL: &str = "/bin/sh";
 
 /// Starts `sh -c command` in `<node dir>/<workdir>`, stdin closed, as leader of a new process
 /// group so that a kill reaches everything the command started.
-pub async fn spawn(assignment: &Assignment, node_dir: &Path) -> anyhow::Result<Spawned> {
+/// Called from the runtime (the child is registered with its reactor), on the thread that
+/// read the assignment: no hop to another worker before the process exists.
+pub fn spawn(assignment: &Assignment, node_dir: &Path) -> anyhow::Result<Spawned> {
     let dir = instance_dir(node_dir, &assignment.workdir)?;
-    tokio::fs::create_dir_all(&dir)
-        .await
+    // On the runtime's thread: a directory that exists (every instance but a task's first
+    // on this node) costs one stat, less than a hop to the blocking pool and back.
+    std::fs::create_dir_all(&dir)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
     // An absolute path: with the environment replaced and a bare program name, the standard
     // library must fork to search PATH; with a path it uses posix_spawn, which does not copy
@@ -168,7 +171,7 @@ mod tests {
             env: BTreeMap::from([("X".to_string(), "hi".to_string())]),
             workdir: "job/t".into(),
         };
-        let mut spawned = spawn(&assignment, node.path()).await.unwrap();
+        let mut spawned = spawn(&assignment, node.path()).unwrap();
         let out = {
             use tokio::io::AsyncReadExt;
             let mut s = String::new();

@@ -14,8 +14,9 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
+use super::assign::{self, Placed};
 use super::instances::ON_SLOT;
-use crate::entities::{instance, node, pool};
+use crate::entities::{instance, node, pool, task};
 use crate::error::ApiResult;
 use crate::services::{pools, tasks};
 use crate::state::AppState;
@@ -31,6 +32,8 @@ pub struct Dispatched {
     pub placed: usize,
     /// Nodes that got work.
     pub nodes: Vec<Uuid>,
+    /// The assignments placed on the quiet node, for its caller to answer.
+    pub assignments: Vec<serde_json::Value>,
 }
 
 /// `dispatch_pool`, without waking `quiet`: the node whose report asked for the refill
@@ -52,6 +55,38 @@ pub async fn dispatch_pool_except(
     super::progress::settle_dependencies(state, pool_id).await?;
     let now = state.clock.now();
     let txn = crate::db::write(db).await?;
+    let placement = place_in(&txn, pool_id, now).await?;
+    txn.commit().await?;
+    Ok(deliver(state, pool_id, placement, quiet).await)
+}
+
+/// What one placement wrote, to deliver once its transaction has committed.
+#[derive(Debug, Default)]
+pub struct Placement {
+    placed: usize,
+    /// Instances placed, per node, in placement order.
+    per_node: Vec<(Uuid, Vec<Placed>)>,
+    /// The rows of the tasks whose instances were placed, as the placement left them.
+    tasks: HashMap<Uuid, task::Model>,
+    /// Tasks whose state changed, to announce.
+    progress: Vec<task::Model>,
+}
+
+impl Placement {
+    /// A placed task's row as the placement left it.
+    pub fn task(&self, id: Uuid) -> Option<&task::Model> {
+        self.tasks.get(&id)
+    }
+}
+
+/// Places the oldest dispatchable instances of a pool on its free slots, in the caller's
+/// write transaction. The caller holds the pool's dispatch lock (`AppState::dispatch_lock`)
+/// from before the transaction began until `deliver`.
+pub async fn place_in(
+    txn: &sea_orm::DatabaseTransaction,
+    pool_id: Uuid,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ApiResult<Placement> {
     // Read inside the transaction, nodes share-locked (PostgreSQL): a node being failed
     // right now is either seen Failed here or fails after this commits, and then takes
     // back what this placed. Instances are never left assigned to a dead node.
@@ -68,10 +103,10 @@ pub async fn dispatch_pool_except(
         .order_by_asc(node::Column::CreatedAt)
         .lock_shared()
         .into_tuple()
-        .all(&txn)
+        .all(txn)
         .await?;
     if nodes.is_empty() {
-        return Ok(Dispatched::default());
+        return Ok(Placement::default());
     }
     let busy: Vec<(Option<Uuid>, Option<i32>)> = instance::Entity::find()
         .select_only()
@@ -79,7 +114,7 @@ pub async fn dispatch_pool_except(
         .filter(instance::Column::NodeId.is_in(nodes.iter().map(|(id, _, _)| *id)))
         .filter(instance::Column::State.is_in(ON_SLOT))
         .into_tuple()
-        .all(&txn)
+        .all(txn)
         .await?;
     let mut used: HashMap<Uuid, BTreeSet<i32>> = HashMap::new();
     for (n, slot) in busy {
@@ -100,7 +135,7 @@ pub async fn dispatch_pool_except(
         .map(|s| s.capacity.saturating_sub(s.busy))
         .sum();
     if free == 0 {
-        return Ok(Dispatched::default());
+        return Ok(Placement::default());
     }
     let candidates: Vec<(Uuid, Uuid)> = instance::Entity::find()
         .select_only()
@@ -112,10 +147,10 @@ pub async fn dispatch_pool_except(
         .order_by_asc(instance::Column::InstanceId)
         .limit(u64::from(free))
         .into_tuple()
-        .all(&txn)
+        .all(txn)
         .await?;
     if candidates.is_empty() {
-        return Ok(Dispatched::default());
+        return Ok(Placement::default());
     }
     let placement = place(&slots, candidates.len() as u32);
     // Slots chosen per node, then one conditional claim per node: an instance changed
@@ -131,23 +166,34 @@ pub async fn dispatch_pool_except(
             None => per_node.push((node_id, vec![(*id, slot)])),
         }
     }
-    let mut placed = 0;
+    let mut out = Placement::default();
     let mut per_task: Vec<(Uuid, u64)> = Vec::new();
-    let mut touched_nodes: Vec<Uuid> = Vec::new();
     for (node_id, list) in &per_node {
-        let claimed = claim(&txn, *node_id, list).await?;
+        let claimed = claim(txn, *node_id, list).await?;
         if claimed.is_empty() {
             continue;
         }
-        touched_nodes.push(*node_id);
-        for id in claimed {
-            placed += 1;
+        let mut on_node = Vec::with_capacity(claimed.len());
+        for (id, instance_id, attempts) in claimed {
+            out.placed += 1;
             let task_id = task_of[&id];
             match per_task.iter_mut().find(|(t, _)| *t == task_id) {
                 Some((_, n)) => *n += 1,
                 None => per_task.push((task_id, 1)),
             }
+            let slot_index = list
+                .iter()
+                .find(|(i, _)| *i == id)
+                .map_or(0, |(_, slot)| *slot);
+            on_node.push(Placed {
+                id,
+                task_id,
+                instance_id,
+                slot_index,
+                attempts,
+            });
         }
+        out.per_node.push((*node_id, on_node));
     }
     // Lock order everywhere: instances, then nodes, then tasks.
     // On SQLite this transaction is the only writer, so the idle marks read above are
@@ -156,7 +202,9 @@ pub async fn dispatch_pool_except(
     let serialized = txn.get_database_backend() == sea_orm::DbBackend::Sqlite;
     let were_idle: Vec<Uuid> = nodes
         .iter()
-        .filter(|(id, _, idle)| (idle.is_some() || !serialized) && touched_nodes.contains(id))
+        .filter(|(id, _, idle)| {
+            (idle.is_some() || !serialized) && out.per_node.iter().any(|(n, _)| n == id)
+        })
         .map(|(id, _, _)| *id)
         .collect();
     if !were_idle.is_empty() {
@@ -166,46 +214,78 @@ pub async fn dispatch_pool_except(
                 Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
             )
             .filter(node::Column::Id.is_in(were_idle))
-            .exec(&txn)
+            .exec(txn)
             .await?;
     }
-    let mut progress = Vec::with_capacity(per_task.len());
     for (task_id, n) in &per_task {
         let shifted = tasks::shift(
-            &txn,
+            txn,
             *task_id,
             InstanceState::Queued,
             InstanceState::Assigned,
             *n,
         )
         .await?;
-        if let Some(row) = super::progress::settle_moved(&txn, *task_id, shifted, now).await? {
-            progress.push(row);
+        if let Some(row) = &shifted {
+            out.tasks.insert(*task_id, row.clone());
+        }
+        if let Some(row) = super::progress::settle_moved(txn, *task_id, shifted, now).await? {
+            out.progress.push(row);
         }
     }
-    txn.commit().await?;
-    for t in &progress {
-        state.announce_progress(t);
-    }
-    for n in touched_nodes.iter().filter(|n| Some(**n) != quiet) {
-        state.wake_node(*n);
-    }
-    if placed > 0 {
-        tracing::debug!(pool = %pool_id, placed, "dispatched");
-        state.metrics.instances_dispatched.inc_by(placed as u64);
-    }
-    Ok(Dispatched {
-        placed,
-        nodes: touched_nodes,
-    })
+    Ok(out)
 }
 
-/// Claims queued instances for slots of one node in one statement; answers those claimed.
+/// After the placement's transaction committed: announces the tasks' progress and hands
+/// each node its new assignments: the quiet node's come back in the answer, the others
+/// are left for their waiting polls (see `AppState::hand_over`), which are woken.
+pub async fn deliver(
+    state: &AppState,
+    pool_id: Uuid,
+    placement: Placement,
+    quiet: Option<Uuid>,
+) -> Dispatched {
+    for t in &placement.progress {
+        state.announce_progress(t);
+    }
+    let mut dispatched = Dispatched {
+        placed: placement.placed,
+        ..Dispatched::default()
+    };
+    for (node_id, placed) in &placement.per_node {
+        dispatched.nodes.push(*node_id);
+        // A node whose assignments cannot be built here (the pool's constants unreadable)
+        // reads them from the database on its next look instead.
+        let built = assign::assignments(state, pool_id, *node_id, placed, &placement.tasks)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(node = %node_id, error = %e, "assignments left to the poll");
+                Vec::new()
+            });
+        if Some(*node_id) == quiet && !built.is_empty() {
+            dispatched.assignments = built;
+        } else {
+            state.hand_over(*node_id, built);
+            state.wake_node(*node_id);
+        }
+    }
+    if placement.placed > 0 {
+        tracing::debug!(pool = %pool_id, placed = placement.placed, "dispatched");
+        state
+            .metrics
+            .instances_dispatched
+            .inc_by(placement.placed as u64);
+    }
+    dispatched
+}
+
+/// Claims queued instances for slots of one node in one statement; answers those claimed:
+/// (uuid, instance id, attempts).
 async fn claim(
     txn: &sea_orm::DatabaseTransaction,
     node_id: Uuid,
     list: &[(Uuid, i32)],
-) -> ApiResult<Vec<Uuid>> {
+) -> ApiResult<Vec<(Uuid, i32, i32)>> {
     use sea_orm::Iden;
     use sea_orm::sea_query::{CaseStatement, ExprTrait, Query};
     let mut slot = CaseStatement::new();
@@ -223,12 +303,25 @@ async fn claim(
         .value(instance::Column::SlotIndex, slot.finally(Expr::val(0)))
         .and_where(instance::Column::Id.is_in(list.iter().map(|(id, _)| *id)))
         .and_where(instance::Column::State.eq(InstanceState::Queued.as_str()))
-        .returning_col(instance::Column::Id);
+        .returning(Query::returning().columns([
+            instance::Column::Id,
+            instance::Column::InstanceId,
+            instance::Column::Attempts,
+        ]));
     let rows = txn.query_all(&update).await?;
-    let column = instance::Column::Id.to_string();
+    let [id, instance_id, attempts] = [
+        instance::Column::Id,
+        instance::Column::InstanceId,
+        instance::Column::Attempts,
+    ]
+    .map(|c| c.to_string());
     let mut claimed = Vec::with_capacity(rows.len());
     for row in rows {
-        claimed.push(row.try_get::<Uuid>("", &column)?);
+        claimed.push((
+            row.try_get::<Uuid>("", &id)?,
+            row.try_get::<i32>("", &instance_id)?,
+            row.try_get::<i32>("", &attempts)?,
+        ));
     }
     Ok(claimed)
 }

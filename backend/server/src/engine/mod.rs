@@ -3,6 +3,7 @@
 //! Loops are named tasks with a shutdown path; everything else runs on the request that
 //! caused it (a submit dispatches at once, a finished instance frees its slot at once).
 
+pub mod assign;
 pub mod batch;
 pub mod dispatch;
 pub mod instances;

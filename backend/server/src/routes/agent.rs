@@ -14,12 +14,11 @@ use uuid::Uuid;
 use super::ok;
 use crate::auth::NodeCaller;
 use crate::body::JsonBody;
-use crate::engine::{self, batch, instances, nodes};
-use crate::entities::{instance, node, pool, task};
+use crate::engine::{self, assign, batch, instances, nodes};
+use crate::entities::{instance, node, task};
 use crate::error::ApiResult;
-use crate::services::{path_id, profiles, tasks};
+use crate::services::{path_id, tasks};
 use crate::state::AppState;
-use crate::wire::KeyValue;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(register)
@@ -202,123 +201,28 @@ async fn work_for(
         .iter()
         .any(|i| stopping(&i.task_id) && running.contains(&i.id));
     let running: HashSet<&Uuid> = running.iter().collect();
-    let mut assignments = Vec::new();
-    let new: Vec<&OnSlot> = on_node
+    let new: Vec<assign::Placed> = on_node
         .iter()
         .filter(|i| i.state == InstanceState::Assigned.as_str() && !running.contains(&i.id))
+        .map(|i| assign::Placed {
+            id: i.id,
+            task_id: i.task_id,
+            instance_id: i.instance_id,
+            slot_index: i.slot_index.unwrap_or(0),
+            attempts: i.attempts,
+        })
         .collect();
-    if with_assignments && !new.is_empty() {
-        let inherited = inherited_constants(state, n.pool_id).await?;
-        let mut env_cache: HashMap<Uuid, TaskEnvironment> = HashMap::new();
-        for i in new {
-            let Some(t) = task_rows.get(&i.task_id) else {
-                continue;
-            };
-            let Some(inherited) = &inherited else {
-                continue;
-            };
-            let TaskEnvironment { command, constants } = env_cache
-                .entry(i.task_id)
-                .or_insert_with(|| task_environment(inherited, t));
-            let mut env: serde_json::Map<String, Value> = constants
-                .iter()
-                .map(|(k, v)| (k.clone(), json!(v)))
-                .collect();
-            let slot = i.slot_index.unwrap_or(0);
-            for (k, v) in [
-                ("INSTANCE_ID", i.instance_id.to_string()),
-                ("TASK_UUID", t.id.to_string()),
-                ("POOL_UUID", t.pool_id.to_string()),
-                ("INSTANCE_COUNT", t.instance_count.to_string()),
-                ("NODE_UUID", node_id.to_string()),
-                ("SLOT_INDEX", slot.to_string()),
-            ] {
-                env.insert(k.into(), json!(v));
-            }
-            if let Some(job) = t.job_id {
-                env.insert("JOB_UUID".into(), json!(job.to_string()));
-            }
-            assignments.push(json!({
-                "instanceUuid": i.id,
-                "attempt": i.attempts + 1,
-                "taskUuid": t.id,
-                "instanceId": i.instance_id,
-                "slotIndex": slot,
-                "command": command,
-                "env": env,
-                "workdir": format!("job/{}", t.id),
-            }));
-        }
-    }
+    let assignments = if with_assignments {
+        assign::assignments(state, n.pool_id, node_id, &new, &task_rows).await?
+    } else {
+        Vec::new()
+    };
     Ok(Work {
         assignments,
         cancel,
         urgent_cancel: urgent,
         shutdown: false,
     })
-}
-
-/// What a task's instances run with: the constants in force (profile < pool < task) and the
-/// command.
-struct TaskEnvironment {
-    command: String,
-    constants: Vec<(String, String)>,
-}
-
-/// Constants every task of a pool inherits: its profile's, overridden by the pool's. `None`
-/// when the pool is gone. Kept in memory once read (see `AppState::inherited_of`).
-async fn inherited_constants(
-    state: &AppState,
-    pool_id: Uuid,
-) -> ApiResult<Option<crate::state::InheritedConstants>> {
-    let (known, generation) = state.inherited_of(pool_id);
-    if let Some(known) = known {
-        return Ok(Some(known));
-    }
-    let Some(p) = pool::Entity::find_by_id(pool_id).one(&state.db).await? else {
-        return Ok(None);
-    };
-    let mut merged: Vec<(String, String)> = Vec::new();
-    if let Ok(profile) = profiles::find(&state.db, &p.profile_name).await {
-        let consts: Vec<profiles::ProfileConstant> =
-            serde_json::from_value(profile.constants).unwrap_or_default();
-        for c in consts {
-            set_constant(&mut merged, c.name, c.value);
-        }
-    }
-    let consts: Vec<KeyValue> = serde_json::from_value(p.constants).unwrap_or_default();
-    for c in consts {
-        set_constant(&mut merged, c.key, c.value.unwrap_or_default());
-    }
-    let merged = std::sync::Arc::new(merged);
-    state.remember_inherited(pool_id, merged.clone(), generation);
-    Ok(Some(merged))
-}
-
-fn set_constant(merged: &mut Vec<(String, String)>, k: String, v: String) {
-    if let Some(slot) = merged.iter_mut().find(|(key, _)| *key == k) {
-        slot.1 = v;
-    } else {
-        merged.push((k, v));
-    }
-}
-
-fn task_environment(inherited: &[(String, String)], t: &task::Model) -> TaskEnvironment {
-    let mut merged = inherited.to_vec();
-    let consts: Vec<KeyValue> = serde_json::from_value(t.constants.clone()).unwrap_or_default();
-    for c in consts {
-        set_constant(&mut merged, c.key, c.value.unwrap_or_default());
-    }
-    let command = merged
-        .iter()
-        .find(|(k, v)| k == "DOCKER_CMD" && !v.is_empty())
-        .or_else(|| merged.iter().find(|(k, v)| k == "command" && !v.is_empty()))
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
-    TaskEnvironment {
-        command,
-        constants: merged,
-    }
 }
 
 async fn note_heartbeat(state: &AppState, node_id: Uuid) -> ApiResult<()> {
@@ -368,12 +272,23 @@ async fn poll(
     let notified = signal.notified();
     tokio::pin!(notified);
     notified.as_mut().enable();
+    // What was handed over before this look is in the database, which the look reads.
+    state.take_handed(node_id);
     let work = work_for(&state, node_id, Some(&caller.node), &body.0.running, true).await?;
     if !work.is_empty() {
         return Ok(ok(work.json()));
     }
     let _ = tokio::time::timeout(state.settings.poll_wait, notified).await;
     engine::touch_liveness(&state, node_id);
+    // Woken by a dispatch: its assignments are answered as it built them. Cancellations and
+    // a shutdown wait for the next poll, which the agent sends at once.
+    let handed = state.take_handed(node_id);
+    if !handed.is_empty() {
+        state.metrics.assignments_handed.inc_by(handed.len() as u64);
+        return Ok(ok(
+            json!({"assignments": handed, "cancel": [], "shutdown": false}),
+        ));
+    }
     Ok(ok(work_for(&state, node_id, None, &body.0.running, true)
         .await?
         .json()))
@@ -462,16 +377,16 @@ async fn refill(
     node: &crate::entities::node::Model,
     now: chrono::DateTime<chrono::Utc>,
     quiet: bool,
-) -> ApiResult<bool> {
+) -> ApiResult<Option<Vec<Value>>> {
     let dispatched =
         engine::dispatch::dispatch_pool_except(state, node.pool_id, quiet.then_some(node.id))
             .await?;
-    let got_work = dispatched.nodes.contains(&node.id);
-    if !got_work {
+    if !dispatched.nodes.contains(&node.id) {
         instances::mark_idle_if_free(&state.db, node.id, now).await?;
         state.wake_node(node.id);
+        return Ok(None);
     }
-    Ok(got_work)
+    Ok(Some(dispatched.assignments))
 }
 
 /// The instance's process ended; its slot is free again at once.
@@ -586,10 +501,11 @@ async fn report(
     }
     let in_answer = body.0.assignments_in_answer;
     let mut answer = json!({"results": results});
-    if any_finished && refill(&state, &caller.node, now, in_answer).await? && in_answer {
-        // The node was Ready for the dispatch that just placed work on it.
-        let work = work_for(&state, node_id, Some(&caller.node), &[], true).await?;
-        answer["assignments"] = Value::Array(work.assignments);
+    if any_finished
+        && let Some(assignments) = refill(&state, &caller.node, now, in_answer).await?
+        && in_answer
+    {
+        answer["assignments"] = Value::Array(assignments);
     }
     Ok(ok(answer))
 }

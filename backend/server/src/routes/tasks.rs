@@ -57,7 +57,7 @@ async fn submit_tasks(
                     };
                 results.push(match outcome {
                     Ok(t) => {
-                        if !pools.contains(&t.pool_id) {
+                        if waits_for_slots(&t) && !pools.contains(&t.pool_id) {
                             pools.push(t.pool_id);
                         }
                         json!({"statusCode": 201, "uuid": t.id, "message": null})
@@ -84,10 +84,18 @@ async fn submit_tasks(
         other => {
             let bytes = serde_json::to_vec(&other).map_err(|e| ApiError::Internal(e.into()))?;
             let t = tasks::submit(&state, tenant, parse_json::<TaskBody>(&bytes)?).await?;
-            engine::work_arrived(state.clone(), t.pool_id);
+            if waits_for_slots(&t) {
+                engine::work_arrived(state.clone(), t.pool_id);
+            }
             Ok(created(json!({"uuid": t.id})))
         }
     }
+}
+
+/// A submitted task with instances its submit could not place: they wait for a dispatch
+/// (or for the pool to grow).
+fn waits_for_slots(t: &crate::entities::task::Model) -> bool {
+    t.waiting || t.queued_count > 0
 }
 
 /// Every task of the tenant.

@@ -242,6 +242,7 @@ pub async fn revoke_token(state: &AppState, tenant_id: Uuid, id: Uuid) -> ApiRes
             .exec(&state.db)
             .await?;
     }
+    state.forget_token(id);
     Ok(())
 }
 

@@ -205,8 +205,20 @@ pub async fn submit(state: &AppState, tenant_id: Uuid, body: TaskBody) -> ApiRes
     let now = state.clock.now();
     let seq = state.next_seq();
     let task_id = Uuid::new_v4();
+    // A task naming its pool is placed in its own transaction, under the pool's dispatch
+    // lock taken before the transaction begins (the order every dispatch keeps): its first
+    // instances are on their slots when the submit answers, with no second transaction.
+    let named_pool = body
+        .pool_uuid
+        .as_deref()
+        .and_then(|raw| Uuid::parse_str(raw).ok());
+    let lock = named_pool.map(|p| state.dispatch_lock(p));
+    let _guard = match &lock {
+        Some(lock) => Some(lock.lock().await),
+        None => None,
+    };
     let txn = crate::db::write(&state.db).await?;
-    let created = {
+    let (created, placement) = {
         let txn = &txn;
         let body = &body;
         {
@@ -280,13 +292,24 @@ pub async fn submit(state: &AppState, tenant_id: Uuid, body: TaskBody) -> ApiRes
                     });
                     instance::Entity::insert_many(rows).exec(txn).await?;
                 }
-                row
+                let placement = if !waiting && named_pool == Some(pool.id) {
+                    Some(crate::engine::dispatch::place_in(txn, pool.id, now).await?)
+                } else {
+                    None
+                };
+                (row, placement)
             }
         }
     };
     txn.commit().await?;
     state.announce_progress(&created);
-    Ok(created)
+    let Some(placement) = placement else {
+        return Ok(created);
+    };
+    let pool_id = created.pool_id;
+    let placed = placement.task(task_id).cloned();
+    crate::engine::dispatch::deliver(state, pool_id, placement, None).await;
+    Ok(placed.unwrap_or(created))
 }
 
 /// The column counting a task's instances in `state`.

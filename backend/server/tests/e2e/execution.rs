@@ -258,3 +258,34 @@ async fn a_changed_pool_or_profile_constant_reaches_the_next_instances() {
     assert_eq!(words("after-profile-change").await, "pool-two/profile-one");
     app.stop().await;
 }
+
+/// A task submitted to a warm pool is placed by its own submit, and the node's waiting poll
+/// answers the assignment the dispatcher built: the path that keeps submit → start short.
+/// Each round checks what the instance saw, so a handed assignment is a complete one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_poll_is_handed_the_work_its_submit_placed() {
+    let app = spawn_app(None).await;
+    let api = &app.api;
+    let pool = api.create_pool(&pool_body("handed", 1)).await;
+    api.wait_ready_nodes(&pool, 1).await;
+    api.wait_pool_state(&pool, "FullyExecuting").await;
+    for round in 0..3 {
+        let task = api
+            .submit_task(&task_body(
+                &format!("handed-{round}"),
+                &pool,
+                1,
+                r#"echo "$INSTANCE_ID $INSTANCE_COUNT $TASK_UUID""#,
+            ))
+            .await;
+        let t = api.wait_task_finished(&task, WAIT).await;
+        assert_eq!(t["state"], "Success", "round {round}: {t}");
+        assert_eq!(api.stdout(&task, 0).await, format!("0 1 {task}\n"));
+    }
+    // A poll may be between two calls when a submit lands (it then reads its work back):
+    // at least one of three rounds finds it waiting.
+    let handed = app.state.metrics.assignments_handed.get();
+    assert!(handed >= 1, "no assignment was handed over in 3 rounds");
+    app.check_invariants().await;
+    app.stop().await;
+}
