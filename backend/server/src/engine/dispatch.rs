@@ -73,9 +73,17 @@ pub struct Placement {
 }
 
 impl Placement {
-    /// A placed task's row as the placement left it.
-    pub fn task(&self, id: Uuid) -> Option<&task::Model> {
-        self.tasks.get(&id)
+    /// The instances of a task the caller inserted on the slots `place_with` gave it, and
+    /// the task's row as inserted.
+    pub fn add_fresh(&mut self, row: task::Model, placed: Vec<(Uuid, Placed)>) {
+        for (node_id, p) in placed {
+            self.placed += 1;
+            match self.per_node.iter_mut().find(|(n, _)| *n == node_id) {
+                Some((_, list)) => list.push(p),
+                None => self.per_node.push((node_id, vec![p])),
+            }
+        }
+        self.tasks.insert(row.id, row);
     }
 }
 
@@ -87,6 +95,20 @@ pub async fn place_in(
     pool_id: Uuid,
     now: chrono::DateTime<chrono::Utc>,
 ) -> ApiResult<Placement> {
+    Ok(place_with(txn, pool_id, now, 0).await?.0)
+}
+
+/// `place_in`, with a task of `fresh` instances about to be inserted by the caller: it
+/// comes after every queued instance (it is the newest), and the slots left over after the
+/// queue go to its first instances, which the caller then inserts on them (see
+/// `Placement::add_fresh`): no claim, counter or state update to write for them. Answers
+/// the (node, slot) of each of its first instances placed, in instance order.
+pub async fn place_with(
+    txn: &sea_orm::DatabaseTransaction,
+    pool_id: Uuid,
+    now: chrono::DateTime<chrono::Utc>,
+    fresh: u32,
+) -> ApiResult<(Placement, Vec<(Uuid, i32)>)> {
     // Read inside the transaction, nodes share-locked (PostgreSQL): a node being failed
     // right now is either seen Failed here or fails after this commits, and then takes
     // back what this placed. Instances are never left assigned to a dead node.
@@ -106,7 +128,7 @@ pub async fn place_in(
         .all(txn)
         .await?;
     if nodes.is_empty() {
-        return Ok(Placement::default());
+        return Ok((Placement::default(), Vec::new()));
     }
     let busy: Vec<(Option<Uuid>, Option<i32>)> = instance::Entity::find()
         .select_only()
@@ -135,7 +157,7 @@ pub async fn place_in(
         .map(|s| s.capacity.saturating_sub(s.busy))
         .sum();
     if free == 0 {
-        return Ok(Placement::default());
+        return Ok((Placement::default(), Vec::new()));
     }
     let candidates: Vec<(Uuid, Uuid)> = instance::Entity::find()
         .select_only()
@@ -149,18 +171,24 @@ pub async fn place_in(
         .into_tuple()
         .all(txn)
         .await?;
-    if candidates.is_empty() {
-        return Ok(Placement::default());
+    let fresh = fresh.min(free - candidates.len() as u32);
+    if candidates.is_empty() && fresh == 0 {
+        return Ok((Placement::default(), Vec::new()));
     }
-    let placement = place(&slots, candidates.len() as u32);
+    let placement = place(&slots, candidates.len() as u32 + fresh);
     // Slots chosen per node, then one conditional claim per node: an instance changed
     // meanwhile (an abort on PostgreSQL) is not claimed, and RETURNING says which were.
     let mut per_node: Vec<(Uuid, Vec<(Uuid, i32)>)> = Vec::new();
+    let mut fresh_slots: Vec<(Uuid, i32)> = Vec::new();
     let task_of: HashMap<Uuid, Uuid> = candidates.iter().copied().collect();
-    for ((id, _), node_id) in candidates.iter().zip(placement) {
+    for (k, node_id) in placement.into_iter().enumerate() {
         let taken = used.entry(node_id).or_default();
         let slot = (0..).find(|i| !taken.contains(i)).unwrap_or(0);
         taken.insert(slot);
+        let Some((id, _)) = candidates.get(k) else {
+            fresh_slots.push((node_id, slot));
+            continue;
+        };
         match per_node.iter_mut().find(|(n, _)| *n == node_id) {
             Some((_, list)) => list.push((*id, slot)),
             None => per_node.push((node_id, vec![(*id, slot)])),
@@ -203,7 +231,9 @@ pub async fn place_in(
     let were_idle: Vec<Uuid> = nodes
         .iter()
         .filter(|(id, _, idle)| {
-            (idle.is_some() || !serialized) && out.per_node.iter().any(|(n, _)| n == id)
+            (idle.is_some() || !serialized)
+                && (out.per_node.iter().any(|(n, _)| n == id)
+                    || fresh_slots.iter().any(|(n, _)| n == id))
         })
         .map(|(id, _, _)| *id)
         .collect();
@@ -233,7 +263,7 @@ pub async fn place_in(
             out.progress.push(row);
         }
     }
-    Ok(out)
+    Ok((out, fresh_slots))
 }
 
 /// After the placement's transaction committed: announces the tasks' progress and hands

@@ -227,6 +227,25 @@ pub async fn submit(state: &AppState, tenant_id: Uuid, body: TaskBody) -> ApiRes
                 super::quotas::check_new_task(txn, tenant_id, ranges.len() as u64).await?;
                 let dependencies = check_dependencies(txn, tenant_id, &body.dependencies).await?;
                 let waiting = dependencies.get("state").and_then(Value::as_str) == Some("waiting");
+                let count = ranges.len();
+                // The pool's queue first, then this task's first instances on the slots
+                // left: those are inserted on their slots already.
+                let (mut placement, slots) = if !waiting && named_pool == Some(pool.id) {
+                    let (placement, slots) =
+                        crate::engine::dispatch::place_with(txn, pool.id, now, count).await?;
+                    (Some(placement), slots)
+                } else {
+                    (None, Vec::new())
+                };
+                let placed = slots.len() as u32;
+                let tally = InstanceTally {
+                    total: count,
+                    queued: count - placed,
+                    assigned: placed,
+                    ..InstanceTally::default()
+                };
+                let first = TaskState::Submitted;
+                let derived = task_transition(first, &TaskEvent::Progress(tally)).unwrap_or(first);
                 let row = task::ActiveModel {
                     id: Set(task_id),
                     tenant_id: Set(tenant_id),
@@ -235,15 +254,15 @@ pub async fn submit(state: &AppState, tenant_id: Uuid, body: TaskBody) -> ApiRes
                     seq: Set(seq),
                     name: Set(name),
                     shortname: Set(body.shortname.clone().filter(|s| !s.is_empty())),
-                    instance_count: Set(ranges.len() as i32),
+                    instance_count: Set(count as i32),
                     advanced_ranges: Set(body
                         .advanced_ranges
                         .clone()
                         .filter(|r| !r.trim().is_empty())),
-                    state: Set(TaskState::Submitted.as_str().to_owned()),
-                    previous_state: Set(None),
+                    state: Set(derived.as_str().to_owned()),
+                    previous_state: Set((derived != first).then(|| first.as_str().to_owned())),
                     state_transition_time: Set(now),
-                    previous_state_transition_time: Set(None),
+                    previous_state_transition_time: Set((derived != first).then_some(now)),
                     constants: Set(json_of(&constants)),
                     tags: Set(json_of(&tags_from(body.tags.clone()))),
                     labels: Set(json_of(&body.labels.clone().unwrap_or_default())),
@@ -255,8 +274,8 @@ pub async fn submit(state: &AppState, tenant_id: Uuid, body: TaskBody) -> ApiRes
                     created_at: Set(now),
                     updated_at: Set(now),
                     end_date: Set(None),
-                    queued_count: Set(ranges.len() as i32),
-                    assigned_count: Set(0),
+                    queued_count: Set((count - placed) as i32),
+                    assigned_count: Set(placed as i32),
                     executing_count: Set(0),
                     succeeded_count: Set(0),
                     failed_count: Set(0),
@@ -267,49 +286,65 @@ pub async fn submit(state: &AppState, tenant_id: Uuid, body: TaskBody) -> ApiRes
                 .insert(txn)
                 .await?;
                 let ids: Vec<u32> = ranges.ids().collect();
-                for chunk in ids.chunks(INSERT_CHUNK) {
-                    let rows = chunk.iter().map(|&i| instance::ActiveModel {
-                        id: Set(Uuid::new_v4()),
-                        tenant_id: Set(tenant_id),
-                        pool_id: Set(pool.id),
-                        task_id: Set(task_id),
-                        instance_id: Set(i as i32),
-                        state: Set(InstanceState::Queued.as_str().to_owned()),
-                        attempts: Set(0),
-                        node_id: Set(None),
-                        slot_index: Set(None),
-                        exit_code: Set(None),
-                        started_at: Set(None),
-                        ended_at: Set(None),
-                        stdout: Set(String::new()),
-                        stderr: Set(String::new()),
-                        stdout_read_offset: Set(0),
-                        stderr_read_offset: Set(0),
-                        stdout_dropped: Set(0),
-                        stderr_dropped: Set(0),
-                        held: Set(waiting),
-                        task_seq: Set(seq),
+                let mut fresh: Vec<(Uuid, crate::engine::assign::Placed)> =
+                    Vec::with_capacity(slots.len());
+                for (offset, chunk) in ids.chunks(INSERT_CHUNK).enumerate() {
+                    let rows = chunk.iter().enumerate().map(|(k, &i)| {
+                        let id = Uuid::new_v4();
+                        let slot = slots.get(offset * INSERT_CHUNK + k).copied();
+                        if let Some((node_id, slot_index)) = slot {
+                            let placed = crate::engine::assign::Placed {
+                                id,
+                                task_id,
+                                instance_id: i as i32,
+                                slot_index,
+                                attempts: 0,
+                            };
+                            fresh.push((node_id, placed));
+                        }
+                        let state = match slot {
+                            Some(_) => InstanceState::Assigned,
+                            None => InstanceState::Queued,
+                        };
+                        instance::ActiveModel {
+                            id: Set(id),
+                            tenant_id: Set(tenant_id),
+                            pool_id: Set(pool.id),
+                            task_id: Set(task_id),
+                            instance_id: Set(i as i32),
+                            state: Set(state.as_str().to_owned()),
+                            attempts: Set(0),
+                            node_id: Set(slot.map(|(node_id, _)| node_id)),
+                            slot_index: Set(slot.map(|(_, slot_index)| slot_index)),
+                            exit_code: Set(None),
+                            started_at: Set(None),
+                            ended_at: Set(None),
+                            stdout: Set(String::new()),
+                            stderr: Set(String::new()),
+                            stdout_read_offset: Set(0),
+                            stderr_read_offset: Set(0),
+                            stdout_dropped: Set(0),
+                            stderr_dropped: Set(0),
+                            held: Set(waiting),
+                            task_seq: Set(seq),
+                        }
                     });
+                    let rows: Vec<instance::ActiveModel> = rows.collect();
                     instance::Entity::insert_many(rows).exec(txn).await?;
                 }
-                let placement = if !waiting && named_pool == Some(pool.id) {
-                    Some(crate::engine::dispatch::place_in(txn, pool.id, now).await?)
-                } else {
-                    None
-                };
+                if let Some(placement) = &mut placement {
+                    placement.add_fresh(row.clone(), fresh);
+                }
                 (row, placement)
             }
         }
     };
     txn.commit().await?;
     state.announce_progress(&created);
-    let Some(placement) = placement else {
-        return Ok(created);
-    };
-    let pool_id = created.pool_id;
-    let placed = placement.task(task_id).cloned();
-    crate::engine::dispatch::deliver(state, pool_id, placement, None).await;
-    Ok(placed.unwrap_or(created))
+    if let Some(placement) = placement {
+        crate::engine::dispatch::deliver(state, created.pool_id, placement, None).await;
+    }
+    Ok(created)
 }
 
 /// The column counting a task's instances in `state`.

@@ -101,16 +101,27 @@ async fn a_task_run_is_announced_once_change_by_change() {
             .collect::<Vec<_>>()
     );
 
-    // The task's progress: submitted with 5 queued, counts that always add up to 5, ending
-    // in Success with 5 succeeded; no change announced twice in a row.
+    // The task's progress: first as its submit left it (placed on the free slots in the
+    // same transaction, the rest queued), counts that always add up to 5, ending in Success
+    // with 5 succeeded; no change announced twice in a row.
     let progress: Vec<&Change> = events
         .iter()
         .map(|e| &e.change)
         .filter(|c| matches!(c, Change::TaskProgress { task, .. } if *task == task_id))
         .collect();
     match progress.first() {
-        Some(Change::TaskProgress { state, queued, .. }) => {
-            assert_eq!((state.as_str(), *queued), ("Submitted", 5))
+        Some(Change::TaskProgress {
+            state,
+            queued,
+            assigned,
+            ..
+        }) => {
+            let expected = match *assigned {
+                0 => "Submitted",
+                5 => "FullyDispatched",
+                _ => "PartiallyDispatched",
+            };
+            assert_eq!((state.as_str(), queued + assigned), (expected, 5))
         }
         other => panic!("first progress: {other:?}"),
     }
