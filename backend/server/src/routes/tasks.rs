@@ -12,7 +12,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::services::path_id;
 use crate::services::tasks::{self, Stream};
 use crate::state::AppState;
-use crate::wire::filter::{PaginateBody, filter_of, has_filter, page_bounds, select};
+use crate::wire::filter::{MAX_PAGE, PaginateBody, filter_of, has_filter, page_bounds, select};
 use crate::wire::task::TaskBody;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -98,16 +98,95 @@ fn waits_for_slots(t: &crate::entities::task::Model) -> bool {
     t.waiting || t.queued_count > 0
 }
 
-/// Every task of the tenant.
-#[utoipa::path(tag = "tasks", responses((status = 200, description = "tasks")))]
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListQuery {
+    /// Text, so that a bad value is refused naming the parameter.
+    limit: Option<String>,
+    page_token: Option<String>,
+}
+
+/// Tasks read at a time while `GET /tasks` streams every task.
+const STREAM_CHUNK: usize = 500;
+
+/// The tenant's tasks in submission order, an array. Without `limit`, every task, streamed
+/// as read in chunks of `STREAM_CHUNK` (memory stays bounded whatever their number); with
+/// `?limit=N` (1–1000, and `pageToken`), one page, and `X-Next-Page-Token` when more follow.
+#[utoipa::path(tag = "tasks", responses((status = 200, description = "tasks"), (status = 400, description = "bad limit or page token")))]
 #[get("/tasks")]
-async fn list_tasks(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
+async fn list_tasks(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<ListQuery>,
+) -> ApiResult<HttpResponse> {
     let tenant = caller.tenant()?;
-    let mut out = Vec::new();
-    for t in tasks::list(&state.db, tenant).await? {
-        out.push(tasks::view(&state.db, &t).await?);
+    let after = match query.page_token.as_deref().filter(|t| !t.is_empty()) {
+        None => i64::MIN,
+        Some(t) => t
+            .strip_prefix(KEYSET_PREFIX)
+            .and_then(|seq| seq.parse::<i64>().ok())
+            .ok_or_else(|| ApiError::field("pageToken", "is not a token this server gave"))?,
+    };
+    if let Some(limit) = query.limit.as_deref() {
+        let limit = limit
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE as i64).contains(n))
+            .ok_or_else(|| {
+                ApiError::field("limit", format!("must be a number from 1 to {MAX_PAGE}"))
+            })?;
+        let (rows, next) =
+            tasks::keyset_page(&state.db, tenant, None, after, limit as usize).await?;
+        let mut data = Vec::with_capacity(rows.len());
+        for t in &rows {
+            data.push(tasks::view(&state.db, t).await?);
+        }
+        let mut answer = HttpResponse::Ok();
+        if let Some(seq) = next {
+            answer.insert_header(("X-Next-Page-Token", format!("{KEYSET_PREFIX}{seq}")));
+        }
+        return Ok(answer.json(data));
     }
-    Ok(ok(out))
+    let chunks = futures_util::stream::unfold(Some((state, after, true)), move |at| async move {
+        let (state, after, first) = at?;
+        match stream_chunk(&state, tenant, after, first).await {
+            Ok((bytes, Some(next))) => Some((Ok(bytes), Some((state, next, false)))),
+            Ok((bytes, None)) => Some((Ok(bytes), None)),
+            // The status is sent already: the answer is cut short, which no client takes
+            // for a complete array.
+            Err(e) => {
+                tracing::error!(error = %e, "listing tasks failed mid-answer");
+                Some((Err(e), None))
+            }
+        }
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .streaming(chunks))
+}
+
+/// One chunk of `GET /tasks` as array text, and where the next one starts.
+async fn stream_chunk(
+    state: &AppState,
+    tenant: Uuid,
+    after: i64,
+    first: bool,
+) -> ApiResult<(web::Bytes, Option<i64>)> {
+    let (rows, next) = tasks::keyset_page(&state.db, tenant, None, after, STREAM_CHUNK).await?;
+    let mut text = String::new();
+    if first {
+        text.push('[');
+    }
+    for (i, t) in rows.iter().enumerate() {
+        if i > 0 || !first {
+            text.push(',');
+        }
+        text.push_str(&tasks::view(&state.db, t).await?.to_string());
+    }
+    if next.is_none() {
+        text.push(']');
+    }
+    Ok((web::Bytes::from(text), next))
 }
 
 /// Page tokens this server gives: the `seq` of the last task of the previous page.

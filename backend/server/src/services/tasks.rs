@@ -802,11 +802,18 @@ pub async fn keyset_page(
     } else {
         size as u64 + 1
     };
+    // Rows that cannot match are skipped in SQL (a rare tag costs its matches, not the
+    // tenant's tasks); those read are still checked by `matches`.
+    let narrowing = filter.and_then(|f| f.narrowing(&task_column));
     loop {
-        let rows = task::Entity::find()
+        let mut query = task::Entity::find()
             .filter(task::Column::TenantId.eq(tenant_id))
             .filter(task::Column::State.ne(TaskState::PendingDelete.as_str()))
-            .filter(task::Column::Seq.gt(cursor))
+            .filter(task::Column::Seq.gt(cursor));
+        if let Some(condition) = &narrowing {
+            query = query.filter(condition.clone());
+        }
+        let rows = query
             .order_by_asc(task::Column::Seq)
             .limit(chunk)
             .all(db)
@@ -849,6 +856,19 @@ pub async fn list_page(
         .limit(limit)
         .all(db)
         .await?)
+}
+
+/// The columns of the task fields a filter can narrow in SQL.
+fn task_column(field: &str) -> Option<crate::wire::filter::FieldColumn> {
+    use crate::wire::filter::FieldColumn;
+    use sea_orm::sea_query::Expr;
+    let col = |c: task::Column| Expr::col((task::Entity, c));
+    Some(match field {
+        "tags" => FieldColumn::JsonList(col(task::Column::Tags)),
+        "name" => FieldColumn::Text(col(task::Column::Name)),
+        "state" => FieldColumn::Text(col(task::Column::State)),
+        _ => return None,
+    })
 }
 
 impl Filterable for task::Model {

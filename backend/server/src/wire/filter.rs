@@ -1,5 +1,7 @@
 //! Qarnot listing filters: leaves `{"operator","field","value"}` under `And`/`Or` nodes.
 
+use sea_orm::Condition;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, SimpleExpr};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -137,6 +139,71 @@ impl Filter {
     }
 }
 
+/// How a filterable field is stored, for `Filter::narrowing`.
+pub enum FieldColumn {
+    /// One text value.
+    Text(SimpleExpr),
+    /// A JSON array of strings, stored as its serialized text.
+    JsonList(SimpleExpr),
+}
+
+impl Filter {
+    /// A SQL condition every row this filter keeps satisfies, so that a listing reads only
+    /// the rows that may match (each is still checked with `matches`). A superset: `None`
+    /// where it cannot narrow (operators other than `Equal`/`In`, fields without a column,
+    /// values other than plain ASCII), and `Or` narrows only when all its branches do.
+    pub fn narrowing(&self, column: &dyn Fn(&str) -> Option<FieldColumn>) -> Option<Condition> {
+        match self {
+            Filter::And(fs) => {
+                let parts: Vec<Condition> = fs.iter().filter_map(|f| f.narrowing(column)).collect();
+                (!parts.is_empty())
+                    .then(|| parts.into_iter().fold(Condition::all(), Condition::add))
+            }
+            Filter::Or(fs) if !fs.is_empty() => {
+                let parts: Option<Vec<Condition>> =
+                    fs.iter().map(|f| f.narrowing(column)).collect();
+                parts.map(|ps| ps.into_iter().fold(Condition::any(), Condition::add))
+            }
+            Filter::Leaf {
+                op: LeafOp::Equal | LeafOp::In,
+                field,
+                value,
+            } => {
+                let col = column(&field.to_ascii_lowercase())?;
+                let wanted: Vec<String> = match value {
+                    Value::Array(items) => items.iter().map(value_text).collect(),
+                    v => vec![value_text(v)],
+                };
+                if wanted.is_empty() || !wanted.iter().all(|w| plain(w)) {
+                    return None;
+                }
+                // `matches` compares ignoring ASCII case: both sides lowered here.
+                let mut any = Condition::any();
+                for w in wanted {
+                    let w = w.to_ascii_lowercase();
+                    any = any.add(match &col {
+                        FieldColumn::Text(e) => Expr::expr(Func::lower(e.clone())).eq(w),
+                        FieldColumn::JsonList(e) => {
+                            Expr::expr(Func::lower(Func::cast_as(e.clone(), Alias::new("TEXT"))))
+                                .like(format!("%\"{w}\"%"))
+                        }
+                    });
+                }
+                Some(any)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A value whose text is the same in JSON, in SQL and in a `LIKE` pattern: printable ASCII
+/// without quotes, backslashes or `LIKE` wildcards.
+fn plain(w: &str) -> bool {
+    !w.is_empty()
+        && w.bytes()
+            .all(|b| (b.is_ascii_graphic() || b == b' ') && !b"\"\\%_".contains(&b))
+}
+
 fn value_text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
@@ -201,4 +268,46 @@ pub fn select<T: Filterable>(
         }
     }
     page(kept, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn narrows(filter: Value) -> bool {
+        let column = |field: &str| {
+            (field == "tags").then(|| FieldColumn::JsonList(Expr::col(Alias::new("tags"))))
+        };
+        Filter::parse(&filter, "filter")
+            .expect("valid filter")
+            .narrowing(&column)
+            .is_some()
+    }
+
+    #[test]
+    fn narrowing_is_only_given_where_it_keeps_every_match() {
+        let tag = |v: &str| json!({"operator": "Equal", "field": "Tags", "value": v});
+        let not = json!({"operator": "NotEqual", "field": "Tags", "value": "a"});
+        let unknown = json!({"operator": "Equal", "field": "Shortname", "value": "a"});
+        assert!(narrows(tag("rare")));
+        assert!(narrows(
+            json!({"operator": "In", "field": "tags", "value": ["a", "b"]})
+        ));
+        assert!(!narrows(tag("50%")), "a LIKE wildcard");
+        assert!(!narrows(tag("say \"hi\"")), "a quote JSON escapes");
+        assert!(!narrows(tag("é")), "not ASCII");
+        assert!(!narrows(not.clone()));
+        assert!(!narrows(unknown.clone()));
+        assert!(!narrows(
+            json!({"operator": "Or", "filters": [tag("a"), not.clone()]})
+        ));
+        assert!(narrows(
+            json!({"operator": "Or", "filters": [tag("a"), tag("b")]})
+        ));
+        assert!(narrows(
+            json!({"operator": "And", "filters": [tag("a"), not, unknown]})
+        ));
+        assert!(!narrows(json!({"operator": "Or", "filters": []})));
+    }
 }

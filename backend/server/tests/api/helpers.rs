@@ -139,6 +139,8 @@ pub struct TestResponse {
     pub path: String,
     pub status: u16,
     pub content_type: String,
+    /// `X-Next-Page-Token`, where the answer has one.
+    pub next_page_token: Option<String>,
     pub text: String,
 }
 
@@ -269,6 +271,11 @@ impl TestApp {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
+        let next_page_token = response
+            .headers()
+            .get("x-next-page-token")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let text = response
             .text()
             .await
@@ -283,6 +290,7 @@ impl TestApp {
             path: path.to_string(),
             status,
             content_type,
+            next_page_token,
             text,
         }
     }

@@ -368,6 +368,32 @@ async fn filtered_task_pages_walk_in_submission_order_across_read_chunks() {
         .await;
     assert_eq!(all, submitted);
 
+    // `GET /tasks` streams every task (more than one read chunk) as one array, in order;
+    // with `limit` it pages, the next page named by `X-Next-Page-Token`.
+    assert_eq!(app.list_uuids("/tasks", &app.owner_token).await, submitted);
+    let mut paged: Vec<String> = Vec::new();
+    let mut path = "/tasks?limit=500".to_owned();
+    loop {
+        let answer = app.get(&path, &app.owner_token).await;
+        let page = answer.expect_json(200);
+        let page = page.as_array().expect("an array");
+        assert!(page.len() <= 500);
+        paged.extend(page.iter().map(uuid_of));
+        match &answer.next_page_token {
+            Some(token) => path = format!("/tasks?limit=500&pageToken={token}"),
+            None => break,
+        }
+    }
+    assert_eq!(paged, submitted);
+    for bad in ["/tasks?limit=0", "/tasks?limit=1001", "/tasks?limit=x"] {
+        let answer = app.get(bad, &app.owner_token).await;
+        assert_eq!(answer.status, 400, "{bad}: {}", answer.text);
+        assert!(answer.text.contains("limit"), "{bad}: {}", answer.text);
+    }
+    let answer = app.get("/tasks?pageToken=nonsense", &app.owner_token).await;
+    assert_eq!(answer.status, 400, "{}", answer.text);
+    assert!(answer.text.contains("pageToken"), "{}", answer.text);
+
     // A token this server never gave is refused naming the field; an offset token (of an
     // earlier version) still reads from that offset.
     for bad in ["after:x", "nonsense"] {
@@ -396,4 +422,65 @@ async fn filtered_task_pages_walk_in_submission_order_across_read_chunks() {
         .map(uuid_of)
         .collect();
     assert_eq!(uuids, submitted[1200..].to_vec());
+}
+
+/// Filters narrowed in SQL keep `matches`' meaning: tags compared ignoring ASCII case, a tag
+/// that contains another is not it, values SQL cannot narrow (quotes, wildcards) still
+/// filter, `In` takes a list, and an `Or` with a branch SQL cannot narrow reads everything.
+#[tokio::test]
+async fn task_filters_narrowed_in_sql_answer_what_the_filter_means() {
+    let app = spawn_app().await;
+    let pool = app.create_idle_pool(&app.owner_token, "narrowed").await;
+    let mut uuids: Vec<String> = Vec::new();
+    for (name, tags) in [
+        ("Alpha", json!(["Rare"])),
+        ("beta", json!(["rarely"])),
+        ("gamma", json!(["50%", "say \"hi\""])),
+        ("delta", json!(["RARE", "other"])),
+        ("epsilon", json!([])),
+    ] {
+        let mut body = task_body(name, &pool, 1);
+        body["tags"] = tags;
+        let answer = app
+            .post_json("/tasks", &app.owner_token, &body)
+            .await
+            .expect_json(201);
+        uuids.push(uuid_of(&answer));
+    }
+    let [alpha, beta, gamma, delta, epsilon] = <[String; 5]>::try_from(uuids).unwrap();
+    let token = &app.owner_token;
+    let path = "/tasks/paginate";
+    assert_each_once(
+        &app.list_page(path, token, tag_equal("rare")).await,
+        &[alpha.clone(), delta.clone()],
+    );
+    assert_each_once(
+        &app.list_page(path, token, tag_equal("50%")).await,
+        std::slice::from_ref(&gamma),
+    );
+    assert_each_once(
+        &app.list_page(path, token, tag_equal("say \"hi\"")).await,
+        std::slice::from_ref(&gamma),
+    );
+    let listed = json!({"operator": "In", "field": "Tags", "value": ["rarely", "other"]});
+    assert_each_once(
+        &app.list_page(path, token, listed).await,
+        &[beta.clone(), delta.clone()],
+    );
+    let by_name = json!({"operator": "Equal", "field": "Name", "value": "ALPHA"});
+    assert_each_once(
+        &app.list_page(path, token, by_name).await,
+        std::slice::from_ref(&alpha),
+    );
+    let not_rare = json!({"operator": "NotEqual", "field": "Tags", "value": "rare"});
+    let or = json!({"operator": "Or", "filters": [tag_equal("rarely"), not_rare]});
+    assert_each_once(
+        &app.list_page(path, token, or).await,
+        &[beta.clone(), gamma.clone(), epsilon.clone()],
+    );
+    let and = json!({"operator": "And", "filters": [tag_equal("rare"), {"operator": "Equal", "field": "Tags", "value": "other"}]});
+    assert_each_once(
+        &app.list_page(path, token, and).await,
+        std::slice::from_ref(&delta),
+    );
 }
