@@ -50,9 +50,9 @@ impl Node {
             return Applied::default();
         }
         // Cancels first: an instance both cancelled and assigned in one answer is not started.
-        for uuid in directives.cancel {
+        for uuid in &directives.cancel {
             tracing::info!(instance = %uuid, "cancel asked by the server");
-            self.kill(uuid).await;
+            self.kill(*uuid).await;
         }
         if directives.assignments.is_empty() {
             return Applied::default();
@@ -62,7 +62,7 @@ impl Node {
             self.instances
                 .lock()
                 .await
-                .admit(directives.assignments, slots)
+                .admit(directives.assignments, &directives.cancel, slots)
         };
         if admission.duplicates > 0 {
             tracing::debug!(

@@ -22,8 +22,6 @@ pub struct Instances {
     running: HashMap<Uuid, RunningInstance>,
     /// (instance, attempt) pairs already run here.
     finished: Recent<(Uuid, u32)>,
-    /// Instances cancelled before they started here: never started afterwards.
-    cancelled: Recent<Uuid>,
 }
 
 #[derive(Debug, Default)]
@@ -74,15 +72,23 @@ impl Instances {
         self.running.get_mut(uuid)
     }
 
-    /// Sorts out a poll answer: never the same uuid twice, never more than `slots` live.
-    pub fn admit(&mut self, assignments: Vec<Assignment>, slots: usize) -> Admission {
+    /// Sorts out a poll answer: never the same uuid twice, never more than `slots` live,
+    /// never one the same answer cancels (`cancelled`). A cancel is not remembered past its
+    /// answer: the server cancels what the agent said it runs, so a later assignment of the
+    /// same uuid is a new attempt (a retry placed here again), which must run.
+    pub fn admit(
+        &mut self,
+        assignments: Vec<Assignment>,
+        cancelled: &[Uuid],
+        slots: usize,
+    ) -> Admission {
         let mut admission = Admission::default();
         let mut free = slots.saturating_sub(self.slots_in_use());
         for assignment in assignments {
             let uuid = assignment.instance_uuid;
             if self.running.contains_key(&uuid)
                 || self.finished.contains(&(uuid, assignment.attempt))
-                || self.cancelled.contains(&uuid)
+                || cancelled.contains(&uuid)
             {
                 admission.duplicates += 1;
             } else if free == 0 {
@@ -105,12 +111,8 @@ impl Instances {
     pub fn cancel(&mut self, uuid: Uuid) -> CancelAction {
         match self.running.get_mut(&uuid) {
             Some(instance) => instance.request_kill(),
-            None => {
-                // Not started here (perhaps deferred for want of a slot): make sure a copy
-                // of it in this or a later answer is not started after all.
-                self.cancelled.insert(uuid);
-                CancelAction::Nothing
-            }
+            // Not running here (already reported finished): nothing to stop.
+            None => CancelAction::Nothing,
         }
     }
 
@@ -220,7 +222,7 @@ mod tests {
     fn admits_up_to_the_free_slots() {
         let mut s = Instances::default();
         let ids = uuids(3);
-        let a = s.admit(ids.iter().copied().map(assignment).collect(), 2);
+        let a = s.admit(ids.iter().copied().map(assignment).collect(), &[], 2);
         assert_eq!(a.start.len(), 2);
         assert_eq!(a.deferred, 1);
         assert_eq!(s.slots_in_use(), 2);
@@ -231,10 +233,11 @@ mod tests {
     fn ignores_running_finished_and_repeated_uuids() {
         let mut s = Instances::default();
         let [a, b, c] = [Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4()];
-        s.admit(vec![assignment(a), assignment(b)], 4);
+        s.admit(vec![assignment(a), assignment(b)], &[], 4);
         s.complete(b);
         let second = s.admit(
             vec![assignment(a), assignment(b), assignment(c), assignment(c)],
+            &[],
             4,
         );
         assert_eq!(second.start, vec![assignment(c)]);
@@ -245,26 +248,43 @@ mod tests {
     fn an_exited_instance_frees_its_slot_but_stays_running_until_reported() {
         let mut s = Instances::default();
         let [a, b] = [Uuid::new_v4(), Uuid::new_v4()];
-        s.admit(vec![assignment(a)], 1);
-        assert_eq!(s.admit(vec![assignment(b)], 1).deferred, 1);
+        s.admit(vec![assignment(a)], &[], 1);
+        assert_eq!(s.admit(vec![assignment(b)], &[], 1).deferred, 1);
         s.get_mut(&a).unwrap().exited = true;
-        assert_eq!(s.admit(vec![assignment(b)], 1).start.len(), 1);
+        assert_eq!(s.admit(vec![assignment(b)], &[], 1).start.len(), 1);
         assert_eq!(s.running_uuids().len(), 2);
     }
 
     #[test]
-    fn a_cancelled_unknown_uuid_is_never_started() {
+    fn an_assignment_its_own_answer_cancels_is_not_started() {
         let mut s = Instances::default();
         let a = Uuid::new_v4();
         assert_eq!(s.cancel(a), CancelAction::Nothing);
-        assert_eq!(s.admit(vec![assignment(a)], 1).duplicates, 1);
+        assert_eq!(s.admit(vec![assignment(a)], &[a], 1).duplicates, 1);
+    }
+
+    #[test]
+    fn a_cancel_of_a_finished_uuid_does_not_refuse_its_retry() {
+        let mut s = Instances::default();
+        let a = Uuid::new_v4();
+        assert_eq!(s.admit(vec![assignment(a)], &[], 1).start.len(), 1);
+        s.get_mut(&a).unwrap().exited = true;
+        s.complete(a);
+        // The server, reading a stale `running` list, cancels what already finished here;
+        // later the instance's retry is placed on this node again.
+        assert_eq!(s.cancel(a), CancelAction::Nothing);
+        let mut retry = assignment(a);
+        retry.attempt = 2;
+        assert_eq!(s.admit(vec![retry], &[], 1).start.len(), 1);
+        // The attempt that ran is still never run twice.
+        assert_eq!(s.admit(vec![assignment(a)], &[], 1).duplicates, 1);
     }
 
     #[test]
     fn cancel_signals_a_spawned_group_once() {
         let mut s = Instances::default();
         let [a, b] = [Uuid::new_v4(), Uuid::new_v4()];
-        s.admit(vec![assignment(a), assignment(b)], 2);
+        s.admit(vec![assignment(a), assignment(b)], &[], 2);
         s.get_mut(&a).unwrap().pgid = Some(42);
         assert_eq!(s.cancel(a), CancelAction::Kill(42));
         assert_eq!(s.cancel(a), CancelAction::Nothing);
