@@ -21,6 +21,12 @@ const TOKEN_FRESH: std::time::Duration = std::time::Duration::from_secs(5);
 /// Most token rows kept in memory.
 const MAX_TOKENS: usize = 10_000;
 
+/// How long a pool found without waiting tasks is believed so (see `known_without_waiting`).
+const WAITING_FRESH: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Most pools remembered without waiting tasks.
+const MAX_POOLS_KNOWN: usize = 100_000;
+
 /// Most assignments kept for one node's poll; past it, the poll reads them back.
 const MAX_HANDED: usize = 4096;
 
@@ -68,6 +74,11 @@ pub struct AppState {
     /// API token rows recently checked, by id, with when they were read (see
     /// `known_token`).
     tokens: Mutex<HashMap<Uuid, (crate::entities::api_token::Model, std::time::Instant)>>,
+    /// Pools found without a task waiting on dependencies, with the generation of
+    /// `waiting_generation` the finding read (see `known_without_waiting`).
+    without_waiting: Mutex<HashMap<Uuid, (u64, std::time::Instant)>>,
+    /// Bumped by every task submitted to wait on dependencies.
+    waiting_generation: std::sync::atomic::AtomicU64,
     seq: AtomicI64,
 }
 
@@ -99,6 +110,8 @@ impl AppState {
             feed: crate::feed::Feed::new(),
             inherited: Mutex::new(Inherited::default()),
             tokens: Mutex::new(HashMap::new()),
+            without_waiting: Mutex::new(HashMap::new()),
+            waiting_generation: std::sync::atomic::AtomicU64::new(0),
             seq: AtomicI64::new(last_seq),
         }
     }
@@ -188,6 +201,37 @@ impl AppState {
 
     pub fn forget_token(&self, id: Uuid) {
         self.tokens.lock().expect("token cache").remove(&id);
+    }
+
+    /// The generation to hand to `note_without_waiting` with what a read starting now finds.
+    pub fn waiting_generation(&self) -> u64 {
+        self.waiting_generation.load(Ordering::SeqCst)
+    }
+
+    /// A task waiting on dependencies was committed: every pool must be read again.
+    pub fn task_waits(&self) {
+        self.waiting_generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A read begun at `generation` found no task of the pool waiting on dependencies.
+    pub fn note_without_waiting(&self, pool: Uuid, generation: u64) {
+        let mut known = self.without_waiting.lock().expect("waiting pools");
+        if known.len() >= MAX_POOLS_KNOWN {
+            known.clear();
+        }
+        known.insert(pool, (generation, std::time::Instant::now()));
+    }
+
+    /// The pool has no task waiting on dependencies: no waiting task was submitted here since
+    /// it was last read (and that read is less than `WAITING_FRESH` old, for tasks another
+    /// server on the same database submitted), so a dispatch need not read them.
+    pub fn known_without_waiting(&self, pool: Uuid) -> bool {
+        let generation = self.waiting_generation();
+        self.without_waiting
+            .lock()
+            .expect("waiting pools")
+            .get(&pool)
+            .is_some_and(|(g, at)| *g == generation && at.elapsed() < WAITING_FRESH)
     }
 
     pub fn data_dir(&self) -> &PathBuf {

@@ -45,19 +45,28 @@ pub async fn dispatch_pool_except(
 ) -> ApiResult<Dispatched> {
     let lock = state.dispatch_lock(pool_id);
     let _guard = lock.lock().await;
-    let db = &state.db;
-    let Some(p) = pool::Entity::find_by_id(pool_id).one(db).await? else {
-        return Ok(Dispatched::default());
-    };
-    if !pools::state_of(&p).accepts_tasks() {
+    if !ready_to_place(state, pool_id).await? {
         return Ok(Dispatched::default());
     }
-    super::progress::settle_dependencies(state, pool_id).await?;
     let now = state.clock.now();
-    let txn = crate::db::write(db).await?;
+    let txn = crate::db::write(&state.db).await?;
     let placement = place_in(&txn, pool_id, now).await?;
     txn.commit().await?;
     Ok(deliver(state, pool_id, placement, quiet).await)
+}
+
+/// Before a placement's transaction, under the pool's dispatch lock: whether the pool takes
+/// work, with the dependencies of its waiting tasks settled (in transactions of their own,
+/// so never inside the placement's).
+pub async fn ready_to_place(state: &AppState, pool_id: Uuid) -> ApiResult<bool> {
+    let Some(p) = pool::Entity::find_by_id(pool_id).one(&state.db).await? else {
+        return Ok(false);
+    };
+    if !pools::state_of(&p).accepts_tasks() {
+        return Ok(false);
+    }
+    super::progress::settle_dependencies(state, pool_id).await?;
+    Ok(true)
 }
 
 /// What one placement wrote, to deliver once its transaction has committed.
@@ -73,6 +82,11 @@ pub struct Placement {
 }
 
 impl Placement {
+    /// Whether this placement gave `node` work.
+    pub fn reaches(&self, node: Uuid) -> bool {
+        self.per_node.iter().any(|(n, _)| *n == node)
+    }
+
     /// The instances of a task the caller inserted on the slots `place_with` gave it, and
     /// the task's row as inserted.
     pub fn add_fresh(&mut self, row: task::Model, placed: Vec<(Uuid, Placed)>) {

@@ -123,11 +123,18 @@ async fn complete_job_if_done(
 /// Settles the dependencies of a pool's waiting tasks: fulfilled ones become dispatchable,
 /// ones that can no longer be fulfilled are cancelled with an error saying why.
 pub async fn settle_dependencies(state: &AppState, pool_id: Uuid) -> ApiResult<()> {
+    if state.known_without_waiting(pool_id) {
+        return Ok(());
+    }
+    let generation = state.waiting_generation();
     let waiting: Vec<task::Model> = task::Entity::find()
         .filter(task::Column::PoolId.eq(pool_id))
         .filter(task::Column::Waiting.eq(true))
         .all(&state.db)
         .await?;
+    if waiting.is_empty() {
+        state.note_without_waiting(pool_id, generation);
+    }
     for t in waiting {
         let mut fulfilled = true;
         let mut broken: Option<String> = None;

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use actix_web::{HttpResponse, post, web};
 use hearth_core::model::{InstanceState, NodeState};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -483,8 +483,38 @@ async fn report(
     let any_finished = batch
         .iter()
         .any(|r| matches!(r, batch::Report::Finished { .. }));
+    // Slots freed by the batch are refilled in its own transaction, under the pool's
+    // dispatch lock taken before it begins (the order every dispatch keeps).
+    let pool_id = caller.node.pool_id;
+    let lock = state.dispatch_lock(pool_id);
+    let refill = if any_finished {
+        let guard = lock.lock().await;
+        engine::dispatch::ready_to_place(&state, pool_id)
+            .await?
+            .then_some(guard)
+    } else {
+        None
+    };
     let txn = crate::db::write(&state.db).await?;
     let applied = batch::apply(&txn, now, node_id, &batch).await?;
+    // On PostgreSQL the refill takes a transaction of its own: the batch has locked its
+    // tasks, and a placement locks nodes before tasks, the order every other writer keeps.
+    // SQLite runs one writer at a time, so there the refill shares the batch's commit.
+    let txn = if txn.get_database_backend() == sea_orm::DbBackend::Sqlite {
+        txn
+    } else {
+        txn.commit().await?;
+        crate::db::write(&state.db).await?
+    };
+    let placement = match &refill {
+        Some(_) => Some(engine::dispatch::place_in(&txn, pool_id, now).await?),
+        None => None,
+    };
+    // A node the refill gave nothing and that has nothing left is idle from now.
+    let idle = any_finished && !placement.as_ref().is_some_and(|p| p.reaches(node_id));
+    if idle {
+        instances::mark_idle_if_free(&txn, node_id, now).await?;
+    }
     let results: Vec<Value> = applied
         .verdicts
         .into_iter()
@@ -501,11 +531,17 @@ async fn report(
     }
     let in_answer = body.0.assignments_in_answer;
     let mut answer = json!({"results": results});
-    if any_finished
-        && let Some(assignments) = refill(&state, &caller.node, now, in_answer).await?
-        && in_answer
-    {
-        answer["assignments"] = Value::Array(assignments);
+    if let Some(placement) = placement {
+        let quiet = in_answer.then_some(node_id);
+        let dispatched = engine::dispatch::deliver(&state, pool_id, placement, quiet).await;
+        if in_answer && !dispatched.assignments.is_empty() {
+            answer["assignments"] = Value::Array(dispatched.assignments);
+        }
+    }
+    drop(refill);
+    if idle {
+        // A draining node that just emptied learns on its next poll to shut down.
+        state.wake_node(node_id);
     }
     Ok(ok(answer))
 }

@@ -340,6 +340,9 @@ pub async fn submit(state: &AppState, tenant_id: Uuid, body: TaskBody) -> ApiRes
         }
     };
     txn.commit().await?;
+    if created.waiting {
+        state.task_waits();
+    }
     state.announce_progress(&created);
     if let Some(placement) = placement {
         crate::engine::dispatch::deliver(state, created.pool_id, placement, None).await;
