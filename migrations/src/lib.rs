@@ -10,6 +10,7 @@ mod m0002_execution;
 mod m0003_scale;
 mod m0004_resize_indexes;
 mod m0005_task_pages;
+mod m0006_job_pages;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_scale::Migration),
             Box::new(m0004_resize_indexes::Migration),
             Box::new(m0005_task_pages::Migration),
+            Box::new(m0006_job_pages::Migration),
         ]
     }
 }

@@ -46,3 +46,24 @@ pub fn page_json(
         "isTruncated": next.is_some(),
     })
 }
+
+/// Where a pool or job page starts: `Some(None)` for the first page, `Some(cursor)` after a
+/// token of ours, `None` for an offset token (of an earlier version, read the old way).
+pub fn keyset_start(
+    body: &crate::wire::filter::PaginateBody,
+) -> crate::error::ApiResult<Option<Option<crate::services::keyset::Cursor>>> {
+    match body.token.as_deref().filter(|t| !t.is_empty()) {
+        None => Ok(Some(None)),
+        Some(t) => Ok(crate::services::keyset::Cursor::parse(t)?.map(Some)),
+    }
+}
+
+/// The page size a body asks for (`maximumResults`, checked).
+pub fn page_size(body: &crate::wire::filter::PaginateBody) -> crate::error::ApiResult<usize> {
+    let bounds = crate::wire::filter::page_bounds(&crate::wire::filter::PaginateBody {
+        filter: None,
+        token: None,
+        maximum_results: body.maximum_results,
+    })?;
+    Ok(bounds.1)
+}

@@ -9,7 +9,7 @@ use crate::engine;
 use crate::error::ApiResult;
 use crate::services::{path_id, pools};
 use crate::state::AppState;
-use crate::wire::filter::{PaginateBody, select};
+use crate::wire::filter::{PaginateBody, filter_of, select};
 use crate::wire::pool::PoolBody;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -57,7 +57,17 @@ async fn paginate(
     body: PaginateBody,
 ) -> ApiResult<HttpResponse> {
     let tenant = caller.tenant()?;
-    let (rows, next) = select(pools::list(&state.db, tenant).await?, &body)?;
+    let (rows, next) = match super::keyset_start(&body)? {
+        Some(after) => {
+            let filter = filter_of(&body)?;
+            let size = super::page_size(&body)?;
+            let (rows, next) =
+                pools::keyset_page(&state.db, tenant, filter.as_ref(), after, size).await?;
+            (rows, next.map(|c| c.token()))
+        }
+        // An offset token (given by an earlier version of this server).
+        None => select(pools::list(&state.db, tenant).await?, &body)?,
+    };
     let mut data = Vec::with_capacity(rows.len());
     for p in &rows {
         data.push(pools::view(state, p).await?);

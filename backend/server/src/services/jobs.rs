@@ -175,6 +175,42 @@ pub async fn list(db: &impl ConnectionTrait, tenant_id: Uuid) -> ApiResult<Vec<j
         .await?)
 }
 
+/// A page of the tenant's jobs in creation order (see `keyset::page`).
+pub async fn keyset_page(
+    db: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    filter: Option<&crate::wire::filter::Filter>,
+    after: Option<super::keyset::Cursor>,
+    size: usize,
+) -> ApiResult<(Vec<job::Model>, Option<super::keyset::Cursor>)> {
+    use crate::wire::filter::FieldColumn;
+    let columns = super::keyset::Columns {
+        created_at: job::Column::CreatedAt,
+        id: job::Column::Id,
+    };
+    let column = |field: &str| {
+        let col = |c: job::Column| sea_orm::sea_query::Expr::col((job::Entity, c));
+        Some(match field {
+            "tags" => FieldColumn::JsonList(col(job::Column::Tags)),
+            "name" => FieldColumn::Text(col(job::Column::Name)),
+            "state" => FieldColumn::Text(col(job::Column::State)),
+            _ => return None,
+        })
+    };
+    let narrowing = filter.and_then(|f| f.narrowing(&column));
+    let base = job::Entity::find().filter(job::Column::TenantId.eq(tenant_id));
+    super::keyset::page(db, base, columns, filter, narrowing, after, size).await
+}
+
+impl super::keyset::Keyed for job::Model {
+    fn cursor(&self) -> super::keyset::Cursor {
+        super::keyset::Cursor {
+            created_at: self.created_at,
+            id: self.id,
+        }
+    }
+}
+
 impl Filterable for job::Model {
     fn field(&self, name: &str) -> Option<Vec<String>> {
         Some(match name.to_ascii_lowercase().as_str() {

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod jobs;
+pub mod keyset;
 pub mod lookup;
 pub mod pools;
 pub mod profiles;

@@ -424,13 +424,64 @@ pub async fn delete(state: &AppState, tenant_id: Uuid, id: Uuid) -> ApiResult<()
 }
 
 pub async fn list(db: &impl ConnectionTrait, tenant_id: Uuid) -> ApiResult<Vec<pool::Model>> {
-    Ok(pool::Entity::find()
-        .filter(pool::Column::TenantId.eq(tenant_id))
-        .filter(pool::Column::State.ne(PoolState::PendingDelete.as_str()))
+    Ok(listed(tenant_id)
         .order_by_asc(pool::Column::CreatedAt)
         .order_by_asc(pool::Column::Id)
         .all(db)
         .await?)
+}
+
+/// The tenant's listed pools (not those being deleted), unordered.
+pub fn listed(tenant_id: Uuid) -> sea_orm::Select<pool::Entity> {
+    pool::Entity::find()
+        .filter(pool::Column::TenantId.eq(tenant_id))
+        .filter(pool::Column::State.ne(PoolState::PendingDelete.as_str()))
+}
+
+/// A page of the tenant's pools in creation order (see `keyset::page`).
+pub async fn keyset_page(
+    db: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    filter: Option<&crate::wire::filter::Filter>,
+    after: Option<super::keyset::Cursor>,
+    size: usize,
+) -> ApiResult<(Vec<pool::Model>, Option<super::keyset::Cursor>)> {
+    let columns = super::keyset::Columns {
+        created_at: pool::Column::CreatedAt,
+        id: pool::Column::Id,
+    };
+    let narrowing = filter.and_then(|f| f.narrowing(&pool_column));
+    super::keyset::page(
+        db,
+        listed(tenant_id),
+        columns,
+        filter,
+        narrowing,
+        after,
+        size,
+    )
+    .await
+}
+
+/// The columns of the pool fields a filter can narrow in SQL.
+fn pool_column(field: &str) -> Option<crate::wire::filter::FieldColumn> {
+    use crate::wire::filter::FieldColumn;
+    let col = |c: pool::Column| Expr::col((pool::Entity, c));
+    Some(match field {
+        "tags" => FieldColumn::JsonList(col(pool::Column::Tags)),
+        "name" => FieldColumn::Text(col(pool::Column::Name)),
+        "state" => FieldColumn::Text(col(pool::Column::State)),
+        _ => return None,
+    })
+}
+
+impl super::keyset::Keyed for pool::Model {
+    fn cursor(&self) -> super::keyset::Cursor {
+        super::keyset::Cursor {
+            created_at: self.created_at,
+            id: self.id,
+        }
+    }
 }
 
 impl Filterable for pool::Model {

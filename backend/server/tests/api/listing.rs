@@ -484,3 +484,95 @@ async fn task_filters_narrowed_in_sql_answer_what_the_filter_means() {
         std::slice::from_ref(&delta),
     );
 }
+
+/// Job and pool pages walk in creation order after the last object of the previous page,
+/// a filtered page reading on past one read chunk (500 rows); offset tokens of earlier
+/// versions still read from their offset, and a broken token of ours is a 400.
+#[tokio::test]
+async fn job_and_pool_pages_walk_in_creation_order_across_read_chunks() {
+    let app = spawn_app().await;
+    let token = &app.owner_token;
+    let mut jobs: Vec<String> = Vec::new();
+    for i in 0..1203 {
+        let mut body = job_body(&format!("j{i}"), None);
+        body["tags"] = if i % 3 == 0 {
+            json!(["third"])
+        } else {
+            json!([])
+        };
+        jobs.push(app.create_job(token, &body).await);
+    }
+    let tagged: Vec<String> = jobs.iter().step_by(3).cloned().collect();
+    let walked = app
+        .walk("/jobs/paginate", token, tag_equal("third"), 150)
+        .await;
+    assert_eq!(walked, tagged, "every tagged job once, in creation order");
+    assert_eq!(
+        app.walk("/jobs/paginate", token, Value::Null, 400).await,
+        jobs
+    );
+
+    let mut pools: Vec<String> = Vec::new();
+    for i in 0..12 {
+        let mut body = pool_body(&format!("p{i}"));
+        body["tags"] = if i % 2 == 0 {
+            json!(["even"])
+        } else {
+            json!([])
+        };
+        pools.push(app.create_pool(token, &body).await);
+    }
+    let even: Vec<String> = pools.iter().step_by(2).cloned().collect();
+    for path in ["/pools/paginate", "/pools/summaries/paginate"] {
+        assert_eq!(app.walk(path, token, tag_equal("even"), 2).await, even);
+        assert_eq!(app.walk(path, token, Value::Null, 5).await, pools);
+    }
+
+    // A page continues after the last job of the previous one: deleting a job listed
+    // before it does not make the walk skip one (as an offset would).
+    let first = app
+        .post_json("/jobs/paginate", token, &json!({"maximumResults": 5}))
+        .await
+        .expect_json(200);
+    let deleted = app.delete(&format!("/jobs/{}", jobs[0]), token).await;
+    assert!(deleted.status < 300, "{}", deleted.text);
+    let second = app
+        .post_json(
+            "/jobs/paginate",
+            token,
+            &json!({"token": first["nextToken"], "maximumResults": 5}),
+        )
+        .await
+        .expect_json(200);
+    let uuids: Vec<String> = second["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(uuid_of)
+        .collect();
+    assert_eq!(uuids, jobs[5..10].to_vec());
+    jobs.remove(0);
+
+    let legacy = app
+        .post_json(
+            "/jobs/paginate",
+            token,
+            &json!({"token": "1199", "maximumResults": 5}),
+        )
+        .await
+        .expect_json(200);
+    let uuids: Vec<String> = legacy["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(uuid_of)
+        .collect();
+    assert_eq!(uuids, jobs[1199..].to_vec());
+    for bad in ["at:", "at:2026-12-01T14:00:00Z/nope", "at:yesterday/x"] {
+        for path in ["/jobs/paginate", "/pools/paginate"] {
+            let answer = app.post_json(path, token, &json!({"token": bad})).await;
+            assert_eq!(answer.status, 400, "{path} {bad}: {}", answer.text);
+            assert!(answer.text.contains("token"), "{}", answer.text);
+        }
+    }
+}

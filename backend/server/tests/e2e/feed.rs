@@ -158,7 +158,14 @@ async fn a_task_run_is_announced_once_change_by_change() {
             _ => None,
         })
         .collect();
-    assert_eq!(node_states, vec!["Booting", "Ready", "Terminated"]);
+    // An agent quick to register makes its node Ready before the launcher's Booting write
+    // lands (that write moves a node only from Requested): then no Booting is announced,
+    // since the node never was.
+    let lived = match node_states.first() {
+        Some(&"Booting") => vec!["Booting", "Ready", "Terminated"],
+        _ => vec!["Ready", "Terminated"],
+    };
+    assert_eq!(node_states, lived);
     let pool_states: Vec<&str> = events
         .iter()
         .filter_map(|e| match &e.change {
