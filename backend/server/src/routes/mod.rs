@@ -67,3 +67,52 @@ pub fn page_size(body: &crate::wire::filter::PaginateBody) -> crate::error::ApiR
     })?;
     Ok(bounds.1)
 }
+
+/// Answers a JSON array streamed as it is read: `fetch(at)` answers the next chunk of items
+/// and where the one after starts (`None`: it was the last). Memory holds one chunk at a
+/// time, whatever the number of items. A failure after the first bytes cuts the answer
+/// short, which no client takes for a complete array.
+pub fn streamed_array<C, F, Fut>(start: C, fetch: F) -> actix_web::HttpResponse
+where
+    C: 'static,
+    F: Fn(C) -> Fut + 'static,
+    Fut: std::future::Future<Output = crate::error::ApiResult<(Vec<serde_json::Value>, Option<C>)>>
+        + 'static,
+{
+    let fetch = std::rc::Rc::new(fetch);
+    let chunks = futures_util::stream::unfold(Some((start, true)), move |at| {
+        let fetch = fetch.clone();
+        async move {
+            let (at, first) = at?;
+            match fetch(at).await {
+                Ok((items, next)) => {
+                    let mut text = String::new();
+                    if first {
+                        text.push('[');
+                    }
+                    for (i, item) in items.iter().enumerate() {
+                        if i > 0 || !first {
+                            text.push(',');
+                        }
+                        text.push_str(&item.to_string());
+                    }
+                    let rest = match next {
+                        Some(next) => Some((next, false)),
+                        None => {
+                            text.push(']');
+                            None
+                        }
+                    };
+                    Some((Ok(actix_web::web::Bytes::from(text)), rest))
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "listing failed mid-answer");
+                    Some((Err(e), None))
+                }
+            }
+        }
+    });
+    actix_web::HttpResponse::Ok()
+        .content_type("application/json")
+        .streaming(chunks)
+}

@@ -39,16 +39,26 @@ async fn create_pool(
     Ok(created(serde_json::json!({"uuid": pool.id})))
 }
 
-/// Every pool of the tenant.
+/// Pools read at a time while `GET /pools` streams them.
+const STREAM_CHUNK: usize = 500;
+
+/// Every pool of the tenant, in creation order, streamed as read (`STREAM_CHUNK` at a time).
 #[utoipa::path(tag = "pools", responses((status = 200, description = "pools")))]
 #[get("/pools")]
 async fn list_pools(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
     let tenant = caller.tenant()?;
-    let mut out = Vec::new();
-    for p in pools::list(&state.db, tenant).await? {
-        out.push(pools::view(&state, &p).await?);
-    }
-    Ok(ok(out))
+    Ok(super::streamed_array(None, move |after| {
+        let state = state.clone();
+        async move {
+            let (rows, next) =
+                pools::keyset_page(&state.db, tenant, None, after, STREAM_CHUNK).await?;
+            let mut items = Vec::with_capacity(rows.len());
+            for p in &rows {
+                items.push(pools::view(&state, p).await?);
+            }
+            Ok((items, next.map(Some)))
+        }
+    }))
 }
 
 async fn paginate(

@@ -147,46 +147,18 @@ async fn list_tasks(
         }
         return Ok(answer.json(data));
     }
-    let chunks = futures_util::stream::unfold(Some((state, after, true)), move |at| async move {
-        let (state, after, first) = at?;
-        match stream_chunk(&state, tenant, after, first).await {
-            Ok((bytes, Some(next))) => Some((Ok(bytes), Some((state, next, false)))),
-            Ok((bytes, None)) => Some((Ok(bytes), None)),
-            // The status is sent already: the answer is cut short, which no client takes
-            // for a complete array.
-            Err(e) => {
-                tracing::error!(error = %e, "listing tasks failed mid-answer");
-                Some((Err(e), None))
+    Ok(super::streamed_array(after, move |after| {
+        let state = state.clone();
+        async move {
+            let (rows, next) =
+                tasks::keyset_page(&state.db, tenant, None, after, STREAM_CHUNK).await?;
+            let mut items = Vec::with_capacity(rows.len());
+            for t in &rows {
+                items.push(tasks::view(&state.db, t).await?);
             }
+            Ok((items, next))
         }
-    });
-    Ok(HttpResponse::Ok()
-        .content_type("application/json")
-        .streaming(chunks))
-}
-
-/// One chunk of `GET /tasks` as array text, and where the next one starts.
-async fn stream_chunk(
-    state: &AppState,
-    tenant: Uuid,
-    after: i64,
-    first: bool,
-) -> ApiResult<(web::Bytes, Option<i64>)> {
-    let (rows, next) = tasks::keyset_page(&state.db, tenant, None, after, STREAM_CHUNK).await?;
-    let mut text = String::new();
-    if first {
-        text.push('[');
-    }
-    for (i, t) in rows.iter().enumerate() {
-        if i > 0 || !first {
-            text.push(',');
-        }
-        text.push_str(&tasks::view(&state.db, t).await?.to_string());
-    }
-    if next.is_none() {
-        text.push(']');
-    }
-    Ok((web::Bytes::from(text), next))
+    }))
 }
 
 /// Page tokens this server gives: the `seq` of the last task of the previous page.
