@@ -183,20 +183,12 @@ pub async fn keyset_page(
     after: Option<super::keyset::Cursor>,
     size: usize,
 ) -> ApiResult<(Vec<job::Model>, Option<super::keyset::Cursor>)> {
-    use crate::wire::filter::FieldColumn;
     let columns = super::keyset::Columns {
         created_at: job::Column::CreatedAt,
         id: job::Column::Id,
     };
-    let column = |field: &str| {
-        let col = |c: job::Column| sea_orm::sea_query::Expr::col((job::Entity, c));
-        Some(match field {
-            "tags" => FieldColumn::JsonList(col(job::Column::Tags)),
-            "name" => FieldColumn::Text(col(job::Column::Name)),
-            "state" => FieldColumn::Text(col(job::Column::State)),
-            _ => return None,
-        })
-    };
+    let column =
+        super::keyset::narrowable(job::Column::Tags, job::Column::Name, job::Column::State);
     let narrowing = filter.and_then(|f| f.narrowing(&column));
     let base = job::Entity::find().filter(job::Column::TenantId.eq(tenant_id));
     super::keyset::page(db, base, columns, filter, narrowing, after, size).await

@@ -54,6 +54,25 @@ pub trait Keyed {
     fn cursor(&self) -> Cursor;
 }
 
+/// The columns of the fields a filter can narrow in SQL, as every listed kind (tasks, pools,
+/// jobs) names them: `Tags`, `Name`, `State`.
+pub fn narrowable<C: sea_orm::ColumnTrait>(
+    tags: C,
+    name: C,
+    state: C,
+) -> impl Fn(&str) -> Option<crate::wire::filter::FieldColumn> {
+    use crate::wire::filter::FieldColumn;
+    move |field: &str| {
+        let col = |c: C| sea_orm::sea_query::Expr::col((c.entity_name(), c));
+        Some(match field {
+            "tags" => FieldColumn::JsonList(col(tags)),
+            "name" => FieldColumn::Text(col(name)),
+            "state" => FieldColumn::Text(col(state)),
+            _ => return None,
+        })
+    }
+}
+
 /// The creation-order columns of a listed entity.
 pub struct Columns<C> {
     pub created_at: C,

@@ -450,7 +450,9 @@ pub async fn keyset_page(
         created_at: pool::Column::CreatedAt,
         id: pool::Column::Id,
     };
-    let narrowing = filter.and_then(|f| f.narrowing(&pool_column));
+    let column =
+        super::keyset::narrowable(pool::Column::Tags, pool::Column::Name, pool::Column::State);
+    let narrowing = filter.and_then(|f| f.narrowing(&column));
     super::keyset::page(
         db,
         listed(tenant_id),
@@ -461,18 +463,6 @@ pub async fn keyset_page(
         size,
     )
     .await
-}
-
-/// The columns of the pool fields a filter can narrow in SQL.
-fn pool_column(field: &str) -> Option<crate::wire::filter::FieldColumn> {
-    use crate::wire::filter::FieldColumn;
-    let col = |c: pool::Column| Expr::col((pool::Entity, c));
-    Some(match field {
-        "tags" => FieldColumn::JsonList(col(pool::Column::Tags)),
-        "name" => FieldColumn::Text(col(pool::Column::Name)),
-        "state" => FieldColumn::Text(col(pool::Column::State)),
-        _ => return None,
-    })
 }
 
 impl super::keyset::Keyed for pool::Model {

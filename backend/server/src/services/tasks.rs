@@ -807,7 +807,9 @@ pub async fn keyset_page(
     };
     // Rows that cannot match are skipped in SQL (a rare tag costs its matches, not the
     // tenant's tasks); those read are still checked by `matches`.
-    let narrowing = filter.and_then(|f| f.narrowing(&task_column));
+    let column =
+        super::keyset::narrowable(task::Column::Tags, task::Column::Name, task::Column::State);
+    let narrowing = filter.and_then(|f| f.narrowing(&column));
     loop {
         let mut query = task::Entity::find()
             .filter(task::Column::TenantId.eq(tenant_id))
@@ -859,19 +861,6 @@ pub async fn list_page(
         .limit(limit)
         .all(db)
         .await?)
-}
-
-/// The columns of the task fields a filter can narrow in SQL.
-fn task_column(field: &str) -> Option<crate::wire::filter::FieldColumn> {
-    use crate::wire::filter::FieldColumn;
-    use sea_orm::sea_query::Expr;
-    let col = |c: task::Column| Expr::col((task::Entity, c));
-    Some(match field {
-        "tags" => FieldColumn::JsonList(col(task::Column::Tags)),
-        "name" => FieldColumn::Text(col(task::Column::Name)),
-        "state" => FieldColumn::Text(col(task::Column::State)),
-        _ => return None,
-    })
 }
 
 impl Filterable for task::Model {

@@ -415,12 +415,7 @@ async fn filtered_task_pages_walk_in_submission_order_across_read_chunks() {
         )
         .await
         .expect_json(200);
-    let uuids: Vec<String> = legacy["data"]
-        .as_array()
-        .expect("data")
-        .iter()
-        .map(uuid_of)
-        .collect();
+    let uuids = data_uuids(&legacy);
     assert_eq!(uuids, submitted[1200..].to_vec());
 }
 
@@ -544,12 +539,7 @@ async fn job_and_pool_pages_walk_in_creation_order_across_read_chunks() {
         )
         .await
         .expect_json(200);
-    let uuids: Vec<String> = second["data"]
-        .as_array()
-        .expect("data")
-        .iter()
-        .map(uuid_of)
-        .collect();
+    let uuids = data_uuids(&second);
     assert_eq!(uuids, jobs[5..10].to_vec());
     jobs.remove(0);
 
@@ -561,12 +551,7 @@ async fn job_and_pool_pages_walk_in_creation_order_across_read_chunks() {
         )
         .await
         .expect_json(200);
-    let uuids: Vec<String> = legacy["data"]
-        .as_array()
-        .expect("data")
-        .iter()
-        .map(uuid_of)
-        .collect();
+    let uuids = data_uuids(&legacy);
     assert_eq!(uuids, jobs[1199..].to_vec());
     for bad in ["at:", "at:2026-12-01T14:00:00Z/nope", "at:yesterday/x"] {
         for path in ["/jobs/paginate", "/pools/paginate"] {
@@ -575,4 +560,14 @@ async fn job_and_pool_pages_walk_in_creation_order_across_read_chunks() {
             assert!(answer.text.contains("token"), "{}", answer.text);
         }
     }
+}
+
+/// The uuids of a page's objects, in order.
+fn data_uuids(page: &Value) -> Vec<String> {
+    page["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(uuid_of)
+        .collect()
 }
