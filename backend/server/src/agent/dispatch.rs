@@ -26,7 +26,7 @@ pub async fn poll_loop(node: Arc<Node>) {
         match answer {
             Ok(directives) => {
                 backoff.reset();
-                let applied = node.apply(directives).await;
+                let applied = super::directives::apply(&node, directives).await;
                 if applied.deferred > 0 {
                     tokio::select! {
                         _ = node.exit.wait() => return,

@@ -31,7 +31,7 @@ pub async fn heartbeat_loop(node: Arc<Node>) {
         };
         match answer {
             Ok(directives) => {
-                node.apply(directives).await;
+                super::directives::apply(&node, directives).await;
             }
             Err(CallError::NodeGone) => return,
             // The next beat is the retry; the give-up watch decides when it is hopeless.

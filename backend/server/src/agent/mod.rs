@@ -5,6 +5,7 @@
 //! and stop on one [`exit::ExitSignal`]; `run` then kills what still runs and returns.
 
 mod client;
+mod directives;
 mod dispatch;
 mod exit;
 mod heartbeat;
@@ -119,7 +120,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
                 };
                 match directives {
                     Some(d) => {
-                        refill_node.apply(d).await;
+                        directives::apply(&refill_node, d).await;
                     }
                     None => return,
                 }

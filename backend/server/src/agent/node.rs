@@ -1,5 +1,6 @@
-//! The registered node: what every task of the agent shares, and the server's directives
-//! (assignments, cancels, shutdown) applied to it.
+//! The registered node: what every task of the agent shares (its registration, its
+//! instances, its exit signal), and stopping its process groups. The server's directives
+//! are applied to it by `directives`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,21 +11,10 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use super::client::Client;
-use super::exit::{Exit, ExitSignal};
-use super::instance;
-use super::runner::{self, signal_group};
+use super::exit::ExitSignal;
+use super::runner::signal_group;
 use super::state::{CancelAction, Instances};
-use super::wire::{Directives, Registration};
-
-/// What became of the assignments of one answer.
-#[derive(Debug, Default)]
-pub struct Applied {
-    pub started: usize,
-    /// No free slot for them.
-    pub deferred: usize,
-    /// Running or finished here already.
-    pub duplicates: usize,
-}
+use super::wire::Registration;
 
 pub struct Node {
     pub client: Arc<Client>,
@@ -41,52 +31,6 @@ pub struct Node {
 impl Node {
     pub fn kill_grace(&self) -> Duration {
         Duration::from_millis(self.registration.kill_grace_ms)
-    }
-
-    /// Applies a poll or heartbeat answer.
-    pub async fn apply(self: &Arc<Self>, directives: Directives) -> Applied {
-        if directives.shutdown {
-            self.exit.trigger(Exit::ShutdownRequested);
-            return Applied::default();
-        }
-        // Cancels first: an instance both cancelled and assigned in one answer is not started.
-        for uuid in &directives.cancel {
-            tracing::info!(instance = %uuid, "cancel asked by the server");
-            self.kill(*uuid).await;
-        }
-        if directives.assignments.is_empty() {
-            return Applied::default();
-        }
-        let admission = {
-            let slots = self.registration.slots;
-            self.instances
-                .lock()
-                .await
-                .admit(directives.assignments, &directives.cancel, slots)
-        };
-        if admission.duplicates > 0 {
-            tracing::debug!(
-                count = admission.duplicates,
-                "ignored duplicate assignments"
-            );
-        }
-        if admission.deferred > 0 {
-            tracing::debug!(count = admission.deferred, "no free slot, assignments wait");
-        }
-        let applied = Applied {
-            started: admission.start.len(),
-            deferred: admission.deferred,
-            duplicates: admission.duplicates,
-        };
-        for assignment in admission.start {
-            if self.exit.is_set() {
-                break;
-            }
-            let span = tracing::info_span!(parent: &self.span, "instance", uuid = %assignment.instance_uuid);
-            let spawned = runner::spawn(&assignment, &self.node_dir);
-            tokio::spawn(instance::run(self.clone(), assignment, spawned).instrument(span));
-        }
-        applied
     }
 
     /// Stops one instance: SIGTERM to its group, SIGKILL after the grace if still alive.

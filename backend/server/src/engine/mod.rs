@@ -10,6 +10,7 @@ pub mod instances;
 pub mod nodes;
 pub mod progress;
 pub mod resize;
+pub mod submit;
 pub mod watch;
 
 use std::time::Instant;

@@ -50,7 +50,7 @@ async fn submit_tasks(
                 let outcome =
                     match serde_json::to_vec(&item).map_err(|e| ApiError::Internal(e.into())) {
                         Ok(bytes) => match parse_json::<TaskBody>(&bytes) {
-                            Ok(t) => tasks::submit(&state, tenant, t).await,
+                            Ok(t) => engine::submit::submit(&state, tenant, t).await,
                             Err(e) => Err(e),
                         },
                         Err(e) => Err(e),
@@ -83,7 +83,7 @@ async fn submit_tasks(
         }
         other => {
             let bytes = serde_json::to_vec(&other).map_err(|e| ApiError::Internal(e.into()))?;
-            let t = tasks::submit(&state, tenant, parse_json::<TaskBody>(&bytes)?).await?;
+            let t = engine::submit::submit(&state, tenant, parse_json::<TaskBody>(&bytes)?).await?;
             if waits_for_slots(&t) {
                 engine::work_arrived(state.clone(), t.pool_id);
             }

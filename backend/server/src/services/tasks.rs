@@ -174,7 +174,37 @@ async fn resolve_target(
     Ok((pool, job))
 }
 
-pub async fn submit(state: &AppState, tenant_id: Uuid, body: TaskBody) -> ApiResult<task::Model> {
+/// A task body checked and numbered, ready to be inserted (see `engine::submit`).
+pub struct NewTask {
+    pub id: Uuid,
+    pub seq: i64,
+    pub now: DateTime<Utc>,
+    name: String,
+    ranges: InstanceRanges,
+    constants: Vec<crate::wire::KeyValue>,
+    max_per_instance: Option<i32>,
+    max_total: Option<i32>,
+    echo: Value,
+    body: TaskBody,
+}
+
+impl NewTask {
+    /// The pool the body names itself (not through its job), if it is a uuid.
+    pub fn named_pool(&self) -> Option<Uuid> {
+        self.body
+            .pool_uuid
+            .as_deref()
+            .and_then(|raw| Uuid::parse_str(raw).ok())
+    }
+
+    pub fn instance_count(&self) -> u32 {
+        self.ranges.len()
+    }
+}
+
+/// Checks a task body (every field error named) and gives the task its uuid and its place
+/// in submission order. Reads nothing.
+pub fn new_task(state: &AppState, body: TaskBody) -> ApiResult<NewTask> {
     let name = required_name(&body.name, "name")?;
     let ranges = match (&body.advanced_ranges, body.instance_count) {
         (Some(r), _) if !r.trim().is_empty() => {
@@ -202,152 +232,153 @@ pub async fn submit(state: &AppState, tenant_id: Uuid, body: TaskBody) -> ApiRes
         "retrySettings.maxTotalRetries",
     )?;
     let echo = echoed(&body.rest, ECHOED_KEYS);
-    let now = state.clock.now();
-    let seq = state.next_seq();
-    let task_id = Uuid::new_v4();
-    // A task naming its pool is placed in its own transaction, under the pool's dispatch
-    // lock taken before the transaction begins (the order every dispatch keeps): its first
-    // instances are on their slots when the submit answers, with no second transaction.
-    let named_pool = body
-        .pool_uuid
-        .as_deref()
-        .and_then(|raw| Uuid::parse_str(raw).ok());
-    let lock = named_pool.map(|p| state.dispatch_lock(p));
-    let _guard = match &lock {
-        Some(lock) => Some(lock.lock().await),
-        None => None,
+    Ok(NewTask {
+        id: Uuid::new_v4(),
+        seq: state.next_seq(),
+        now: state.clock.now(),
+        name,
+        ranges,
+        constants,
+        max_per_instance,
+        max_total,
+        echo,
+        body,
+    })
+}
+
+/// Where a new task goes, as read in its transaction.
+pub struct Target {
+    pub pool: pool::Model,
+    job: Option<job::Model>,
+    dependencies: Value,
+    /// It waits on dependencies: its instances are held.
+    pub waiting: bool,
+}
+
+/// Resolves a new task's pool and job, checks the tenant's quota and the dependencies, in
+/// the transaction that will insert it.
+pub async fn target_in(
+    txn: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    new: &NewTask,
+) -> ApiResult<Target> {
+    let (pool, job) = resolve_target(txn, tenant_id, &new.body).await?;
+    super::quotas::check_new_task(txn, tenant_id, u64::from(new.ranges.len())).await?;
+    let dependencies = check_dependencies(txn, tenant_id, &new.body.dependencies).await?;
+    let waiting = dependencies.get("state").and_then(Value::as_str) == Some("waiting");
+    Ok(Target {
+        pool,
+        job,
+        dependencies,
+        waiting,
+    })
+}
+
+/// An instance a new task's insert put on a slot: (node, slot, instance uuid, instance id).
+pub type OnSlot = (Uuid, i32, Uuid, i32);
+
+/// Inserts a new task and its instances: the first ones on `slots` (the node and slot each
+/// was given, in instance order) as `Assigned`, the rest queued, the task's counters and
+/// derived state written to match. Answers the row and the instances put on slots.
+pub async fn insert_in(
+    txn: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    new: &NewTask,
+    target: &Target,
+    slots: &[(Uuid, i32)],
+) -> ApiResult<(task::Model, Vec<OnSlot>)> {
+    let body = &new.body;
+    let (now, task_id, seq, waiting) = (new.now, new.id, new.seq, target.waiting);
+    let pool = &target.pool;
+    let count = new.ranges.len();
+    let placed = slots.len() as u32;
+    let tally = InstanceTally {
+        total: count,
+        queued: count - placed,
+        assigned: placed,
+        ..InstanceTally::default()
     };
-    let txn = crate::db::write(&state.db).await?;
-    let (created, placement) = {
-        let txn = &txn;
-        let body = &body;
-        {
-            {
-                let (pool, job) = resolve_target(txn, tenant_id, body).await?;
-                super::quotas::check_new_task(txn, tenant_id, ranges.len() as u64).await?;
-                let dependencies = check_dependencies(txn, tenant_id, &body.dependencies).await?;
-                let waiting = dependencies.get("state").and_then(Value::as_str) == Some("waiting");
-                let count = ranges.len();
-                // The pool's queue first, then this task's first instances on the slots
-                // left: those are inserted on their slots already.
-                let (mut placement, slots) = if !waiting && named_pool == Some(pool.id) {
-                    let (placement, slots) =
-                        crate::engine::dispatch::place_with(txn, pool.id, now, count).await?;
-                    (Some(placement), slots)
-                } else {
-                    (None, Vec::new())
-                };
-                let placed = slots.len() as u32;
-                let tally = InstanceTally {
-                    total: count,
-                    queued: count - placed,
-                    assigned: placed,
-                    ..InstanceTally::default()
-                };
-                let first = TaskState::Submitted;
-                let derived = task_transition(first, &TaskEvent::Progress(tally)).unwrap_or(first);
-                let row = task::ActiveModel {
-                    id: Set(task_id),
-                    tenant_id: Set(tenant_id),
-                    pool_id: Set(pool.id),
-                    job_id: Set(job.map(|j| j.id)),
-                    seq: Set(seq),
-                    name: Set(name),
-                    shortname: Set(body.shortname.clone().filter(|s| !s.is_empty())),
-                    instance_count: Set(count as i32),
-                    advanced_ranges: Set(body
-                        .advanced_ranges
-                        .clone()
-                        .filter(|r| !r.trim().is_empty())),
-                    state: Set(derived.as_str().to_owned()),
-                    previous_state: Set((derived != first).then(|| first.as_str().to_owned())),
-                    state_transition_time: Set(now),
-                    previous_state_transition_time: Set((derived != first).then_some(now)),
-                    constants: Set(json_of(&constants)),
-                    tags: Set(json_of(&tags_from(body.tags.clone()))),
-                    labels: Set(json_of(&body.labels.clone().unwrap_or_default())),
-                    dependencies: Set(dependencies),
-                    max_per_instance_retries: Set(max_per_instance),
-                    max_total_retries: Set(max_total),
-                    spec: Set(json!({ "echo": echo })),
-                    errors: Set(json!([])),
-                    created_at: Set(now),
-                    updated_at: Set(now),
-                    end_date: Set(None),
-                    queued_count: Set((count - placed) as i32),
-                    assigned_count: Set(placed as i32),
-                    executing_count: Set(0),
-                    succeeded_count: Set(0),
-                    failed_count: Set(0),
-                    cancelled_count: Set(0),
-                    retries_used: Set(0),
-                    waiting: Set(waiting),
-                }
-                .insert(txn)
-                .await?;
-                let ids: Vec<u32> = ranges.ids().collect();
-                let mut fresh: Vec<(Uuid, crate::engine::assign::Placed)> =
-                    Vec::with_capacity(slots.len());
-                for (offset, chunk) in ids.chunks(INSERT_CHUNK).enumerate() {
-                    let rows = chunk.iter().enumerate().map(|(k, &i)| {
-                        let id = Uuid::new_v4();
-                        let slot = slots.get(offset * INSERT_CHUNK + k).copied();
-                        if let Some((node_id, slot_index)) = slot {
-                            let placed = crate::engine::assign::Placed {
-                                id,
-                                task_id,
-                                instance_id: i as i32,
-                                slot_index,
-                                attempts: 0,
-                            };
-                            fresh.push((node_id, placed));
-                        }
-                        let state = match slot {
-                            Some(_) => InstanceState::Assigned,
-                            None => InstanceState::Queued,
-                        };
-                        instance::ActiveModel {
-                            id: Set(id),
-                            tenant_id: Set(tenant_id),
-                            pool_id: Set(pool.id),
-                            task_id: Set(task_id),
-                            instance_id: Set(i as i32),
-                            state: Set(state.as_str().to_owned()),
-                            attempts: Set(0),
-                            node_id: Set(slot.map(|(node_id, _)| node_id)),
-                            slot_index: Set(slot.map(|(_, slot_index)| slot_index)),
-                            exit_code: Set(None),
-                            started_at: Set(None),
-                            ended_at: Set(None),
-                            stdout: Set(String::new()),
-                            stderr: Set(String::new()),
-                            stdout_read_offset: Set(0),
-                            stderr_read_offset: Set(0),
-                            stdout_dropped: Set(0),
-                            stderr_dropped: Set(0),
-                            held: Set(waiting),
-                            task_seq: Set(seq),
-                        }
-                    });
-                    let rows: Vec<instance::ActiveModel> = rows.collect();
-                    instance::Entity::insert_many(rows).exec(txn).await?;
-                }
-                if let Some(placement) = &mut placement {
-                    placement.add_fresh(row.clone(), fresh);
-                }
-                (row, placement)
+    let first = TaskState::Submitted;
+    let derived = task_transition(first, &TaskEvent::Progress(tally)).unwrap_or(first);
+    let row = task::ActiveModel {
+        id: Set(task_id),
+        tenant_id: Set(tenant_id),
+        pool_id: Set(pool.id),
+        job_id: Set(target.job.as_ref().map(|j| j.id)),
+        seq: Set(seq),
+        name: Set(new.name.clone()),
+        shortname: Set(body.shortname.clone().filter(|s| !s.is_empty())),
+        instance_count: Set(count as i32),
+        advanced_ranges: Set(body
+            .advanced_ranges
+            .clone()
+            .filter(|r| !r.trim().is_empty())),
+        state: Set(derived.as_str().to_owned()),
+        previous_state: Set((derived != first).then(|| first.as_str().to_owned())),
+        state_transition_time: Set(now),
+        previous_state_transition_time: Set((derived != first).then_some(now)),
+        constants: Set(json_of(&new.constants)),
+        tags: Set(json_of(&tags_from(body.tags.clone()))),
+        labels: Set(json_of(&body.labels.clone().unwrap_or_default())),
+        dependencies: Set(target.dependencies.clone()),
+        max_per_instance_retries: Set(new.max_per_instance),
+        max_total_retries: Set(new.max_total),
+        spec: Set(json!({ "echo": new.echo })),
+        errors: Set(json!([])),
+        created_at: Set(now),
+        updated_at: Set(now),
+        end_date: Set(None),
+        queued_count: Set((count - placed) as i32),
+        assigned_count: Set(placed as i32),
+        executing_count: Set(0),
+        succeeded_count: Set(0),
+        failed_count: Set(0),
+        cancelled_count: Set(0),
+        retries_used: Set(0),
+        waiting: Set(waiting),
+    }
+    .insert(txn)
+    .await?;
+    let ids: Vec<u32> = new.ranges.ids().collect();
+    let mut on_slots: Vec<OnSlot> = Vec::with_capacity(slots.len());
+    for (offset, chunk) in ids.chunks(INSERT_CHUNK).enumerate() {
+        let mut rows = Vec::with_capacity(chunk.len());
+        for (k, &i) in chunk.iter().enumerate() {
+            let id = Uuid::new_v4();
+            let slot = slots.get(offset * INSERT_CHUNK + k).copied();
+            if let Some((node_id, slot_index)) = slot {
+                on_slots.push((node_id, slot_index, id, i as i32));
             }
+            let state = match slot {
+                Some(_) => InstanceState::Assigned,
+                None => InstanceState::Queued,
+            };
+            rows.push(instance::ActiveModel {
+                id: Set(id),
+                tenant_id: Set(tenant_id),
+                pool_id: Set(pool.id),
+                task_id: Set(task_id),
+                instance_id: Set(i as i32),
+                state: Set(state.as_str().to_owned()),
+                attempts: Set(0),
+                node_id: Set(slot.map(|(node_id, _)| node_id)),
+                slot_index: Set(slot.map(|(_, slot_index)| slot_index)),
+                exit_code: Set(None),
+                started_at: Set(None),
+                ended_at: Set(None),
+                stdout: Set(String::new()),
+                stderr: Set(String::new()),
+                stdout_read_offset: Set(0),
+                stderr_read_offset: Set(0),
+                stdout_dropped: Set(0),
+                stderr_dropped: Set(0),
+                held: Set(waiting),
+                task_seq: Set(seq),
+            });
         }
-    };
-    txn.commit().await?;
-    if created.waiting {
-        state.task_waits();
+        instance::Entity::insert_many(rows).exec(txn).await?;
     }
-    state.announce_progress(&created);
-    if let Some(placement) = placement {
-        crate::engine::dispatch::deliver(state, created.pool_id, placement, None).await;
-    }
-    Ok(created)
+    Ok((row, on_slots))
 }
 
 /// The column counting a task's instances in `state`.
