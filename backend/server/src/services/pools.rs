@@ -507,6 +507,22 @@ const OPEN_TASK_STATES: [&str; 5] = [
 /// number of queries per 500 pools (live nodes, their busy slots, queued instances from
 /// the task counters), whatever the number of instances.
 pub async fn snapshots(
+    db: &(impl ConnectionTrait + sea_orm::TransactionTrait),
+    pools: &[&pool::Model],
+) -> ApiResult<std::collections::HashMap<Uuid, PoolSnapshot>> {
+    // Nodes, busy slots and the queue read as of one instant: a dispatch committing
+    // between two of the reads would show an instance neither queued nor on a slot (and
+    // the pool would hold where it should grow). SQLite's read transaction sees one
+    // snapshot from its first read; PostgreSQL needs repeatable read for that.
+    let isolation = (db.get_database_backend() == sea_orm::DbBackend::Postgres)
+        .then_some(sea_orm::IsolationLevel::RepeatableRead);
+    let txn = db.begin_with_config(isolation, None).await?;
+    let out = snapshots_in(&txn, pools).await?;
+    sea_orm::TransactionSession::commit(txn).await?;
+    Ok(out)
+}
+
+async fn snapshots_in(
     db: &impl ConnectionTrait,
     pools: &[&pool::Model],
 ) -> ApiResult<std::collections::HashMap<Uuid, PoolSnapshot>> {
@@ -602,7 +618,10 @@ pub async fn snapshots(
 }
 
 /// One pool's state as of its nodes, for the scaling evaluation.
-pub async fn snapshot(db: &impl ConnectionTrait, pool: &pool::Model) -> ApiResult<PoolSnapshot> {
+pub async fn snapshot(
+    db: &(impl ConnectionTrait + sea_orm::TransactionTrait),
+    pool: &pool::Model,
+) -> ApiResult<PoolSnapshot> {
     Ok(snapshots(db, &[pool])
         .await?
         .remove(&pool.id)
@@ -655,7 +674,7 @@ pub async fn latest_decision(
 /// adds no row: it counts on the latest (`evaluations`, `last_evaluated_at`). When a new
 /// row is written, the pool's decisions beyond the newest `kept` are deleted.
 pub async fn evaluate_and_record(
-    db: &impl ConnectionTrait,
+    db: &(impl ConnectionTrait + sea_orm::TransactionTrait),
     pool: &pool::Model,
     now: DateTime<Utc>,
     how: &Recording<'_>,
