@@ -21,28 +21,19 @@ use crate::error::ApiResult;
 use crate::services::{pools, tasks};
 use crate::state::AppState;
 
-/// Places what can be placed in one pool now; wakes the nodes that got work.
-pub async fn dispatch_pool(state: &AppState, pool_id: Uuid) -> ApiResult<usize> {
-    Ok(dispatch_pool_except(state, pool_id, None).await?.placed)
-}
-
 /// What one dispatch placed.
 #[derive(Debug, Default)]
 pub struct Dispatched {
     pub placed: usize,
     /// Nodes that got work.
     pub nodes: Vec<Uuid>,
-    /// The assignments placed on the quiet node, for its caller to answer.
+    /// The assignments placed on the quiet node (see `deliver`), for its caller to answer.
     pub assignments: Vec<serde_json::Value>,
 }
 
-/// `dispatch_pool`, without waking `quiet`: the node whose report asked for the refill
-/// learns its new work in the report's answer.
-pub async fn dispatch_pool_except(
-    state: &AppState,
-    pool_id: Uuid,
-    quiet: Option<Uuid>,
-) -> ApiResult<Dispatched> {
+/// Places what can be placed in one pool now, in a transaction of its own; wakes the nodes
+/// that got work.
+pub async fn dispatch_pool(state: &AppState, pool_id: Uuid) -> ApiResult<Dispatched> {
     let lock = state.dispatch_lock(pool_id);
     let _guard = lock.lock().await;
     if !ready_to_place(state, pool_id).await? {
@@ -52,7 +43,7 @@ pub async fn dispatch_pool_except(
     let txn = crate::db::write(&state.db).await?;
     let placement = place_in(&txn, pool_id, now).await?;
     txn.commit().await?;
-    Ok(deliver(state, pool_id, placement, quiet).await)
+    Ok(deliver(state, pool_id, placement, None).await)
 }
 
 /// Before a placement's transaction, under the pool's dispatch lock: whether the pool takes

@@ -367,26 +367,21 @@ impl FinishedBody {
     }
 }
 
-/// After instances of a node ended: their slots are refilled at once (the pool's state
-/// follows its nodes, which the reports do not change). Answers whether this node got new
-/// work; `quiet`: not woken for it (the caller answers it). A node that got none is woken
-/// and marked idle if it has nothing left: a draining node that just emptied learns on its
-/// next poll to shut down.
+/// After an instance of a node ended: its slot is refilled at once (the pool's state
+/// follows its nodes, which the reports do not change). A node that got no new work is
+/// woken and marked idle if it has nothing left: a draining node that just emptied learns
+/// on its next poll to shut down.
 async fn refill(
     state: &AppState,
     node: &crate::entities::node::Model,
     now: chrono::DateTime<chrono::Utc>,
-    quiet: bool,
-) -> ApiResult<Option<Vec<Value>>> {
-    let dispatched =
-        engine::dispatch::dispatch_pool_except(state, node.pool_id, quiet.then_some(node.id))
-            .await?;
+) -> ApiResult<()> {
+    let dispatched = engine::dispatch::dispatch_pool(state, node.pool_id).await?;
     if !dispatched.nodes.contains(&node.id) {
         instances::mark_idle_if_free(&state.db, node.id, now).await?;
         state.wake_node(node.id);
-        return Ok(None);
     }
-    Ok(Some(dispatched.assignments))
+    Ok(())
 }
 
 /// The instance's process ended; its slot is free again at once.
@@ -407,7 +402,7 @@ async fn finished(
         body.0.finish(),
     )
     .await?;
-    refill(&state, &caller.node, state.clock.now(), false).await?;
+    refill(&state, &caller.node, state.clock.now()).await?;
     Ok(ok(json!({})))
 }
 
@@ -487,7 +482,7 @@ async fn report(
     // dispatch lock taken before it begins (the order every dispatch keeps).
     let pool_id = caller.node.pool_id;
     let lock = state.dispatch_lock(pool_id);
-    let refill = if any_finished {
+    let refilling = if any_finished {
         let guard = lock.lock().await;
         engine::dispatch::ready_to_place(&state, pool_id)
             .await?
@@ -506,7 +501,7 @@ async fn report(
         txn.commit().await?;
         crate::db::write(&state.db).await?
     };
-    let placement = match &refill {
+    let placement = match &refilling {
         Some(_) => Some(engine::dispatch::place_in(&txn, pool_id, now).await?),
         None => None,
     };
@@ -538,7 +533,7 @@ async fn report(
             answer["assignments"] = Value::Array(dispatched.assignments);
         }
     }
-    drop(refill);
+    drop(refilling);
     if idle {
         // A draining node that just emptied learns on its next poll to shut down.
         state.wake_node(node_id);

@@ -191,12 +191,7 @@ async fn paginate(
         // read, so a page costs its own rows (and the rows its filter skips), never the
         // tenant's whole list.
         Some(after) => {
-            let size = page_bounds(&PaginateBody {
-                filter: None,
-                token: None,
-                maximum_results: body.maximum_results,
-            })?
-            .1;
+            let size = super::page_size(&body)?;
             let filter = filter_of(&body)?;
             let (rows, next) =
                 tasks::keyset_page(&state.db, tenant, filter.as_ref(), after, size).await?;

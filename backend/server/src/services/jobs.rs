@@ -183,19 +183,21 @@ pub async fn keyset_page(
     after: Option<super::keyset::Cursor>,
     size: usize,
 ) -> ApiResult<(Vec<job::Model>, Option<super::keyset::Cursor>)> {
-    let columns = super::keyset::Columns {
+    let columns = super::keyset::Listed {
         created_at: job::Column::CreatedAt,
         id: job::Column::Id,
+        tags: job::Column::Tags,
+        name: job::Column::Name,
+        state: job::Column::State,
     };
-    let column =
-        super::keyset::narrowable(job::Column::Tags, job::Column::Name, job::Column::State);
-    let narrowing = filter.and_then(|f| f.narrowing(&column));
     let base = job::Entity::find().filter(job::Column::TenantId.eq(tenant_id));
-    super::keyset::page(db, base, columns, filter, narrowing, after, size).await
+    super::keyset::creation_page(db, base, columns, filter, after, size).await
 }
 
 impl super::keyset::Keyed for job::Model {
-    fn cursor(&self) -> super::keyset::Cursor {
+    type Key = super::keyset::Cursor;
+
+    fn key(&self) -> super::keyset::Cursor {
         super::keyset::Cursor {
             created_at: self.created_at,
             id: self.id,

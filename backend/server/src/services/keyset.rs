@@ -1,7 +1,8 @@
-//! Pages of a tenant's pools or jobs in creation order, read after the last object of the
-//! previous page (`(created_at, id)`, from an index), filtered while read: a page costs its
-//! own rows and those its filter reads and drops, never the tenant's whole list, and memory
-//! stays bounded whatever the number of objects.
+//! Pages of a tenant's tasks (in submission order, `seq`), pools and jobs (in creation
+//! order, `(created_at, id)`), read from an index after the last object of the previous
+//! page and filtered while read: a page costs its own rows and those its filter reads and
+//! drops, never the tenant's whole list, and memory stays bounded whatever the number of
+//! objects.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select};
@@ -49,11 +50,6 @@ impl Cursor {
     }
 }
 
-/// An object listed in creation order.
-pub trait Keyed {
-    fn cursor(&self) -> Cursor;
-}
-
 /// The columns of the fields a filter can narrow in SQL, as every listed kind (tasks, pools,
 /// jobs) names them: `Tags`, `Name`, `State`.
 pub fn narrowable<C: sea_orm::ColumnTrait>(
@@ -73,27 +69,75 @@ pub fn narrowable<C: sea_orm::ColumnTrait>(
     }
 }
 
-/// The creation-order columns of a listed entity.
-pub struct Columns<C> {
-    pub created_at: C,
-    pub id: C,
+/// An object listed in key order: tasks by `seq`, pools and jobs by creation (`Cursor`).
+pub trait Keyed {
+    type Key: Copy;
+    fn key(&self) -> Self::Key;
 }
 
-/// A page of `base` (the tenant's objects) after `after`, of those matching `filter`
-/// (`narrowing`: its SQL superset, see `Filter::narrowing`). Answers the page and, when more
-/// match, the cursor to continue after.
-pub async fn page<E>(
+/// The columns of a kind listed in creation order: its order, and the fields a filter can
+/// narrow in SQL.
+pub struct Listed<C> {
+    pub created_at: C,
+    pub id: C,
+    pub tags: C,
+    pub name: C,
+    pub state: C,
+}
+
+/// A page of `base` in creation order after `after` (see `page`), for pools and jobs.
+pub async fn creation_page<E>(
     db: &impl sea_orm::ConnectionTrait,
     base: Select<E>,
-    columns: Columns<E::Column>,
+    columns: Listed<E::Column>,
     filter: Option<&Filter>,
-    narrowing: Option<Condition>,
     after: Option<Cursor>,
     size: usize,
 ) -> ApiResult<(Vec<E::Model>, Option<Cursor>)>
 where
     E: EntityTrait,
-    E::Model: Filterable + Keyed + Sync,
+    E::Model: Filterable + Keyed<Key = Cursor> + Sync,
+{
+    let Listed {
+        created_at,
+        id,
+        tags,
+        name,
+        state,
+    } = columns;
+    let narrowing = filter.and_then(|f| f.narrowing(&narrowable(tags, name, state)));
+    let after_key = move |c: Cursor| {
+        Condition::any().add(created_at.gt(c.created_at)).add(
+            Condition::all()
+                .add(created_at.eq(c.created_at))
+                .add(id.gt(c.id)),
+        )
+    };
+    let order = [created_at, id];
+    page(db, base, &order, after_key, filter, narrowing, after, size).await
+}
+
+/// A page of `base` in the order of `order` (the columns of `Keyed::key`), after the object
+/// of key `after` (`after_key` says which rows come after a key), of those matching
+/// `filter` (`narrowing`: its SQL superset, see `Filter::narrowing`): read in chunks of
+/// `SCAN_CHUNK` until the page is full, so memory stays bounded. Answers the page and, when
+/// more match, the key to continue after. Without a filter this is one query of `size + 1`
+/// rows.
+#[allow(clippy::too_many_arguments)]
+pub async fn page<E, K>(
+    db: &impl sea_orm::ConnectionTrait,
+    base: Select<E>,
+    order: &[E::Column],
+    after_key: impl Fn(K) -> Condition,
+    filter: Option<&Filter>,
+    narrowing: Option<Condition>,
+    after: Option<K>,
+    size: usize,
+) -> ApiResult<(Vec<E::Model>, Option<K>)>
+where
+    E: EntityTrait,
+    E::Model: Filterable + Keyed<Key = K> + Sync,
+    K: Copy,
 {
     let chunk = if filter.is_some() {
         SCAN_CHUNK
@@ -104,29 +148,19 @@ where
     let mut cursor = after;
     loop {
         let mut query = base.clone();
-        if let Some(c) = cursor {
-            query = query.filter(
-                Condition::any()
-                    .add(columns.created_at.gt(c.created_at))
-                    .add(
-                        Condition::all()
-                            .add(columns.created_at.eq(c.created_at))
-                            .add(columns.id.gt(c.id)),
-                    ),
-            );
+        if let Some(key) = cursor {
+            query = query.filter(after_key(key));
         }
         if let Some(condition) = &narrowing {
             query = query.filter(condition.clone());
         }
-        let rows = query
-            .order_by_asc(columns.created_at)
-            .order_by_asc(columns.id)
-            .limit(chunk)
-            .all(db)
-            .await?;
+        for column in order {
+            query = query.order_by_asc(*column);
+        }
+        let rows = query.limit(chunk).all(db).await?;
         let exhausted = (rows.len() as u64) < chunk;
         for row in rows {
-            cursor = Some(row.cursor());
+            cursor = Some(row.key());
             let keep = match filter {
                 Some(f) => f.matches(&row)?,
                 None => true,
@@ -135,7 +169,7 @@ where
                 page.push(row);
                 if page.len() > size {
                     page.truncate(size);
-                    let next = page.last().map(Keyed::cursor);
+                    let next = page.last().map(Keyed::key);
                     return Ok((page, next));
                 }
             }

@@ -446,27 +446,21 @@ pub async fn keyset_page(
     after: Option<super::keyset::Cursor>,
     size: usize,
 ) -> ApiResult<(Vec<pool::Model>, Option<super::keyset::Cursor>)> {
-    let columns = super::keyset::Columns {
+    let columns = super::keyset::Listed {
         created_at: pool::Column::CreatedAt,
         id: pool::Column::Id,
+        tags: pool::Column::Tags,
+        name: pool::Column::Name,
+        state: pool::Column::State,
     };
-    let column =
-        super::keyset::narrowable(pool::Column::Tags, pool::Column::Name, pool::Column::State);
-    let narrowing = filter.and_then(|f| f.narrowing(&column));
-    super::keyset::page(
-        db,
-        listed(tenant_id),
-        columns,
-        filter,
-        narrowing,
-        after,
-        size,
-    )
-    .await
+    let base = listed(tenant_id);
+    super::keyset::creation_page(db, base, columns, filter, after, size).await
 }
 
 impl super::keyset::Keyed for pool::Model {
-    fn cursor(&self) -> super::keyset::Cursor {
+    type Key = super::keyset::Cursor;
+
+    fn key(&self) -> super::keyset::Cursor {
         super::keyset::Cursor {
             created_at: self.created_at,
             id: self.id,

@@ -813,14 +813,9 @@ pub async fn list(db: &impl ConnectionTrait, tenant_id: Uuid) -> ApiResult<Vec<t
         .await?)
 }
 
-/// Rows read at a time while looking for a filtered page: memory stays bounded whatever
-/// the tenant's number of tasks.
-const SCAN_CHUNK: u64 = 500;
-
 /// A page of the tenant's tasks in submission order after `after` (a task's `seq`), of
-/// those matching `filter`: read in chunks of `SCAN_CHUNK` from the `(tenant, seq)` index
-/// until the page is full. Answers the page and, when more match, the `seq` to continue
-/// after. Without a filter this is one query of `size + 1` rows.
+/// those matching `filter`, from the `(tenant, seq)` index (see `keyset::page`). Answers
+/// the page and, when more match, the `seq` to continue after.
 pub async fn keyset_page(
     db: &impl ConnectionTrait,
     tenant_id: Uuid,
@@ -828,51 +823,32 @@ pub async fn keyset_page(
     after: i64,
     size: usize,
 ) -> ApiResult<(Vec<task::Model>, Option<i64>)> {
-    use sea_orm::QuerySelect;
-    let mut page: Vec<task::Model> = Vec::with_capacity(size + 1);
-    let mut cursor = after;
-    let chunk = if filter.is_some() {
-        SCAN_CHUNK
-    } else {
-        size as u64 + 1
-    };
-    // Rows that cannot match are skipped in SQL (a rare tag costs its matches, not the
-    // tenant's tasks); those read are still checked by `matches`.
+    let base = task::Entity::find()
+        .filter(task::Column::TenantId.eq(tenant_id))
+        .filter(task::Column::State.ne(TaskState::PendingDelete.as_str()));
     let column =
         super::keyset::narrowable(task::Column::Tags, task::Column::Name, task::Column::State);
     let narrowing = filter.and_then(|f| f.narrowing(&column));
-    loop {
-        let mut query = task::Entity::find()
-            .filter(task::Column::TenantId.eq(tenant_id))
-            .filter(task::Column::State.ne(TaskState::PendingDelete.as_str()))
-            .filter(task::Column::Seq.gt(cursor));
-        if let Some(condition) = &narrowing {
-            query = query.filter(condition.clone());
-        }
-        let rows = query
-            .order_by_asc(task::Column::Seq)
-            .limit(chunk)
-            .all(db)
-            .await?;
-        let exhausted = (rows.len() as u64) < chunk;
-        for t in rows {
-            cursor = t.seq;
-            let keep = match filter {
-                Some(f) => f.matches(&t)?,
-                None => true,
-            };
-            if keep {
-                page.push(t);
-                if page.len() > size {
-                    page.truncate(size);
-                    let next = page.last().map(|t| t.seq);
-                    return Ok((page, next));
-                }
-            }
-        }
-        if exhausted {
-            return Ok((page, None));
-        }
+    let after_key = |seq: i64| sea_orm::Condition::all().add(task::Column::Seq.gt(seq));
+    let order = [task::Column::Seq];
+    super::keyset::page(
+        db,
+        base,
+        &order,
+        after_key,
+        filter,
+        narrowing,
+        Some(after),
+        size,
+    )
+    .await
+}
+
+impl super::keyset::Keyed for task::Model {
+    type Key = i64;
+
+    fn key(&self) -> i64 {
+        self.seq
     }
 }
 
