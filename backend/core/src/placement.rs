@@ -43,6 +43,31 @@ pub fn place(nodes: &[NodeSlots], instances: u32) -> Vec<Uuid> {
     placed
 }
 
+/// Where instances may queue behind the ones running on a node's slots, once the free
+/// slots are taken: `occupied` lists, per node (in its placement order), how many instances
+/// each of its slots holds (index = slot); a slot holding at least one and at most `depth`
+/// takes one more. Shallower queues fill first (every slot gets one waiting instance before
+/// any gets a second), then nodes in order, then slots in order. At most `instances`
+/// (node, slot) pairs.
+pub fn queue_behind(occupied: &[(Uuid, Vec<u32>)], depth: u32, instances: u32) -> Vec<(Uuid, u32)> {
+    let mut held: Vec<Vec<u32>> = occupied.iter().map(|(_, slots)| slots.clone()).collect();
+    let mut out = Vec::new();
+    for level in 1..=depth {
+        for (k, (node, _)) in occupied.iter().enumerate() {
+            for (slot, n) in held[k].iter_mut().enumerate() {
+                if out.len() as u64 >= u64::from(instances) {
+                    return out;
+                }
+                if *n == level {
+                    *n += 1;
+                    out.push((*node, slot as u32));
+                }
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,6 +105,43 @@ mod tests {
             let got = place(&nodes, instances);
             let expected: Vec<Uuid> = expected.into_iter().map(Uuid::from_u128).collect();
             assert_eq!(got, expected, "{nodes:?} × {instances}");
+        }
+    }
+
+    #[test]
+    fn queue_behind_table() {
+        let a = Uuid::from_u128(1);
+        let b = Uuid::from_u128(2);
+        // (occupancy per node, depth, instances, expected (node, slot) pairs)
+        type Case = (Vec<(Uuid, Vec<u32>)>, u32, u32, Vec<(Uuid, u32)>);
+        let table: Vec<Case> = vec![
+            // No depth: nothing queues.
+            (vec![(a, vec![1, 1])], 0, 5, vec![]),
+            // Free slots (0) take nothing here; busy ones one each, nodes in order.
+            (
+                vec![(a, vec![1, 0, 1]), (b, vec![1])],
+                1,
+                5,
+                vec![(a, 0), (a, 2), (b, 0)],
+            ),
+            // A slot already holding one waiting instance is full at depth 1.
+            (vec![(a, vec![2, 1])], 1, 5, vec![(a, 1)]),
+            // Depth 2: every slot gets a first waiting instance before any gets a second.
+            (
+                vec![(a, vec![1, 2]), (b, vec![1])],
+                2,
+                5,
+                vec![(a, 0), (b, 0), (a, 0), (a, 1), (b, 0)],
+            ),
+            // Capped at the instances asked for.
+            (vec![(a, vec![1, 1, 1])], 1, 2, vec![(a, 0), (a, 1)]),
+        ];
+        for (occupied, depth, instances, expected) in table {
+            assert_eq!(
+                queue_behind(&occupied, depth, instances),
+                expected,
+                "{occupied:?} depth {depth}"
+            );
         }
     }
 }

@@ -40,6 +40,11 @@ enum Command {
         /// Most live nodes at once, all tenants together (default: 32 per core, at least 16).
         #[arg(long, env = "HEARTH_MAX_NODES")]
         max_nodes: Option<u32>,
+        /// Instances that may wait on a node behind the one running on a busy slot, so that
+        /// the slot is refilled the moment it frees (only in pools whose instances are
+        /// short, under 250 ms); 0 turns it off.
+        #[arg(long, env = "HEARTH_QUEUE_BEHIND_SLOT", default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=8))]
+        queue_behind_slot: u32,
     },
     /// Run a node agent: register with the server, run the instances it assigns.
     Agent {
@@ -75,13 +80,15 @@ async fn main() -> anyhow::Result<()> {
             agent_give_up_seconds,
             kill_grace_ms,
             max_nodes,
+            queue_behind_slot,
         } => {
             let settings = Settings::new(data_dir)
                 .with_bind(bind)
                 .with_database_url(database_url)
                 .with_heartbeat_interval(Duration::from_millis(heartbeat_ms.max(50)))
                 .with_agent_give_up(Duration::from_secs(agent_give_up_seconds.max(1)))
-                .with_kill_grace(Duration::from_millis(kill_grace_ms));
+                .with_kill_grace(Duration::from_millis(kill_grace_ms))
+                .with_queue_behind_slot(queue_behind_slot);
             let settings = match max_nodes {
                 Some(max) => settings.with_max_live_nodes(max),
                 None => settings,

@@ -8,6 +8,7 @@ pub struct Metrics {
     registry: Registry,
     pub http_requests: IntCounterVec,
     pub instances_dispatched: IntCounter,
+    pub instances_queued_behind: IntCounter,
     /// Assignments a woken poll answered as the dispatcher built them (not read back).
     pub assignments_handed: IntCounter,
     pub scaling_decisions: IntCounter,
@@ -80,6 +81,10 @@ impl Metrics {
             instances_dispatched: counter(
                 "hearth_instances_dispatched_total",
                 "Instances placed on slots",
+            ),
+            instances_queued_behind: counter(
+                "hearth_instances_queued_behind_total",
+                "Instances placed on a busy slot, to start on the node the moment it frees",
             ),
             assignments_handed: counter(
                 "hearth_assignments_handed_total",

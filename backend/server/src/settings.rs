@@ -33,6 +33,9 @@ pub struct Settings {
     pub max_live_nodes: u32,
     /// Scaling decisions kept per pool (older ones are deleted as new ones are written).
     pub decisions_kept_per_pool: u64,
+    /// Instances that may wait behind the one running on a busy slot, in pools whose
+    /// instances are short (see `AppState::queue_depth`); 0 turns queueing on slots off.
+    pub queue_behind_slot: u32,
 }
 
 impl Settings {
@@ -52,6 +55,7 @@ impl Settings {
             public_url: None,
             decisions_kept_per_pool: 1000,
             max_live_nodes: default_max_live_nodes(),
+            queue_behind_slot: 2,
         }
     }
 
@@ -87,6 +91,11 @@ impl Settings {
 
     pub fn with_decisions_kept_per_pool(mut self, kept: u64) -> Self {
         self.decisions_kept_per_pool = kept.max(1);
+        self
+    }
+
+    pub fn with_queue_behind_slot(mut self, depth: u32) -> Self {
+        self.queue_behind_slot = depth;
         self
     }
 

@@ -27,6 +27,12 @@ const WAITING_FRESH: std::time::Duration = std::time::Duration::from_secs(1);
 /// Most pools remembered without waiting tasks.
 const MAX_POOLS_KNOWN: usize = 100_000;
 
+/// Pools whose instance lengths are remembered (see `AppState::queue_depth`); past it the
+/// memory starts over, which only delays queueing on slots until the next ends.
+const MAX_QUICK_POOLS: usize = 100_000;
+/// Weight of one report batch in a pool's share of quick ends.
+const QUICK_WEIGHT: f32 = 0.3;
+
 /// Most assignments kept for one node's poll; past it, the poll reads them back.
 const MAX_HANDED: usize = 4096;
 
@@ -79,6 +85,9 @@ pub struct AppState {
     without_waiting: Mutex<HashMap<Uuid, (u64, std::time::Instant)>>,
     /// Bumped by every task submitted to wait on dependencies.
     waiting_generation: std::sync::atomic::AtomicU64,
+    /// Per pool, a moving share of its recent instance ends that came soon after their
+    /// start (see `queue_depth`); at most `MAX_QUICK_POOLS` entries.
+    quick_ends: Mutex<HashMap<Uuid, f32>>,
     seq: AtomicI64,
 }
 
@@ -112,7 +121,46 @@ impl AppState {
             tokens: Mutex::new(HashMap::new()),
             without_waiting: Mutex::new(HashMap::new()),
             waiting_generation: std::sync::atomic::AtomicU64::new(0),
+            quick_ends: Mutex::new(HashMap::new()),
             seq: AtomicI64::new(last_seq),
+        }
+    }
+
+    /// Notes the ends of one report batch of a pool: `quick` of its `ends` came within
+    /// `engine::batch::QUICK` of their start.
+    pub fn note_ends(&self, pool: Uuid, quick: usize, ends: usize) {
+        if ends == 0 {
+            return;
+        }
+        let share = quick as f32 / ends as f32;
+        let mut map = self.quick_ends.lock().expect("quick ends map");
+        if map.len() >= MAX_QUICK_POOLS && !map.contains_key(&pool) {
+            map.clear();
+        }
+        let seen = map.entry(pool).or_insert(0.0);
+        *seen += QUICK_WEIGHT * (share - *seen);
+    }
+
+    /// How many instances may wait behind the one running on each busy slot of a pool: the
+    /// setting when most of the pool's recent instances were short, else none. A slot's
+    /// waiting instance starts the moment it frees, without a round trip to the server;
+    /// for long instances that gains nothing and would keep work from a node that boots
+    /// meanwhile, so it is kept to pools where it pays.
+    pub fn queue_depth(&self, pool: Uuid) -> u32 {
+        if self.settings.queue_behind_slot == 0 {
+            return 0;
+        }
+        let quick = self
+            .quick_ends
+            .lock()
+            .expect("quick ends map")
+            .get(&pool)
+            .copied()
+            .unwrap_or(0.0);
+        if quick >= 0.5 {
+            self.settings.queue_behind_slot
+        } else {
+            0
         }
     }
 

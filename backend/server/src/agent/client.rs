@@ -60,6 +60,16 @@ fn finished_report(uuid: Uuid, finished: &Finished) -> Result<serde_json::Value,
     Ok(body)
 }
 
+/// Work to do once a report is queued, before its answer comes (see `Client::finished`).
+pub type Then<'a> = Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>>>;
+
+/// Runs `then` if it has not run yet.
+pub async fn run_then(then: &mut Then<'_>) {
+    if let Some(work) = then.take() {
+        work.await;
+    }
+}
+
 /// Reports of one batch, at most (the server's limit).
 const MAX_BATCH: usize = 1000;
 
@@ -158,24 +168,36 @@ impl Client {
         self.post(&path, output, CALL_TIMEOUT).await.map(drop)
     }
 
-    pub async fn finished(&self, uuid: Uuid, finished: &Finished) -> Result<(), CallError> {
+    /// `/finished`; `then` runs once the report is queued for its batch (or before it is
+    /// sent on its own), before its answer is awaited.
+    pub async fn finished(
+        &self,
+        uuid: Uuid,
+        finished: &Finished,
+        then: &mut Then<'_>,
+    ) -> Result<(), CallError> {
         if !self.unbatched.load(Ordering::Relaxed) {
             let body = finished_report(uuid, finished)?;
-            if let Some(answer) = self.batched(body).await {
-                return answer;
+            if let Some(answer) = self.batched_all(vec![body], then).await {
+                return answer.into_iter().next().unwrap_or_else(|| {
+                    Err(CallError::Unreachable("/report: no answer for it".into()))
+                });
             }
         }
+        run_then(then).await;
         let path = format!("/instances/{uuid}/finished");
         self.post(&path, finished, CALL_TIMEOUT).await.map(drop)
     }
 
     /// The start and the end of an instance in one batch, in that order: the answers to
     /// each. `None` when the server takes no batches (the caller sends them one by one).
+    /// `then` runs once both are queued, as for `finished`.
     pub async fn started_and_finished(
         &self,
         uuid: Uuid,
         attempt: u32,
         finished: &Finished,
+        then: &mut Then<'_>,
     ) -> Option<(Result<(), CallError>, Result<(), CallError>)> {
         if self.unbatched.load(Ordering::Relaxed) {
             return None;
@@ -187,7 +209,10 @@ impl Client {
             Ok(body) => body,
             Err(e) => return Some((Err(e.clone()), Err(e))),
         };
-        let mut answers = self.batched_all(vec![started, ended]).await?.into_iter();
+        let mut answers = self
+            .batched_all(vec![started, ended], then)
+            .await?
+            .into_iter();
         let started = answers.next()?;
         Some((started, answers.next()?))
     }
@@ -197,7 +222,7 @@ impl Client {
     /// instances and the server commits each batch at once. `None` when the server has no
     /// `/report` (the caller uses the single route).
     async fn batched(&self, body: serde_json::Value) -> Option<Result<(), CallError>> {
-        self.batched_all(vec![body]).await?.pop()
+        self.batched_all(vec![body], &mut None).await?.pop()
     }
 
     /// `batched` for several reports queued together, in order: they travel in one batch
@@ -205,6 +230,7 @@ impl Client {
     async fn batched_all(
         &self,
         bodies: Vec<serde_json::Value>,
+        then: &mut Then<'_>,
     ) -> Option<Vec<Result<(), CallError>>> {
         use tokio::sync::oneshot::error::TryRecvError;
         let mut answers = Vec::with_capacity(bodies.len());
@@ -216,6 +242,7 @@ impl Client {
                 answers.push(mine);
             }
         }
+        run_then(then).await;
         let mut last = answers.pop()?;
         loop {
             let _sending = self.sending.lock().await;

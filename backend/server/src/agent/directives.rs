@@ -9,7 +9,7 @@ use super::exit::Exit;
 use super::instance;
 use super::node::Node;
 use super::runner;
-use super::wire::Directives;
+use super::wire::{Assignment, Directives};
 
 /// What became of the assignments of one answer.
 #[derive(Debug, Default)]
@@ -51,6 +51,12 @@ pub async fn apply(node: &Arc<Node>, directives: Directives) -> Applied {
     if admission.deferred > 0 {
         tracing::debug!(count = admission.deferred, "no free slot, assignments wait");
     }
+    if admission.waiting > 0 {
+        tracing::debug!(
+            count = admission.waiting,
+            "queued behind the instances on their slots"
+        );
+    }
     let applied = Applied {
         started: admission.start.len(),
         deferred: admission.deferred,
@@ -60,10 +66,35 @@ pub async fn apply(node: &Arc<Node>, directives: Directives) -> Applied {
         if node.exit.is_set() {
             break;
         }
-        let span =
-            tracing::info_span!(parent: &node.span, "instance", uuid = %assignment.instance_uuid);
-        let spawned = runner::spawn(&assignment, &node.node_dir);
-        tokio::spawn(instance::run(node.clone(), assignment, spawned).instrument(span));
+        start(node, assignment);
     }
     applied
+}
+
+/// Spawns an admitted instance's process on this thread and supervises it in a task.
+fn start(node: &Arc<Node>, assignment: Assignment) {
+    let span =
+        tracing::info_span!(parent: &node.span, "instance", uuid = %assignment.instance_uuid);
+    let spawned = runner::spawn(&assignment, &node.node_dir);
+    tokio::spawn(instance::run(node.clone(), assignment, spawned).instrument(span));
+}
+
+/// After a process exited: starts what waited for its slot, at once (no round trip), and
+/// reports as cancelled, without a process, what was cancelled while it waited.
+pub async fn start_waiting(node: &Arc<Node>) {
+    let next = node
+        .instances
+        .lock()
+        .await
+        .next_to_start(node.registration.slots);
+    for (assignment, cancelled) in next {
+        if cancelled {
+            let span = tracing::info_span!(
+                parent: &node.span, "instance", uuid = %assignment.instance_uuid
+            );
+            tokio::spawn(instance::never_started(node.clone(), assignment).instrument(span));
+        } else if !node.exit.is_set() {
+            start(node, assignment);
+        }
+    }
 }

@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior};
 use uuid::Uuid;
 
-use super::client::{Backoff, CallError};
+use super::client::{Backoff, CallError, Then, run_then};
 use super::node::Node;
 use super::output::{Stream, Utf8Stream};
 use super::runner::{Spawned, exit_report, signal_group};
@@ -53,7 +53,20 @@ pub async fn run(node: Arc<Node>, assignment: Assignment, spawned: anyhow::Resul
             (Some(127), None)
         }
     };
-    reports.finish(exit).await;
+    // What waited for this slot starts once this end is queued for the server: its start
+    // then reaches the server with this end or after it, so two executions of one slot
+    // never overlap in the server's records.
+    let waiting: Then<'_> = Some(Box::pin(super::directives::start_waiting(&node)));
+    reports.finish(exit, waiting).await;
+}
+
+/// An instance cancelled while it waited for its slot: reported killed, never spawned.
+pub async fn never_started(node: Arc<Node>, assignment: Assignment) {
+    tracing::debug!("cancelled before it started");
+    let mut reports = Reports::new(node, assignment.instance_uuid, assignment.attempt);
+    // Only its end: it never started, so it has no execution to record.
+    reports.started_done = true;
+    reports.finish((None, Some(libc::SIGKILL)), None).await;
 }
 
 async fn supervise(
@@ -77,7 +90,7 @@ async fn supervise(
     if cancelled_meanwhile {
         node.kill_group(uuid, pgid);
     }
-    tracing::info!(pgid, "instance started");
+    tracing::debug!(pgid, "instance started");
 
     let flush_now = Arc::new(Notify::new());
     let mut pumps = JoinSet::new();
@@ -118,7 +131,7 @@ async fn supervise(
         instance.exited = true;
     }
     node.slot_freed.notify_one();
-    tracing::info!(exit_code = ?exit.0, signal = ?exit.1, "instance exited");
+    tracing::debug!(exit_code = ?exit.0, signal = ?exit.1, "instance exited");
 
     // The instance is over when its shell is: background processes it left would hold the
     // pipes open and the slot busy.
@@ -270,7 +283,14 @@ impl Reports {
     /// retried until the server takes it or the agent stops.
     /// An instance that ended before its start was reported sends both in one batch, in
     /// that order.
-    async fn finish(mut self, (exit_code, signal): ExitReport) {
+    /// `then` runs once the end is queued for the server (and in any case before this
+    /// returns).
+    async fn finish(self, exit: ExitReport, mut then: Then<'_>) {
+        self.finish_with(exit, &mut then).await;
+        run_then(&mut then).await;
+    }
+
+    async fn finish_with(mut self, (exit_code, signal): ExitReport, then: &mut Then<'_>) {
         self.retry_at = None;
         let rest = match self.node.instances.lock().await.get_mut(&self.uuid) {
             Some(instance) => instance.output.take(),
@@ -290,7 +310,7 @@ impl Reports {
             let Some((started, ended)) = self
                 .node
                 .client
-                .started_and_finished(self.uuid, self.attempt, &body)
+                .started_and_finished(self.uuid, self.attempt, &body, then)
                 .await
             else {
                 // No batches: one report after the other.
@@ -320,7 +340,7 @@ impl Reports {
             if self.node.exit.is_set() {
                 return;
             }
-            match self.node.client.finished(self.uuid, &body).await {
+            match self.node.client.finished(self.uuid, &body, then).await {
                 Ok(()) => break,
                 Err(CallError::Refused(status)) if finished_is_settled(status) => {
                     tracing::debug!(%status, "server no longer wants this instance");
@@ -340,7 +360,7 @@ impl Reports {
 
     async fn completed(self) {
         self.node.instances.lock().await.complete(self.uuid);
-        tracing::info!("reported finished");
+        tracing::debug!("reported finished");
     }
 
     /// Waits before the next retry; false if the agent is stopping instead.

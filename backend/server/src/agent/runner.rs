@@ -42,7 +42,8 @@ pub fn spawn(assignment: &Assignment, node_dir: &Path) -> anyhow::Result<Spawned
         .arg("-c")
         .arg(&assignment.command)
         .env_clear()
-        .envs(instance_env(std::env::vars_os(), &assignment.env))
+        .envs(agent_env().iter().map(|(k, v)| (k, v)))
+        .envs(&assignment.env)
         .current_dir(&dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -61,6 +62,17 @@ pub fn spawn(assignment: &Assignment, node_dir: &Path) -> anyhow::Result<Spawned
         pgid,
         stdout,
         stderr,
+    })
+}
+
+/// The agent's environment without its secrets, read once: it never changes while the
+/// agent runs. The assignment's variables are laid over it at each spawn.
+fn agent_env() -> &'static [(OsString, OsString)] {
+    static ENV: std::sync::OnceLock<Vec<(OsString, OsString)>> = std::sync::OnceLock::new();
+    ENV.get_or_init(|| {
+        instance_env(std::env::vars_os(), &BTreeMap::new())
+            .into_iter()
+            .collect()
     })
 }
 

@@ -20,6 +20,9 @@ const REMEMBERED_FINISHED: usize = 100_000;
 #[derive(Debug, Default)]
 pub struct Instances {
     running: HashMap<Uuid, RunningInstance>,
+    /// Assignments queued behind the instance running on their slot, in arrival order; each
+    /// is also in `running` (the server counts it as this node's).
+    waiting: VecDeque<Assignment>,
     /// (instance, attempt) pairs already run here.
     finished: Recent<(Uuid, u32)>,
 }
@@ -34,6 +37,10 @@ pub struct RunningInstance {
     pub exited: bool,
     /// A kill was asked for (cancel, `/started` answered 409, agent shutdown).
     pub killing: bool,
+    /// Queued behind the instance running on its slot: no process yet, no slot taken.
+    pub waiting: bool,
+    /// The slot the server placed it on, when it said.
+    pub slot: Option<i64>,
     pub output: OutputBuffer,
 }
 
@@ -43,7 +50,10 @@ pub struct Admission {
     /// To start now; already recorded as running.
     pub start: Vec<Assignment>,
     /// New, but no slot is free: left to a later poll (they stay assigned to this node).
+    /// Only assignments without a slot: one placed on a busy slot waits behind it.
     pub deferred: usize,
+    /// Queued behind the instance running on their slot (see `next_to_start`).
+    pub waiting: usize,
     /// Already running, already finished, or repeated in the answer.
     pub duplicates: usize,
 }
@@ -60,7 +70,14 @@ pub enum CancelAction {
 
 impl Instances {
     pub fn slots_in_use(&self) -> usize {
-        self.running.values().filter(|i| !i.exited).count()
+        self.running.values().filter(|i| i.holds_slot()).count()
+    }
+
+    /// Whether a live process holds `slot`.
+    fn slot_taken(&self, slot: i64) -> bool {
+        self.running
+            .values()
+            .any(|i| i.holds_slot() && i.slot == Some(slot))
     }
 
     /// The `running` list of `/heartbeat` and `/poll`.
@@ -76,6 +93,10 @@ impl Instances {
     /// never one the same answer cancels (`cancelled`). A cancel is not remembered past its
     /// answer: the server cancels what the agent said it runs, so a later assignment of the
     /// same uuid is a new attempt (a retry placed here again), which must run.
+    ///
+    /// An assignment on a slot a live process holds (the server queues a short instance
+    /// behind the running one, so that the slot is refilled without a round trip) waits for
+    /// that slot: `next_to_start` hands it out once the slot frees.
     pub fn admit(
         &mut self,
         assignments: Vec<Assignment>,
@@ -86,26 +107,75 @@ impl Instances {
         let mut free = slots.saturating_sub(self.slots_in_use());
         for assignment in assignments {
             let uuid = assignment.instance_uuid;
+            let slot = assignment.slot_index;
             if self.running.contains_key(&uuid)
                 || self.finished.contains(&(uuid, assignment.attempt))
                 || cancelled.contains(&uuid)
             {
                 admission.duplicates += 1;
-            } else if free == 0 {
-                admission.deferred += 1;
-            } else {
+            } else if free > 0 && !slot.is_some_and(|s| self.slot_taken(s)) {
                 free -= 1;
                 self.running.insert(
                     uuid,
                     RunningInstance {
                         attempt: assignment.attempt,
+                        slot,
                         ..RunningInstance::default()
                     },
                 );
                 admission.start.push(assignment);
+            } else if slot.is_some() {
+                self.running.insert(
+                    uuid,
+                    RunningInstance {
+                        attempt: assignment.attempt,
+                        slot,
+                        waiting: true,
+                        ..RunningInstance::default()
+                    },
+                );
+                self.waiting.push_back(assignment);
+                admission.waiting += 1;
+            } else {
+                admission.deferred += 1;
             }
         }
         admission
+    }
+
+    /// The waiting assignments that may start now, oldest first: each on a slot no live
+    /// process holds, within the node's `slots`. Each comes with whether it was cancelled
+    /// while it waited (then it must not start; it is marked exited).
+    pub fn next_to_start(&mut self, slots: usize) -> Vec<(Assignment, bool)> {
+        let mut free = slots.saturating_sub(self.slots_in_use());
+        let mut out = Vec::new();
+        let mut k = 0;
+        while k < self.waiting.len() {
+            let assignment = &self.waiting[k];
+            let uuid = assignment.instance_uuid;
+            let Some(instance) = self.running.get(&uuid).filter(|i| i.waiting) else {
+                // Gone meanwhile (reported, or the agent stopped it): forget it.
+                self.waiting.remove(k);
+                continue;
+            };
+            if instance.killing {
+                let assignment = self.waiting.remove(k).expect("index checked");
+                let instance = self.running.get_mut(&uuid).expect("checked above");
+                instance.waiting = false;
+                instance.exited = true;
+                out.push((assignment, true));
+                continue;
+            }
+            if free == 0 || assignment.slot_index.is_some_and(|s| self.slot_taken(s)) {
+                k += 1;
+                continue;
+            }
+            let assignment = self.waiting.remove(k).expect("index checked");
+            self.running.get_mut(&uuid).expect("checked above").waiting = false;
+            free -= 1;
+            out.push((assignment, false));
+        }
+        out
     }
 
     pub fn cancel(&mut self, uuid: Uuid) -> CancelAction {
@@ -131,7 +201,7 @@ impl Instances {
     pub fn live_groups(&self) -> Vec<i32> {
         self.running
             .values()
-            .filter(|i| !i.exited)
+            .filter(|i| i.holds_slot())
             .filter_map(|i| i.pgid)
             .collect()
     }
@@ -145,6 +215,11 @@ impl Instances {
 }
 
 impl RunningInstance {
+    /// Spawned (or being spawned) and not yet exited.
+    fn holds_slot(&self) -> bool {
+        !self.exited && !self.waiting
+    }
+
     fn request_kill(&mut self) -> CancelAction {
         if self.exited || self.killing {
             return CancelAction::Nothing;
@@ -292,6 +367,67 @@ mod tests {
         assert_eq!(s.cancel(b), CancelAction::Nothing);
         assert!(s.get_mut(&b).unwrap().killing);
         assert_eq!(s.live_groups(), vec![42]);
+    }
+
+    fn on_slot(uuid: Uuid, slot: i64) -> Assignment {
+        Assignment {
+            slot_index: Some(slot),
+            ..assignment(uuid)
+        }
+    }
+
+    #[test]
+    fn an_assignment_on_a_busy_slot_waits_for_that_slot() {
+        let mut s = Instances::default();
+        let [a, b, c] = [Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4()];
+        let first = s.admit(vec![on_slot(a, 0), on_slot(b, 1)], &[], 2);
+        assert_eq!(first.start.len(), 2);
+        // c is queued behind a on slot 0: known as this node's, not started, no slot taken.
+        let second = s.admit(vec![on_slot(c, 0)], &[], 2);
+        assert_eq!((second.start.len(), second.waiting), (0, 1));
+        assert_eq!(s.slots_in_use(), 2);
+        assert!(s.running_uuids().contains(&c));
+        // A repeat of it is a duplicate, not a second place in the queue.
+        assert_eq!(s.admit(vec![on_slot(c, 0)], &[], 2).duplicates, 1);
+        // b's slot frees: c still waits for slot 0.
+        s.get_mut(&b).unwrap().exited = true;
+        assert!(s.next_to_start(2).is_empty());
+        s.get_mut(&a).unwrap().exited = true;
+        let next = s.next_to_start(2);
+        assert_eq!(next, vec![(on_slot(c, 0), false)]);
+        assert_eq!(s.slots_in_use(), 1);
+        assert!(s.next_to_start(2).is_empty());
+    }
+
+    #[test]
+    fn a_waiting_assignment_never_exceeds_the_slots() {
+        let mut s = Instances::default();
+        let [a, b, c] = [Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4()];
+        s.admit(vec![on_slot(a, 0)], &[], 1);
+        // Slot 1 is free but the node has one slot: b waits until a exits.
+        let admitted = s.admit(vec![on_slot(b, 1), on_slot(c, 0)], &[], 1);
+        assert_eq!((admitted.start.len(), admitted.waiting), (0, 2));
+        s.get_mut(&a).unwrap().exited = true;
+        assert_eq!(s.next_to_start(1), vec![(on_slot(b, 1), false)]);
+        assert!(s.next_to_start(1).is_empty());
+    }
+
+    #[test]
+    fn a_waiting_assignment_cancelled_comes_out_as_cancelled_without_a_slot() {
+        let mut s = Instances::default();
+        let [a, b] = [Uuid::new_v4(), Uuid::new_v4()];
+        s.admit(vec![on_slot(a, 0), on_slot(b, 0)], &[], 1);
+        assert_eq!(s.cancel(b), CancelAction::Nothing);
+        // It comes out at once, though its slot is still busy, and never holds one.
+        assert_eq!(s.next_to_start(1), vec![(on_slot(b, 0), true)]);
+        assert_eq!(s.slots_in_use(), 1);
+        assert_eq!(s.live_groups(), Vec::<i32>::new());
+        // Stopping the node marks the rest too.
+        let c = Uuid::new_v4();
+        s.admit(vec![on_slot(c, 0)], &[], 1);
+        s.kill_all();
+        s.get_mut(&a).unwrap().exited = true;
+        assert_eq!(s.next_to_start(1), vec![(on_slot(c, 0), true)]);
     }
 
     #[test]

@@ -16,7 +16,9 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 use uuid::Uuid;
 
-use super::instances::{Finish, MAX_OUTPUT_BYTES, append_bounded, retry_allowed_by, retry_limits};
+use super::instances::{
+    Finish, MAX_OUTPUT_BYTES, append_bounded, granted_retries, retry_allowed_by, retry_limits,
+};
 use super::progress::settle_moved;
 use crate::entities::{instance, instance_execution, task};
 use crate::error::{ApiError, ApiResult};
@@ -47,7 +49,13 @@ struct Live {
     attempts: i32,
     /// Still on the reporting node (a requeue takes it off).
     on_node: bool,
+    /// When its attempt started (`now` for a start in this batch).
+    started_at: Option<DateTime<Utc>>,
 }
+
+/// An end this soon after its start counts as a short instance's (see
+/// `AppState::queue_depth`).
+pub const QUICK: chrono::TimeDelta = chrono::TimeDelta::milliseconds(250);
 
 type LiveRow = (
     Uuid,
@@ -59,6 +67,7 @@ type LiveRow = (
     String,
     i32,
     Option<Uuid>,
+    Option<DateTime<Utc>>,
 );
 
 /// A task of the batch: its locked row, the retries taken so far and the counter changes.
@@ -68,6 +77,9 @@ struct TaskTally {
     retries_delta: i32,
     deltas: Vec<(InstanceState, i32)>,
     limits: Option<(i32, Option<i32>)>,
+    /// Retries granted and not started, among the task's instances outside this batch
+    /// (read once, when a decision needs it).
+    granted_outside: Option<i32>,
 }
 
 impl TaskTally {
@@ -98,6 +110,9 @@ struct End<'a> {
 pub struct Applied {
     pub verdicts: Vec<Verdict>,
     pub changes: Vec<(Uuid, Change)>,
+    /// Instance ends applied, and how many of them came within `QUICK` of their start.
+    pub ends: usize,
+    pub quick_ends: usize,
 }
 
 /// Applies the reports in the caller's transaction; one verdict per report, in order.
@@ -128,6 +143,7 @@ pub async fn apply(
             instance::Column::State,
             instance::Column::Attempts,
             instance::Column::NodeId,
+            instance::Column::StartedAt,
         ])
         // By primary key only: a node's finished instances keep their node, so a filter on
         // it could lead the planner to scan all of them.
@@ -139,7 +155,7 @@ pub async fn apply(
         .into_iter()
         .filter(|row| row.8 == Some(node_id))
         .map(
-            |(id, task_id, pool_id, tenant_id, instance_id, slot_index, state, attempts, _)| {
+            |(id, task_id, pool_id, tenant_id, instance_id, slot_index, state, attempts, _, at)| {
                 let live = Live {
                     task_id,
                     pool_id,
@@ -149,11 +165,14 @@ pub async fn apply(
                     state: state.parse().unwrap_or(InstanceState::Failed),
                     attempts,
                     on_node: true,
+                    started_at: at,
                 };
                 (id, live)
             },
         )
         .collect();
+    // Counted from `live` when retries are decided, so left out of the database's count.
+    let batch_ids: Vec<Uuid> = live.keys().copied().collect();
     let mut task_ids: Vec<Uuid> = live.values().map(|l| l.task_id).collect();
     task_ids.sort_unstable();
     task_ids.dedup();
@@ -174,6 +193,7 @@ pub async fn apply(
                     retries_delta: 0,
                     deltas: Vec::new(),
                     limits: None,
+                    granted_outside: None,
                     row,
                 };
                 (tally.row.id, tally)
@@ -185,6 +205,7 @@ pub async fn apply(
     let mut starts: Vec<instance_execution::ActiveModel> = Vec::new();
     let mut ends: Vec<End> = Vec::new();
     let mut changes: Vec<(Uuid, Change)> = Vec::new();
+    let mut quick_ends = 0;
     for report in reports {
         let verdict = match report {
             Report::Started { id, attempt } => start(
@@ -226,12 +247,30 @@ pub async fn apply(
                         Some(l) => l,
                         None => *t.limits.insert(retry_limits(txn, &t.row).await?),
                     };
-                    if retry_allowed_by(limits, i.attempts, t.retries_used) {
+                    let granted = match limits.1 {
+                        None => 0,
+                        Some(_) => {
+                            let outside = match t.granted_outside {
+                                Some(n) => n,
+                                None => *t
+                                    .granted_outside
+                                    .insert(granted_retries(txn, t.row.id, &batch_ids).await?),
+                            };
+                            outside + granted_in(&live, *id)
+                        }
+                    };
+                    // `live` was only read: take this instance again.
+                    let i = live.get_mut(id).expect("looked up above");
+                    if retry_allowed_by(limits, i.attempts, t.retries_used + granted) {
                         InstanceState::Queued
                     } else {
                         InstanceState::Failed
                     }
                 };
+                let i = live.get_mut(id).expect("looked up above");
+                if i.started_at.is_some_and(|at| now - at <= QUICK) {
+                    quick_ends += 1;
+                }
                 t.moved(i.state, outcome);
                 i.state = outcome;
                 i.on_node = outcome != InstanceState::Queued;
@@ -260,8 +299,21 @@ pub async fn apply(
         verdicts.push(verdict);
     }
 
-    write_starts(txn, now, &starts).await?;
-    write_ends(txn, now, &ends).await?;
+    // An instance that starts and ends in this batch (a short one) gets each row written
+    // once: its execution inserted closed, its instance row set to its outcome directly.
+    let ended: HashMap<Uuid, &End> = ends.iter().map(|e| (e.id, e)).collect();
+    let mut both: std::collections::HashSet<Uuid> = std::collections::HashSet::new();
+    for s in &mut starts {
+        let id = *s.instance_row_id.as_ref();
+        if let Some(e) = ended.get(&id) {
+            s.ended_at = Set(Some(now));
+            s.exit_code = Set(e.reported_exit);
+            s.outcome = Set(Some(execution_label(e.outcome).to_string()));
+            both.insert(id);
+        }
+    }
+    write_starts(txn, now, &starts, &both).await?;
+    write_ends(txn, now, &ends, &both).await?;
     for (task_id, t) in &tallies {
         let shifted = tasks::shift_many(txn, *task_id, &t.deltas, t.retries_delta).await?;
         if t.deltas.is_empty() {
@@ -271,7 +323,28 @@ pub async fn apply(
             changes.push((row.tenant_id, Change::progress_of(&row)));
         }
     }
-    Ok(Applied { verdicts, changes })
+    Ok(Applied {
+        verdicts,
+        changes,
+        ends: ends.len(),
+        quick_ends,
+    })
+}
+
+/// Retries granted and not started among the batch's other instances of `id`'s task, as
+/// the reports so far left them: back in the queue, or placed, after an attempt.
+fn granted_in(live: &HashMap<Uuid, Live>, id: Uuid) -> i32 {
+    let Some(task_id) = live.get(&id).map(|i| i.task_id) else {
+        return 0;
+    };
+    live.iter()
+        .filter(|(k, l)| {
+            **k != id
+                && l.task_id == task_id
+                && l.attempts >= 1
+                && matches!(l.state, InstanceState::Queued | InstanceState::Assigned)
+        })
+        .count() as i32
 }
 
 /// Decides one start: the attempt the instance was given, on a slot of this node.
@@ -302,6 +375,7 @@ fn start(
     }
     i.attempts += 1;
     i.state = InstanceState::Executing;
+    i.started_at = Some(now);
     if let Some(t) = tallies.get_mut(&i.task_id) {
         t.moved(InstanceState::Assigned, InstanceState::Executing);
         if i.attempts > 1 {
@@ -330,10 +404,22 @@ fn start(
 /// Rows per multi-row insert: 13 columns each stays far below SQLite's parameter limit.
 const INSERT_CHUNK: usize = 500;
 
+/// What an execution records of its outcome: a requeue is a retry.
+fn execution_label(outcome: InstanceState) -> &'static str {
+    if outcome == InstanceState::Queued {
+        "retried"
+    } else {
+        outcome.as_str()
+    }
+}
+
+/// The new executions, and the instance rows of those started here and not ended (`ended`
+/// lists those ended in the same batch: `write_ends` writes their rows).
 async fn write_starts(
     txn: &impl ConnectionTrait,
     now: DateTime<Utc>,
     starts: &[instance_execution::ActiveModel],
+    ended: &std::collections::HashSet<Uuid>,
 ) -> ApiResult<()> {
     use sea_orm::sea_query::ExprTrait;
     if starts.is_empty() {
@@ -341,24 +427,30 @@ async fn write_starts(
     }
     // Each instance starts at most once per batch: a start that ends in a retry leaves the
     // node, and a new attempt needs a new dispatch first.
-    let ids = starts.iter().map(|s| s.instance_row_id.clone().unwrap());
-    instance::Entity::update_many()
-        .col_expr(
-            instance::Column::State,
-            Expr::value(InstanceState::Executing.as_str()),
-        )
-        .col_expr(instance::Column::StartedAt, Expr::value(now))
-        .col_expr(
-            instance::Column::EndedAt,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .col_expr(
-            instance::Column::Attempts,
-            Expr::col(instance::Column::Attempts).add(1),
-        )
-        .filter(instance::Column::Id.is_in(ids))
-        .exec(txn)
-        .await?;
+    let ids: Vec<Uuid> = starts
+        .iter()
+        .map(|s| *s.instance_row_id.as_ref())
+        .filter(|id| !ended.contains(id))
+        .collect();
+    if !ids.is_empty() {
+        instance::Entity::update_many()
+            .col_expr(
+                instance::Column::State,
+                Expr::value(InstanceState::Executing.as_str()),
+            )
+            .col_expr(instance::Column::StartedAt, Expr::value(now))
+            .col_expr(
+                instance::Column::EndedAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .col_expr(
+                instance::Column::Attempts,
+                Expr::col(instance::Column::Attempts).add(1),
+            )
+            .filter(instance::Column::Id.is_in(ids))
+            .exec(txn)
+            .await?;
+    }
     for chunk in starts.chunks(INSERT_CHUNK) {
         instance_execution::Entity::insert_many(chunk.to_vec())
             .exec_without_returning(txn)
@@ -367,35 +459,51 @@ async fn write_starts(
     Ok(())
 }
 
+/// The ends: instance rows (those in `started` also take their start, see `write_starts`)
+/// and the open executions of the others.
 async fn write_ends(
     txn: &impl ConnectionTrait,
     now: DateTime<Utc>,
     ends: &[End<'_>],
+    started: &std::collections::HashSet<Uuid>,
 ) -> ApiResult<()> {
     use sea_orm::sea_query::ExprTrait;
-    // Instances: one update per (outcome, exit code).
-    let mut by_outcome: HashMap<(InstanceState, Option<i32>), Vec<Uuid>> = HashMap::new();
-    // Executions: one update per (label, reported exit code).
+    // Instances: one update per (outcome, exit code, started in this batch).
+    type OutcomeKey = (InstanceState, Option<i32>, bool);
+    let mut by_outcome: HashMap<OutcomeKey, Vec<Uuid>> = HashMap::new();
+    // Open executions: one update per (label, reported exit code).
     let mut by_label: HashMap<(&'static str, Option<i32>), Vec<Uuid>> = HashMap::new();
     for e in ends {
+        let started_here = started.contains(&e.id);
         by_outcome
-            .entry((e.outcome, e.exit_code))
+            .entry((e.outcome, e.exit_code, started_here))
             .or_default()
             .push(e.id);
-        let label = if e.outcome == InstanceState::Queued {
-            "retried"
-        } else {
-            e.outcome.as_str()
-        };
-        by_label
-            .entry((label, e.reported_exit))
-            .or_default()
-            .push(e.id);
+        if !started_here {
+            by_label
+                .entry((execution_label(e.outcome), e.reported_exit))
+                .or_default()
+                .push(e.id);
+        }
     }
-    for ((outcome, exit_code), ids) in by_outcome {
+    for ((outcome, exit_code, started_here), ids) in by_outcome {
         let mut update = instance::Entity::update_many()
             .col_expr(instance::Column::ExitCode, Expr::value(exit_code))
             .col_expr(instance::Column::State, Expr::value(outcome.as_str()));
+        if started_here {
+            update = update
+                .col_expr(instance::Column::StartedAt, Expr::value(now))
+                .col_expr(
+                    instance::Column::Attempts,
+                    Expr::col(instance::Column::Attempts).add(1),
+                );
+            if outcome == InstanceState::Queued {
+                update = update.col_expr(
+                    instance::Column::EndedAt,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                );
+            }
+        }
         update = if outcome == InstanceState::Queued {
             update
                 .col_expr(instance::Column::NodeId, Expr::value(Option::<Uuid>::None))

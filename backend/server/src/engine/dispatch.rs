@@ -6,10 +6,10 @@
 //! slots, and claims each with a conditional update so it is placed once. Its cost grows
 //! with the slots it fills, never with the size of the queue.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use hearth_core::model::{InstanceState, NodeState};
-use hearth_core::placement::{NodeSlots, place};
+use hearth_core::placement::{NodeSlots, place, queue_behind};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
@@ -41,7 +41,7 @@ pub async fn dispatch_pool(state: &AppState, pool_id: Uuid) -> ApiResult<Dispatc
     }
     let now = state.clock.now();
     let txn = crate::db::write(&state.db).await?;
-    let placement = place_in(&txn, pool_id, now).await?;
+    let placement = place_in(&txn, pool_id, now, state.queue_depth(pool_id)).await?;
     txn.commit().await?;
     Ok(deliver(state, pool_id, placement, None).await)
 }
@@ -64,6 +64,8 @@ pub async fn ready_to_place(state: &AppState, pool_id: Uuid) -> ApiResult<bool> 
 #[derive(Debug, Default)]
 pub struct Placement {
     placed: usize,
+    /// Of those, how many wait behind the instance running on their slot.
+    behind: usize,
     /// Instances placed, per node, in placement order.
     per_node: Vec<(Uuid, Vec<Placed>)>,
     /// The rows of the tasks whose instances were placed, as the placement left them.
@@ -92,15 +94,17 @@ impl Placement {
     }
 }
 
-/// Places the oldest dispatchable instances of a pool on its free slots, in the caller's
-/// write transaction. The caller holds the pool's dispatch lock (`AppState::dispatch_lock`)
+/// Places the oldest dispatchable instances of a pool on its free slots, then up to
+/// `depth` behind each busy slot (`AppState::queue_depth`), in the caller's write
+/// transaction. The caller holds the pool's dispatch lock (`AppState::dispatch_lock`)
 /// from before the transaction began until `deliver`.
 pub async fn place_in(
     txn: &sea_orm::DatabaseTransaction,
     pool_id: Uuid,
     now: chrono::DateTime<chrono::Utc>,
+    depth: u32,
 ) -> ApiResult<Placement> {
-    Ok(place_with(txn, pool_id, now, 0).await?.0)
+    Ok(place_with(txn, pool_id, now, 0, depth).await?.0)
 }
 
 /// `place_in`, with a task of `fresh` instances about to be inserted by the caller: it
@@ -113,6 +117,7 @@ pub async fn place_with(
     pool_id: Uuid,
     now: chrono::DateTime<chrono::Utc>,
     fresh: u32,
+    depth: u32,
 ) -> ApiResult<(Placement, Vec<(Uuid, i32)>)> {
     // Read inside the transaction, nodes share-locked (PostgreSQL): a node being failed
     // right now is either seen Failed here or fails after this commits, and then takes
@@ -143,10 +148,15 @@ pub async fn place_with(
         .into_tuple()
         .all(txn)
         .await?;
-    let mut used: HashMap<Uuid, BTreeSet<i32>> = HashMap::new();
+    // How many instances each slot holds: the one running, and those waiting behind it.
+    let mut held: HashMap<Uuid, BTreeMap<i32, u32>> = HashMap::new();
     for (n, slot) in busy {
         if let Some(n) = n {
-            used.entry(n).or_default().insert(slot.unwrap_or(-1));
+            *held
+                .entry(n)
+                .or_default()
+                .entry(slot.unwrap_or(-1))
+                .or_default() += 1;
         }
     }
     let slots: Vec<NodeSlots> = nodes
@@ -154,14 +164,22 @@ pub async fn place_with(
         .map(|(id, capacity, _)| NodeSlots {
             node_id: *id,
             capacity: (*capacity).max(0) as u32,
-            busy: used.get(id).map_or(0, |s| s.len() as u32),
+            busy: held.get(id).map_or(0, |s| s.len() as u32),
         })
         .collect();
     let free: u32 = slots
         .iter()
         .map(|s| s.capacity.saturating_sub(s.busy))
         .sum();
-    if free == 0 {
+    let behind_room: u32 = if depth == 0 {
+        0
+    } else {
+        slots
+            .iter()
+            .map(|s| s.capacity.saturating_mul(depth))
+            .fold(0, u32::saturating_add)
+    };
+    if free == 0 && behind_room == 0 {
         return Ok((Placement::default(), Vec::new()));
     }
     let candidates: Vec<(Uuid, Uuid)> = instance::Entity::find()
@@ -172,34 +190,65 @@ pub async fn place_with(
         .filter(instance::Column::Held.eq(false))
         .order_by_asc(instance::Column::TaskSeq)
         .order_by_asc(instance::Column::InstanceId)
-        .limit(u64::from(free))
+        .limit(u64::from(free.saturating_add(behind_room)))
         .into_tuple()
         .all(txn)
         .await?;
-    let fresh = fresh.min(free - candidates.len() as u32);
-    if candidates.is_empty() && fresh == 0 {
+    let wanted = (candidates.len() as u32).saturating_add(fresh);
+    if wanted == 0 {
         return Ok((Placement::default(), Vec::new()));
     }
-    let placement = place(&slots, candidates.len() as u32 + fresh);
+    // Free slots first (pack placement, from the core), then places behind busy slots.
+    let mut positions: Vec<(Uuid, i32)> = Vec::new();
+    let mut behind_from = usize::MAX;
+    for node_id in place(&slots, wanted) {
+        let taken = held.entry(node_id).or_default();
+        let slot = (0..).find(|i| !taken.contains_key(i)).unwrap_or(0);
+        taken.insert(slot, 1);
+        positions.push((node_id, slot));
+    }
+    if depth > 0 && (positions.len() as u32) < wanted {
+        let occupied: Vec<(Uuid, Vec<u32>)> = slots
+            .iter()
+            .map(|s| {
+                let on = held.get(&s.node_id);
+                let counts = (0..s.capacity as i32)
+                    .map(|slot| on.and_then(|m| m.get(&slot)).copied().unwrap_or(0))
+                    .collect();
+                (s.node_id, counts)
+            })
+            .collect();
+        let behind = queue_behind(&occupied, depth, wanted - positions.len() as u32);
+        behind_from = positions.len();
+        positions.extend(behind.into_iter().map(|(n, slot)| (n, slot as i32)));
+    }
     // Slots chosen per node, then one conditional claim per node: an instance changed
     // meanwhile (an abort on PostgreSQL) is not claimed, and RETURNING says which were.
     let mut per_node: Vec<(Uuid, Vec<(Uuid, i32)>)> = Vec::new();
     let mut fresh_slots: Vec<(Uuid, i32)> = Vec::new();
     let task_of: HashMap<Uuid, Uuid> = candidates.iter().copied().collect();
-    for (k, node_id) in placement.into_iter().enumerate() {
-        let taken = used.entry(node_id).or_default();
-        let slot = (0..).find(|i| !taken.contains(i)).unwrap_or(0);
-        taken.insert(slot);
+    let mut behind_ids: std::collections::HashSet<Uuid> = std::collections::HashSet::new();
+    let mut fresh_behind = 0;
+    for (k, (node_id, slot)) in positions.into_iter().enumerate() {
         let Some((id, _)) = candidates.get(k) else {
-            fresh_slots.push((node_id, slot));
+            if (fresh_slots.len() as u32) < fresh {
+                fresh_slots.push((node_id, slot));
+                fresh_behind += usize::from(k >= behind_from);
+            }
             continue;
         };
+        if k >= behind_from {
+            behind_ids.insert(*id);
+        }
         match per_node.iter_mut().find(|(n, _)| *n == node_id) {
             Some((_, list)) => list.push((*id, slot)),
             None => per_node.push((node_id, vec![(*id, slot)])),
         }
     }
-    let mut out = Placement::default();
+    let mut out = Placement {
+        behind: fresh_behind,
+        ..Placement::default()
+    };
     let mut per_task: Vec<(Uuid, u64)> = Vec::new();
     for (node_id, list) in &per_node {
         let claimed = claim(txn, *node_id, list).await?;
@@ -209,6 +258,7 @@ pub async fn place_with(
         let mut on_node = Vec::with_capacity(claimed.len());
         for (id, instance_id, attempts) in claimed {
             out.placed += 1;
+            out.behind += usize::from(behind_ids.contains(&id));
             let task_id = task_of[&id];
             match per_task.iter_mut().find(|(t, _)| *t == task_id) {
                 Some((_, n)) => *n += 1,
@@ -310,6 +360,10 @@ pub async fn deliver(
             .metrics
             .instances_dispatched
             .inc_by(placement.placed as u64);
+        state
+            .metrics
+            .instances_queued_behind
+            .inc_by(placement.behind as u64);
     }
     dispatched
 }

@@ -366,14 +366,45 @@ pub(super) async fn retry_limits(
 }
 
 /// Whether a failed attempt of `inst` may run again: under its per-instance limit and under
-/// the task's total (the retries its instances have taken, from the task's counter).
+/// the task's total (the retries its instances have taken, from the task's counter, and
+/// those granted and not started yet).
 async fn retry_allowed(
     db: &impl ConnectionTrait,
     t: &task::Model,
     inst: &instance::Model,
 ) -> ApiResult<bool> {
     let limits = retry_limits(db, t).await?;
-    Ok(retry_allowed_by(limits, inst.attempts, t.retries_used))
+    let pending = match limits.1 {
+        Some(_) => granted_retries(db, t.id, &[inst.id]).await?,
+        None => 0,
+    };
+    Ok(retry_allowed_by(
+        limits,
+        inst.attempts,
+        t.retries_used + pending,
+    ))
+}
+
+/// Retries of a task granted and not started yet: its instances back in the queue, or
+/// placed, after an attempt (a retry counts in `retries_used` when it starts). Without
+/// them two instances failing before either retry starts would both take the last retry
+/// of the task. `except`: instances the caller decides about itself.
+pub(super) async fn granted_retries(
+    db: &impl ConnectionTrait,
+    task_id: Uuid,
+    except: &[Uuid],
+) -> ApiResult<i32> {
+    let mut query = instance::Entity::find()
+        .filter(instance::Column::TaskId.eq(task_id))
+        .filter(instance::Column::State.is_in([
+            InstanceState::Queued.as_str(),
+            InstanceState::Assigned.as_str(),
+        ]))
+        .filter(instance::Column::Attempts.gte(1));
+    if !except.is_empty() {
+        query = query.filter(instance::Column::Id.is_not_in(except.iter().copied()));
+    }
+    Ok(query.count(db).await? as i32)
 }
 
 /// The retry rule itself: an instance at attempt `attempts` may run again while it is under

@@ -29,8 +29,14 @@ pub async fn submit(state: &AppState, tenant_id: Uuid, body: TaskBody) -> ApiRes
     let target = tasks::target_in(&txn, tenant_id, &new).await?;
     let placing = !target.waiting && named_pool == Some(target.pool.id);
     let (mut placement, slots) = if placing {
-        let (placement, slots) =
-            dispatch::place_with(&txn, target.pool.id, new.now, new.instance_count()).await?;
+        let (placement, slots) = dispatch::place_with(
+            &txn,
+            target.pool.id,
+            new.now,
+            new.instance_count(),
+            state.queue_depth(target.pool.id),
+        )
+        .await?;
         (Some(placement), slots)
     } else {
         (None, Vec::new())

@@ -492,6 +492,7 @@ async fn report(
     };
     let txn = crate::db::write(&state.db).await?;
     let applied = batch::apply(&txn, now, node_id, &batch).await?;
+    state.note_ends(pool_id, applied.quick_ends, applied.ends);
     // On PostgreSQL the refill takes a transaction of its own: the batch has locked its
     // tasks, and a placement locks nodes before tasks, the order every other writer keeps.
     // SQLite runs one writer at a time, so there the refill shares the batch's commit.
@@ -502,7 +503,9 @@ async fn report(
         crate::db::write(&state.db).await?
     };
     let placement = match &refilling {
-        Some(_) => Some(engine::dispatch::place_in(&txn, pool_id, now).await?),
+        Some(_) => {
+            Some(engine::dispatch::place_in(&txn, pool_id, now, state.queue_depth(pool_id)).await?)
+        }
         None => None,
     };
     // A node the refill gave nothing and that has nothing left is idle from now.

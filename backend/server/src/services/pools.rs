@@ -563,7 +563,13 @@ async fn snapshots_in(
         let counts: Vec<(Option<Uuid>, i64)> = instance::Entity::find()
             .select_only()
             .column(instance::Column::NodeId)
-            .column_as(instance::Column::Id.count(), "busy")
+            // Slots, not instances: one may wait behind the one running on its slot.
+            .column_as(
+                sea_orm::sea_query::ExprTrait::count_distinct(sea_orm::sea_query::Expr::col(
+                    instance::Column::SlotIndex,
+                )),
+                "busy",
+            )
             .filter(instance::Column::NodeId.is_in(node_chunk.iter().copied()))
             .filter(instance::Column::State.is_in([
                 InstanceState::Assigned.as_str(),
@@ -830,10 +836,13 @@ pub async fn nodes_json(db: &impl ConnectionTrait, pool_id: Uuid) -> ApiResult<V
     Ok(nodes
         .iter()
         .map(|n| {
-            node_json(
-                n,
-                busy.iter().filter(|i| i.node_id == Some(n.id)).count() as u32,
-            )
+            // Slots, not instances: one may wait behind the one running on its slot.
+            let slots: std::collections::BTreeSet<Option<i32>> = busy
+                .iter()
+                .filter(|i| i.node_id == Some(n.id))
+                .map(|i| i.slot_index)
+                .collect();
+            node_json(n, slots.len() as u32)
         })
         .collect())
 }

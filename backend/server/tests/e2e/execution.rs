@@ -289,3 +289,121 @@ async fn a_waiting_poll_is_handed_the_work_its_submit_placed() {
     app.check_invariants().await;
     app.stop().await;
 }
+
+/// Lines of a file the instances append their `INSTANCE_ID` to, as numbers, sorted.
+fn ran_ids(log: &std::path::Path) -> Vec<u32> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let mut ids: Vec<u32> = text
+        .lines()
+        .map(|l| l.trim().parse().expect("an instance id per line"))
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+/// A pool of one node × 2 slots that has just run short instances, so that the server
+/// queues further short ones behind its busy slots.
+async fn pool_known_for_short_instances(app: &crate::helpers::TestApp, name: &str) -> String {
+    let api = &app.api;
+    let mut body = pool_body(name, 1);
+    body["multiSlotsSettings"] = json!({"slotsPerNode": 2});
+    let pool = api.create_pool(&body).await;
+    api.wait_ready_nodes(&pool, 1).await;
+    api.wait_pool_state(&pool, "FullyExecuting").await;
+    let warm = api.submit_task(&task_body("warm", &pool, 8, "true")).await;
+    let t = api.wait_task_finished(&warm, WAIT).await;
+    assert_eq!(t["state"], "Success", "{t}");
+    pool
+}
+
+/// Short instances are queued behind the busy slots of their node, so that the next one
+/// starts the moment a slot frees, without a round trip; each still runs exactly once, and
+/// the executions of one slot never overlap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_instances_wait_behind_busy_slots_and_each_runs_once() {
+    const INSTANCES: u32 = 120;
+    let app = spawn_app(None).await;
+    let api = &app.api;
+    let pool = pool_known_for_short_instances(&app, "behind").await;
+    let log = app.data_dir.join("ran.log");
+    let cmd = format!("echo $INSTANCE_ID >> {}", log.display());
+    let task = api
+        .submit_task(&task_body("burst", &pool, INSTANCES, &cmd))
+        .await;
+    let t = api.wait_task_finished(&task, WAIT).await;
+    assert_eq!(t["state"], "Success", "{t}");
+    assert!(
+        app.state.metrics.instances_queued_behind.get() > 0,
+        "no instance was queued behind a busy slot"
+    );
+    assert_eq!(ran_ids(&log), (0..INSTANCES).collect::<Vec<_>>());
+    let execs = app.executions(&task).await;
+    assert_eq!(execs.len(), INSTANCES as usize);
+    let mut per_slot: BTreeMap<(Uuid, i32), Vec<_>> = BTreeMap::new();
+    for e in &execs {
+        assert!((0..2).contains(&e.slot_index), "slot out of 0..2: {e:?}");
+        per_slot
+            .entry((e.node_id, e.slot_index))
+            .or_default()
+            .push(e.clone());
+    }
+    for (slot, list) in &per_slot {
+        // At most one at a time (a start and an end in one batch make an empty interval).
+        assert!(
+            max_overlap(&closed_intervals(list)) <= 1,
+            "two executions overlap on slot {slot:?}: {list:?}"
+        );
+    }
+    // The node's busy slots never count the instances waiting behind them.
+    let nodes = api.nodes(&pool).await;
+    assert!(nodes.iter().all(|n| n["busySlots"] == 0), "{nodes:?}");
+    app.stop().await;
+}
+
+/// An instance aborted while it waits behind its slot never starts: only those that held
+/// slots ran, and the task ends Cancelled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_aborted_while_it_waits_behind_its_slot_never_starts() {
+    let app = spawn_app(None).await;
+    let api = &app.api;
+    let pool = pool_known_for_short_instances(&app, "behind-abort").await;
+    let before = app.state.metrics.instances_queued_behind.get();
+    let log = app.data_dir.join("ran.log");
+    let cmd = format!("echo $INSTANCE_ID >> {}; sleep 30", log.display());
+    let task = api.submit_task(&task_body("long", &pool, 4, &cmd)).await;
+    crate::helpers::wait_for("2 instances running, 2 waiting", WAIT, || async {
+        let running = app
+            .instances(&task)
+            .await
+            .iter()
+            .filter(|i| i.state == "Executing")
+            .count();
+        let ran = ran_ids(&log).len();
+        if running == 2 && ran == 2 {
+            Ok(())
+        } else {
+            Err(format!("{running} running, {ran} started"))
+        }
+    })
+    .await;
+    assert_eq!(
+        app.state.metrics.instances_queued_behind.get() - before,
+        2,
+        "the 2 instances without a free slot should wait behind the busy ones"
+    );
+    let (status, answer) = api
+        .call(reqwest::Method::POST, &format!("/tasks/{task}/abort"), None)
+        .await
+        .expect("abort");
+    assert_eq!(status, 200, "{answer}");
+    let t = api.wait_task_finished(&task, WAIT).await;
+    assert_eq!(t["state"], "Cancelled", "{t}");
+    let instances = app.instances(&task).await;
+    assert!(
+        instances.iter().all(|i| i.state == "Cancelled"),
+        "{instances:?}"
+    );
+    assert_eq!(ran_ids(&log).len(), 2, "a waiting instance was started");
+    assert_eq!(app.executions(&task).await.len(), 2);
+    app.stop().await;
+}

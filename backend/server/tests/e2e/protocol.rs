@@ -67,51 +67,14 @@ async fn a_batch_is_answered_report_by_report_and_refills_in_its_answer() {
     pool["multiSlotsSettings"] = json!({"slotsPerNode": 4});
     let pool = api.create_pool(&pool).await;
 
-    let nodes_dir = app.data_dir.join("nodes");
-    let token = wait_for("the stand-in agent's node token", WAIT, || {
-        let nodes_dir = nodes_dir.clone();
-        async move {
-            let found = std::fs::read_dir(&nodes_dir)
-                .into_iter()
-                .flatten()
-                .flatten()
-                .find_map(|e| std::fs::read_to_string(e.path().join("token")).ok());
-            found.ok_or_else(|| "no token yet".to_owned())
-        }
-    })
-    .await;
-    let node = HandNode {
-        base: api.base.clone(),
-        token,
-        http: reqwest::Client::new(),
-    };
-    let (status, _) = node.post("/register", &json!({"pid": 1})).await;
-    assert_eq!(status, 200, "register");
+    let node = registered_hand_node(&app).await;
 
     let mut body = task_body("hand-task", &pool, 3, "true");
     body["retrySettings"] = json!({"maxPerInstanceRetries": 1});
     let task = api.submit_task(&body).await;
 
     // The three instances reach the node's poll (dispatch runs beside the submit).
-    let mut assigned: Vec<Value> = Vec::new();
-    let deadline = std::time::Instant::now() + WAIT;
-    while assigned.len() < 3 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "3 assignments, got {assigned:?}"
-        );
-        let (status, answer) = node.post("/poll", &json!({"running": []})).await;
-        assert_eq!(status, 200, "poll");
-        for a in answer["assignments"].as_array().expect("assignments") {
-            if !assigned
-                .iter()
-                .any(|b| b["instanceUuid"] == a["instanceUuid"])
-            {
-                assigned.push(a.clone());
-            }
-        }
-    }
-    assigned.sort_by_key(|a| a["instanceId"].as_u64());
+    let assigned = poll_assignments(&node, 3).await;
     let id = |i: usize| {
         assigned[i]["instanceUuid"]
             .as_str()
@@ -228,5 +191,116 @@ async fn a_batch_is_answered_report_by_report_and_refills_in_its_answer() {
     assert_eq!(status, 400, "{answer}");
     assert!(answer.to_string().contains("reports"), "{answer}");
 
+    app.stop().await;
+}
+
+/// The stand-in agent's node, registered by the test.
+async fn registered_hand_node(app: &TestApp) -> HandNode {
+    let nodes_dir = app.data_dir.join("nodes");
+    let token = wait_for("the stand-in agent's node token", WAIT, || {
+        let nodes_dir = nodes_dir.clone();
+        async move {
+            let found = std::fs::read_dir(&nodes_dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .find_map(|e| std::fs::read_to_string(e.path().join("token")).ok());
+            found.ok_or_else(|| "no token yet".to_owned())
+        }
+    })
+    .await;
+    let node = HandNode {
+        base: app.api.base.clone(),
+        token,
+        http: reqwest::Client::new(),
+    };
+    let (status, _) = node.post("/register", &json!({"pid": 1})).await;
+    assert_eq!(status, 200, "register");
+    node
+}
+
+/// Polls until `count` distinct assignments came, sorted by instance id.
+async fn poll_assignments(node: &HandNode, count: usize) -> Vec<Value> {
+    let mut assigned: Vec<Value> = Vec::new();
+    let deadline = std::time::Instant::now() + WAIT;
+    while assigned.len() < count {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{count} assignments, got {assigned:?}"
+        );
+        let (status, answer) = node.post("/poll", &json!({"running": []})).await;
+        assert_eq!(status, 200, "poll");
+        for a in answer["assignments"].as_array().expect("assignments") {
+            if !assigned
+                .iter()
+                .any(|b| b["instanceUuid"] == a["instanceUuid"])
+            {
+                assigned.push(a.clone());
+            }
+        }
+    }
+    assigned.sort_by_key(|a| a["instanceId"].as_u64());
+    assigned
+}
+
+/// A task's total retry limit counts the retries granted and not started yet: two
+/// instances failing before either retry starts (in one batch, or in two) take one retry
+/// between them, not one each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_total_retry_limit_counts_retries_granted_but_not_started() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let app = spawn_app_with_agent(None, stand_in_agent(tmp.path())).await;
+    let api = &app.api;
+    let mut pool = pool_body("hand-retries", 1);
+    pool["multiSlotsSettings"] = json!({"slotsPerNode": 4});
+    let pool = api.create_pool(&pool).await;
+    let node = registered_hand_node(&app).await;
+    let mut body = task_body("capped", &pool, 3, "exit 1");
+    body["retrySettings"] = json!({"maxPerInstanceRetries": 5, "maxTotalRetries": 1});
+    let task = api.submit_task(&body).await;
+    let assigned = poll_assignments(&node, 3).await;
+    let id = |i: usize| {
+        assigned[i]["instanceUuid"]
+            .as_str()
+            .expect("uuid")
+            .to_owned()
+    };
+    let (a, b, c) = (id(0), id(1), id(2));
+    let failed = |uuid: &str| {
+        json!([
+            {"kind": "started", "instanceUuid": uuid, "attempt": 1},
+            {"kind": "finished", "instanceUuid": uuid, "attempt": 1, "exitCode": 1},
+        ])
+    };
+    let batch = |reports: Vec<Value>| {
+        let reports: Vec<Value> = reports
+            .into_iter()
+            .flat_map(|r| r.as_array().expect("reports").clone())
+            .collect();
+        json!({"reports": reports})
+    };
+    // a and b fail in one batch: only a is retried.
+    let (status, answer) = node
+        .post("/report", &batch(vec![failed(&a), failed(&b)]))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(statuses(&answer), vec![200, 200, 200, 200], "{answer}");
+    // c fails while a's retry has not started: no retry is left for it.
+    let (status, answer) = node.post("/report", &batch(vec![failed(&c)])).await;
+    assert_eq!(status, 200, "{answer}");
+    let rows = app.instances(&task).await;
+    let state_of = |uuid: &str| {
+        rows.iter()
+            .find(|i| i.id.to_string() == uuid)
+            .map(|i| i.state.clone())
+            .expect("instance row")
+    };
+    assert!(
+        ["Queued", "Assigned"].contains(&state_of(&a).as_str()),
+        "a's retry: {rows:?}"
+    );
+    assert_eq!(state_of(&b), "Failed", "{rows:?}");
+    assert_eq!(state_of(&c), "Failed", "{rows:?}");
+    app.check_invariants().await;
     app.stop().await;
 }
