@@ -82,7 +82,7 @@ pub async fn run(state: &AppState) -> anyhow::Result<Bootstrapped> {
                 .await?;
             let token = match existing {
                 None => {
-                    let txn = crate::db::write(&state.db).await?;
+                    let txn = state.write().await?;
                     let (_, issued) =
                         accounts::create_tenant_in(&txn, &state.keys, DEFAULT_TENANT, true, now)
                             .await

@@ -11,7 +11,30 @@ use sea_orm::{
     TransactionOptions, TransactionTrait,
 };
 
+/// The connections of a server: `read` for everything outside a write transaction, and
+/// `write` for write transactions (`write`, `in_write`).
+///
+/// On SQLite the writer is a connection of its own. SQLite has one writer at a time anyway;
+/// a connection keeps its page cache only while no other connection changes the database,
+/// so with every write transaction on the same connection its cache stays warm, where
+/// rotating over the pool made each transaction read its pages from the file again. On
+/// PostgreSQL both are the same pool.
+pub async fn connect_pair(url: &str) -> anyhow::Result<(DatabaseConnection, DatabaseConnection)> {
+    let read = connect(url).await?;
+    let write = if url.starts_with("sqlite:") {
+        connect_with(url, 1).await?
+    } else {
+        read.clone()
+    };
+    Ok((read, write))
+}
+
 pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
+    connect_with(url, 4).await
+}
+
+/// `sqlite_connections`: the pool's size on SQLite (PostgreSQL pools have 16).
+async fn connect_with(url: &str, sqlite_connections: u32) -> anyhow::Result<DatabaseConnection> {
     let sqlite = url.starts_with("sqlite:");
     let mut options = ConnectOptions::new(url.to_owned());
     options
@@ -20,9 +43,9 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(30));
     if sqlite {
-        // One writer at a time in SQLite: a small pool avoids lock storms; WAL lets readers on.
+        // One writer at a time in SQLite: small pools avoid lock storms; WAL lets readers on.
         options
-            .max_connections(4)
+            .max_connections(sqlite_connections)
             .min_connections(1)
             .map_sqlx_sqlite_opts(|o| {
                 o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)

@@ -31,8 +31,8 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         std::fs::create_dir_all(&settings.data_dir)?;
-        let db = crate::db::connect(&settings.database_url()).await?;
-        crate::db::migrate(&db).await?;
+        let (db, writer) = crate::db::connect_pair(&settings.database_url()).await?;
+        crate::db::migrate(&writer).await?;
         let secret = bootstrap::signing_secret(&settings.data_dir)?;
         let last_seq = task::Entity::find()
             .select_only()
@@ -58,6 +58,7 @@ impl Application {
         ));
         let state = web::Data::new(AppState::new(
             db,
+            writer,
             settings.clone(),
             JwtKeys::from_secret(&secret),
             launcher,

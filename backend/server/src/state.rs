@@ -46,7 +46,10 @@ struct Inherited {
 }
 
 pub struct AppState {
+    /// Reads, and writes outside a transaction.
     pub db: DatabaseConnection,
+    /// Write transactions (see `db::connect_pair`): `state.write()`, `db::in_write`.
+    pub writer: DatabaseConnection,
     pub clock: Arc<dyn Clock>,
     pub keys: JwtKeys,
     pub settings: Settings,
@@ -94,6 +97,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(
         db: DatabaseConnection,
+        writer: DatabaseConnection,
         settings: Settings,
         keys: JwtKeys,
         launcher: Arc<dyn Launcher>,
@@ -102,6 +106,7 @@ impl AppState {
     ) -> Self {
         AppState {
             db,
+            writer,
             clock: settings.clock.clone(),
             keys,
             settings,
@@ -162,6 +167,11 @@ impl AppState {
         } else {
             0
         }
+    }
+
+    /// Begins a write transaction on the writer connection (see `db::write`).
+    pub async fn write(&self) -> Result<sea_orm::DatabaseTransaction, sea_orm::DbErr> {
+        crate::db::write(&self.writer).await
     }
 
     /// Announces a committed change on the feed, stamped with the clock's now.

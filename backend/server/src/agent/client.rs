@@ -70,12 +70,19 @@ pub async fn run_then(then: &mut Then<'_>) {
     }
 }
 
+/// How long a report waits for others to join its batch while the node has work queued
+/// behind its slots (see `Client::set_linger`).
+const LINGER: Duration = Duration::from_millis(2);
+
 /// Reports of one batch, at most (the server's limit).
 const MAX_BATCH: usize = 1000;
 
 pub struct Client {
     /// `/started` and `/finished` reports waiting to be sent together (`/report`).
     pending: Mutex<Vec<Pending>>,
+    /// The node has work waiting behind its busy slots: no slot waits for a report's answer,
+    /// so a report lingers (`LINGER`) for others to join its batch.
+    linger: AtomicBool,
     /// Held by whoever is sending a batch; the others wait for it, then find their answer
     /// or send what has gathered meanwhile (group commit).
     sending: tokio::sync::Mutex<()>,
@@ -111,6 +118,7 @@ impl Client {
             .build()?;
         Ok(Self {
             pending: Mutex::new(Vec::new()),
+            linger: AtomicBool::new(false),
             sending: tokio::sync::Mutex::new(()),
             unbatched: AtomicBool::new(false),
             http,
@@ -122,6 +130,12 @@ impl Client {
             exit,
             refills,
         })
+    }
+
+    /// Whether reports may linger: true while work waits behind the node's busy slots, so
+    /// that no slot waits for the answer of the batch being gathered.
+    pub fn set_linger(&self, linger: bool) {
+        self.linger.store(linger, Ordering::Relaxed);
     }
 
     /// True once the server has been silent for longer than `--give-up-after-seconds`.
@@ -243,6 +257,9 @@ impl Client {
             }
         }
         run_then(then).await;
+        if self.linger.load(Ordering::Relaxed) {
+            tokio::time::sleep(LINGER).await;
+        }
         let mut last = answers.pop()?;
         loop {
             let _sending = self.sending.lock().await;

@@ -37,10 +37,10 @@ pub async fn apply(node: &Arc<Node>, directives: Directives) -> Applied {
     }
     let admission = {
         let slots = node.registration.slots;
-        node.instances
-            .lock()
-            .await
-            .admit(directives.assignments, &directives.cancel, slots)
+        let mut instances = node.instances.lock().await;
+        let admission = instances.admit(directives.assignments, &directives.cancel, slots);
+        node.client.set_linger(instances.has_waiting());
+        admission
     };
     if admission.duplicates > 0 {
         tracing::debug!(
@@ -82,11 +82,12 @@ fn start(node: &Arc<Node>, assignment: Assignment) {
 /// After a process exited: starts what waited for its slot, at once (no round trip), and
 /// reports as cancelled, without a process, what was cancelled while it waited.
 pub async fn start_waiting(node: &Arc<Node>) {
-    let next = node
-        .instances
-        .lock()
-        .await
-        .next_to_start(node.registration.slots);
+    let next = {
+        let mut instances = node.instances.lock().await;
+        let next = instances.next_to_start(node.registration.slots);
+        node.client.set_linger(instances.has_waiting());
+        next
+    };
     for (assignment, cancelled) in next {
         if cancelled {
             let span = tracing::info_span!(

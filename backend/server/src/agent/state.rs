@@ -73,6 +73,12 @@ impl Instances {
         self.running.values().filter(|i| i.holds_slot()).count()
     }
 
+    /// Whether assignments wait behind busy slots: the node has work for its next free slots
+    /// without asking the server.
+    pub fn has_waiting(&self) -> bool {
+        !self.waiting.is_empty()
+    }
+
     /// Whether a live process holds `slot`.
     fn slot_taken(&self, slot: i64) -> bool {
         self.running

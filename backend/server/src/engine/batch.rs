@@ -384,7 +384,8 @@ fn start(
         }
     }
     starts.push(instance_execution::ActiveModel {
-        id: Set(Uuid::new_v4()),
+        // Time-ordered, as every execution id: appended to the index, not scattered.
+        id: Set(Uuid::now_v7()),
         tenant_id: Set(i.tenant_id),
         pool_id: Set(i.pool_id),
         node_id: Set(node_id),

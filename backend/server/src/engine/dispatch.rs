@@ -40,7 +40,7 @@ pub async fn dispatch_pool(state: &AppState, pool_id: Uuid) -> ApiResult<Dispatc
         return Ok(Dispatched::default());
     }
     let now = state.clock.now();
-    let txn = crate::db::write(&state.db).await?;
+    let txn = state.write().await?;
     let placement = place_in(&txn, pool_id, now, state.queue_depth(pool_id)).await?;
     txn.commit().await?;
     Ok(deliver(state, pool_id, placement, None).await)

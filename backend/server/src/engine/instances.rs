@@ -91,7 +91,7 @@ pub async fn started(
     id: Uuid,
     attempt: Option<i32>,
 ) -> ApiResult<()> {
-    let txn = crate::db::write(&state.db).await?;
+    let txn = state.write().await?;
     let progress = started_in(&txn, state.clock.now(), node_id, id, attempt).await?;
     txn.commit().await?;
     if let Some(t) = progress {
@@ -131,7 +131,7 @@ pub async fn started_in(
     active.attempts = Set(attempt);
     active.update(txn).await?;
     instance_execution::ActiveModel {
-        id: Set(Uuid::new_v4()),
+        id: Set(Uuid::now_v7()),
         tenant_id: Set(inst.tenant_id),
         pool_id: Set(inst.pool_id),
         node_id: Set(node_id),
@@ -169,7 +169,7 @@ pub async fn output(
     if stdout.is_empty() && stderr.is_empty() {
         return Ok(());
     }
-    let txn = crate::db::write(&state.db).await?;
+    let txn = state.write().await?;
     let inst = load_for_node(&txn, node_id, id).await?;
     let mut active = inst.clone().into_active_model();
     with_output(&mut active, &inst, stdout, stderr);
@@ -195,7 +195,7 @@ pub async fn finished(
     report: Finish<'_>,
 ) -> ApiResult<()> {
     let now = state.clock.now();
-    let txn = crate::db::write(&state.db).await?;
+    let txn = state.write().await?;
     let changes = finished_in(&txn, now, node_id, id, report).await?;
     txn.commit().await?;
     for (tenant, change) in changes {

@@ -186,7 +186,7 @@ async fn repair_stranded(state: &AppState) -> crate::error::ApiResult<usize> {
     let mut repaired = 0;
     let mut pools: Vec<Uuid> = Vec::new();
     for inst in stranded {
-        let txn = crate::db::write(&state.db).await?;
+        let txn = state.write().await?;
         if instances::lose_instance(&txn, &inst, now, false).await? {
             progress::refresh_task_state(&txn, inst.task_id, now).await?;
             repaired += 1;

@@ -125,7 +125,7 @@ pub async fn request_nodes(state: &AppState, pool: &pool::Model, count: u32) -> 
 /// The agent registered: the node is Ready and billed from now on.
 pub async fn mark_ready(state: &AppState, node_id: Uuid) -> ApiResult<node::Model> {
     let now = state.clock.now();
-    let txn = crate::db::write(&state.db).await?;
+    let txn = state.write().await?;
     let n = node::Entity::find_by_id(node_id)
         .lock_exclusive()
         .one(&txn)
@@ -142,7 +142,7 @@ pub async fn mark_ready(state: &AppState, node_id: Uuid) -> ApiResult<node::Mode
             .map(|p| p.price_per_slot_hour)
             .unwrap_or_else(|_| "0".into());
         usage_interval::ActiveModel {
-            id: Set(Uuid::new_v4()),
+            id: Set(Uuid::now_v7()),
             tenant_id: Set(n.tenant_id),
             pool_id: Set(n.pool_id),
             node_id: Set(n.id),
@@ -193,7 +193,7 @@ pub async fn end_node(
     consume_retry: bool,
 ) -> ApiResult<Option<node::Model>> {
     let now = state.clock.now();
-    let txn = crate::db::write(&state.db).await?;
+    let txn = state.write().await?;
     let Some(n) = node::Entity::find_by_id(node_id)
         .lock_exclusive()
         .one(&txn)
@@ -317,7 +317,7 @@ pub async fn release(state: &AppState, node_id: Uuid) -> ApiResult<()> {
 /// state of whichever read first.
 pub async fn refresh_pool_state(state: &AppState, pool_id: Uuid) -> ApiResult<()> {
     let now = state.clock.now();
-    let txn = crate::db::write(&state.db).await?;
+    let txn = state.write().await?;
     let Some(p) = pool::Entity::find_by_id(pool_id)
         .lock_exclusive()
         .one(&txn)

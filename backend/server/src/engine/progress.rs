@@ -168,7 +168,7 @@ pub async fn settle_dependencies(state: &AppState, pool_id: Uuid) -> ApiResult<(
         }
         let now = state.clock.now();
         if let Some(why) = broken {
-            let txn = crate::db::write(&state.db).await?;
+            let txn = state.write().await?;
             let mut deps = t.dependencies.clone();
             deps["state"] = json!("dependencyConditionsNotFulfilled");
             let mut active = t.clone().into_active_model();
@@ -181,7 +181,7 @@ pub async fn settle_dependencies(state: &AppState, pool_id: Uuid) -> ApiResult<(
         } else if fulfilled {
             let mut deps = t.dependencies.clone();
             deps["state"] = json!("dependencyConditionsFulfilled");
-            let txn = crate::db::write(&state.db).await?;
+            let txn = state.write().await?;
             let task_id = t.id;
             let mut active = t.into_active_model();
             active.dependencies = Set(deps);

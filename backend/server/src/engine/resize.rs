@@ -112,7 +112,7 @@ async fn write_unwritten(state: &AppState, counts: Vec<crate::schedule::Unwritte
             .push(u.decision);
     }
     let written = async {
-        let txn = crate::db::write(&state.db).await?;
+        let txn = state.write().await?;
         for ((evaluations, at), ids) in groups {
             for chunk in ids.chunks(500) {
                 scaling_decision::Entity::update_many()

@@ -25,7 +25,7 @@ pub async fn submit(state: &AppState, tenant_id: Uuid, body: TaskBody) -> ApiRes
         Some(lock) => Some(lock.lock().await),
         None => None,
     };
-    let txn = crate::db::write(&state.db).await?;
+    let txn = state.write().await?;
     let target = tasks::target_in(&txn, tenant_id, &new).await?;
     let placing = !target.waiting && named_pool == Some(target.pool.id);
     let (mut placement, slots) = if placing {

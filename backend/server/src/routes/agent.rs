@@ -490,7 +490,7 @@ async fn report(
     } else {
         None
     };
-    let txn = crate::db::write(&state.db).await?;
+    let txn = state.write().await?;
     let applied = batch::apply(&txn, now, node_id, &batch).await?;
     state.note_ends(pool_id, applied.quick_ends, applied.ends);
     // On PostgreSQL the refill takes a transaction of its own: the batch has locked its
@@ -500,7 +500,7 @@ async fn report(
         txn
     } else {
         txn.commit().await?;
-        crate::db::write(&state.db).await?
+        state.write().await?
     };
     let placement = match &refilling {
         Some(_) => {

@@ -144,7 +144,7 @@ pub async fn create_tenant(state: &AppState, body: TenantBody) -> ApiResult<Valu
         ));
     }
     let now = state.clock.now();
-    let txn = crate::db::write(&state.db).await?;
+    let txn = state.write().await?;
     let (t, token) = create_tenant_in(
         &txn,
         &state.keys,

@@ -101,7 +101,7 @@ fn set_state(
 /// Cancels the job's unfinished tasks; the job completes once none runs.
 pub async fn terminate(state: &AppState, tenant_id: Uuid, id: Uuid) -> ApiResult<job::Model> {
     let now = state.clock.now();
-    crate::db::in_write(&state.db, |txn| {
+    crate::db::in_write(&state.writer, |txn| {
         Box::pin(async move {
             let current = load(txn, tenant_id, id).await?;
             if current.state != ACTIVE {
@@ -143,7 +143,7 @@ pub async fn delete(
     force: bool,
 ) -> ApiResult<Option<Uuid>> {
     let now = state.clock.now();
-    crate::db::in_write(&state.db, |txn| {
+    crate::db::in_write(&state.writer, |txn| {
             Box::pin(async move {
                 let job = load(txn, tenant_id, id).await?;
                 let tasks = tasks_of(txn, id).await?;

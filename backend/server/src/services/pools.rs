@@ -158,7 +158,7 @@ pub async fn create(state: &AppState, tenant_id: Uuid, body: PoolBody) -> ApiRes
     let now = state.clock.now();
     // Counted and inserted in one write transaction: two requests cannot both take the
     // last pool of a quota.
-    let txn = crate::db::write(db).await?;
+    let txn = state.write().await?;
     super::quotas::check_new_pool(&txn, tenant_id).await?;
     let row = pool::ActiveModel {
         id: Set(Uuid::new_v4()),
@@ -373,7 +373,7 @@ async fn cancel_pool_tasks(
 
 pub async fn close(state: &AppState, tenant_id: Uuid, id: Uuid) -> ApiResult<pool::Model> {
     let now = state.clock.now();
-    let closed = crate::db::in_write(&state.db, |txn| {
+    let closed = crate::db::in_write(&state.writer, |txn| {
         Box::pin(async move {
             let current = load(txn, tenant_id, id).await?;
             let mut next = pool_transition(state_of(&current), &PoolEvent::Close)?;
@@ -401,7 +401,7 @@ pub async fn close(state: &AppState, tenant_id: Uuid, id: Uuid) -> ApiResult<poo
 /// readable; its nodes are terminated by the engine. The row stays for the tasks and billing.
 pub async fn delete(state: &AppState, tenant_id: Uuid, id: Uuid) -> ApiResult<()> {
     let now = state.clock.now();
-    crate::db::in_write(&state.db, |txn| {
+    crate::db::in_write(&state.writer, |txn| {
         Box::pin(async move {
             let current = load(txn, tenant_id, id).await?;
             let next = pool_transition(state_of(&current), &PoolEvent::Delete)?;

@@ -233,7 +233,7 @@ pub fn new_task(state: &AppState, body: TaskBody) -> ApiResult<NewTask> {
     )?;
     let echo = echoed(&body.rest, ECHOED_KEYS);
     Ok(NewTask {
-        id: Uuid::new_v4(),
+        id: Uuid::now_v7(),
         seq: state.next_seq(),
         now: state.clock.now(),
         name,
@@ -344,7 +344,9 @@ pub async fn insert_in(
     for (offset, chunk) in ids.chunks(INSERT_CHUNK).enumerate() {
         let mut rows = Vec::with_capacity(chunk.len());
         for (k, &i) in chunk.iter().enumerate() {
-            let id = Uuid::new_v4();
+            // Time-ordered: a task's instances are appended to the primary key's index in
+            // order instead of scattered over its pages.
+            let id = Uuid::now_v7();
             let slot = slots.get(offset * INSERT_CHUNK + k).copied();
             if let Some((node_id, slot_index)) = slot {
                 on_slots.push((node_id, slot_index, id, i as i32));
@@ -693,7 +695,7 @@ pub async fn abort_in(
 
 pub async fn abort(state: &AppState, tenant_id: Uuid, id: Uuid) -> ApiResult<task::Model> {
     let now = state.clock.now();
-    let t = crate::db::in_write(&state.db, |txn| {
+    let t = crate::db::in_write(&state.writer, |txn| {
         Box::pin(async move {
             let t = load(txn, tenant_id, id).await?;
             abort_in(txn, &t, now).await
@@ -725,7 +727,7 @@ pub async fn delete_in(
 /// Deletes a task; answers its pool, whose nodes may have instances to stop.
 pub async fn delete(state: &AppState, tenant_id: Uuid, id: Uuid) -> ApiResult<Uuid> {
     let now = state.clock.now();
-    crate::db::in_write(&state.db, |txn| {
+    crate::db::in_write(&state.writer, |txn| {
         Box::pin(async move {
             let t = load(txn, tenant_id, id).await?;
             delete_in(txn, &t, now).await?;
