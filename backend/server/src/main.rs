@@ -43,7 +43,7 @@ enum Command {
         /// Instances that may wait on a node behind the one running on a busy slot, so that
         /// the slot is refilled the moment it frees (only in pools whose instances are
         /// short, under 250 ms); 0 turns it off.
-        #[arg(long, env = "HEARTH_QUEUE_BEHIND_SLOT", default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=8))]
+        #[arg(long, env = "HEARTH_QUEUE_BEHIND_SLOT", default_value_t = 4, value_parser = clap::value_parser!(u32).range(0..=8))]
         queue_behind_slot: u32,
     },
     /// Run a node agent: register with the server, run the instances it assigns.

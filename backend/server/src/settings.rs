@@ -55,7 +55,7 @@ impl Settings {
             public_url: None,
             decisions_kept_per_pool: 1000,
             max_live_nodes: default_max_live_nodes(),
-            queue_behind_slot: 2,
+            queue_behind_slot: 4,
         }
     }
 
