@@ -3,13 +3,10 @@
 
 use std::sync::Arc;
 
-use tracing::Instrument;
-
 use super::exit::Exit;
 use super::instance;
 use super::node::Node;
-use super::runner;
-use super::wire::{Assignment, Directives};
+use super::wire::Directives;
 
 /// What became of the assignments of one answer.
 #[derive(Debug, Default)]
@@ -66,36 +63,7 @@ pub async fn apply(node: &Arc<Node>, directives: Directives) -> Applied {
         if node.exit.is_set() {
             break;
         }
-        start(node, assignment);
+        instance::start(node, assignment);
     }
     applied
-}
-
-/// Spawns an admitted instance's process on this thread and supervises it in a task.
-fn start(node: &Arc<Node>, assignment: Assignment) {
-    let span =
-        tracing::info_span!(parent: &node.span, "instance", uuid = %assignment.instance_uuid);
-    let spawned = runner::spawn(&assignment, &node.node_dir);
-    tokio::spawn(instance::run(node.clone(), assignment, spawned).instrument(span));
-}
-
-/// After a process exited: starts what waited for its slot, at once (no round trip), and
-/// reports as cancelled, without a process, what was cancelled while it waited.
-pub async fn start_waiting(node: &Arc<Node>) {
-    let next = {
-        let mut instances = node.instances.lock().await;
-        let next = instances.next_to_start(node.registration.slots);
-        node.client.set_linger(instances.has_waiting());
-        next
-    };
-    for (assignment, cancelled) in next {
-        if cancelled {
-            let span = tracing::info_span!(
-                parent: &node.span, "instance", uuid = %assignment.instance_uuid
-            );
-            tokio::spawn(instance::never_started(node.clone(), assignment).instrument(span));
-        } else if !node.exit.is_set() {
-            start(node, assignment);
-        }
-    }
 }

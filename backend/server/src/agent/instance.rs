@@ -11,12 +11,13 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::client::{Backoff, CallError, Then, run_then};
 use super::node::Node;
 use super::output::{Stream, Utf8Stream};
-use super::runner::{Spawned, exit_report, signal_group};
+use super::runner::{self, Spawned, exit_report, signal_group};
 use super::wire::{Assignment, Finished};
 
 /// How often output is sent while an instance runs (unless 64 KiB pile up before).
@@ -33,6 +34,35 @@ const READ_CHUNK: usize = 16 * 1024;
 const SMALL_READ: usize = 512;
 
 type ExitReport = (Option<i32>, Option<i32>);
+
+/// Spawns an admitted instance's process on this thread and supervises it in a task.
+pub fn start(node: &Arc<Node>, assignment: Assignment) {
+    let span =
+        tracing::info_span!(parent: &node.span, "instance", uuid = %assignment.instance_uuid);
+    let spawned = runner::spawn(&assignment, &node.node_dir);
+    tokio::spawn(run(node.clone(), assignment, spawned).instrument(span));
+}
+
+/// After a process exited: starts what waited for its slot, at once (no round trip), and
+/// reports as cancelled, without a process, what was cancelled while it waited.
+pub async fn start_waiting(node: &Arc<Node>) {
+    let next = {
+        let mut instances = node.instances.lock().await;
+        let next = instances.next_to_start(node.registration.slots);
+        node.client.set_linger(instances.has_waiting());
+        next
+    };
+    for (assignment, cancelled) in next {
+        if cancelled {
+            let span = tracing::info_span!(
+                parent: &node.span, "instance", uuid = %assignment.instance_uuid
+            );
+            tokio::spawn(never_started(node.clone(), assignment).instrument(span));
+        } else if !node.exit.is_set() {
+            start(node, assignment);
+        }
+    }
+}
 
 /// Supervises an instance `runner::spawn` started (or failed to start) and reports it.
 pub async fn run(node: Arc<Node>, assignment: Assignment, spawned: anyhow::Result<Spawned>) {
@@ -58,7 +88,7 @@ pub async fn run(node: Arc<Node>, assignment: Assignment, spawned: anyhow::Resul
     // What waited for this slot starts once this end is queued for the server: its start
     // then reaches the server with this end or after it, so two executions of one slot
     // never overlap in the server's records.
-    let waiting: Then<'_> = Some(Box::pin(super::directives::start_waiting(&node)));
+    let waiting: Then<'_> = Some(Box::pin(start_waiting(&node)));
     reports.finish(exit, waiting).await;
 }
 

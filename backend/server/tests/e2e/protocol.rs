@@ -60,14 +60,8 @@ fn statuses(answer: &Value) -> Vec<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_is_answered_report_by_report_and_refills_in_its_answer() {
-    let tmp = tempfile::tempdir().expect("temp dir");
-    let app = spawn_app_with_agent(None, stand_in_agent(tmp.path())).await;
+    let (_tmp, app, pool, node) = hand_pool("hand").await;
     let api = &app.api;
-    let mut pool = pool_body("hand", 1);
-    pool["multiSlotsSettings"] = json!({"slotsPerNode": 4});
-    let pool = api.create_pool(&pool).await;
-
-    let node = registered_hand_node(&app).await;
 
     let mut body = task_body("hand-task", &pool, 3, "true");
     body["retrySettings"] = json!({"maxPerInstanceRetries": 1});
@@ -75,13 +69,7 @@ async fn a_batch_is_answered_report_by_report_and_refills_in_its_answer() {
 
     // The three instances reach the node's poll (dispatch runs beside the submit).
     let assigned = poll_assignments(&node, 3).await;
-    let id = |i: usize| {
-        assigned[i]["instanceUuid"]
-            .as_str()
-            .expect("uuid")
-            .to_owned()
-    };
-    let (a, b, c) = (id(0), id(1), id(2));
+    let [a, b, c] = instance_uuids(&assigned);
     assert!(assigned.iter().all(|x| x["attempt"] == 1), "{assigned:?}");
     let stranger = Uuid::new_v4().to_string();
 
@@ -194,6 +182,18 @@ async fn a_batch_is_answered_report_by_report_and_refills_in_its_answer() {
     app.stop().await;
 }
 
+/// An application with one pool of one node (4 slots) that the test drives: the stand-in
+/// agent's directory (to keep while the app runs), the app, the pool's uuid, the node.
+async fn hand_pool(name: &str) -> (tempfile::TempDir, TestApp, String, HandNode) {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let app = spawn_app_with_agent(None, stand_in_agent(tmp.path())).await;
+    let mut pool = pool_body(name, 1);
+    pool["multiSlotsSettings"] = json!({"slotsPerNode": 4});
+    let pool = app.api.create_pool(&pool).await;
+    let node = registered_hand_node(&app).await;
+    (tmp, app, pool, node)
+}
+
 /// The stand-in agent's node, registered by the test.
 async fn registered_hand_node(app: &TestApp) -> HandNode {
     let nodes_dir = app.data_dir.join("nodes");
@@ -217,6 +217,16 @@ async fn registered_hand_node(app: &TestApp) -> HandNode {
     let (status, _) = node.post("/register", &json!({"pid": 1})).await;
     assert_eq!(status, 200, "register");
     node
+}
+
+/// The instance uuids of three assignments, in order.
+fn instance_uuids(assigned: &[Value]) -> [String; 3] {
+    [0, 1, 2].map(|i| {
+        assigned[i]["instanceUuid"]
+            .as_str()
+            .expect("uuid")
+            .to_owned()
+    })
 }
 
 /// Polls until `count` distinct assignments came, sorted by instance id.
@@ -248,24 +258,13 @@ async fn poll_assignments(node: &HandNode, count: usize) -> Vec<Value> {
 /// between them, not one each.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_total_retry_limit_counts_retries_granted_but_not_started() {
-    let tmp = tempfile::tempdir().expect("temp dir");
-    let app = spawn_app_with_agent(None, stand_in_agent(tmp.path())).await;
+    let (_tmp, app, pool, node) = hand_pool("hand-retries").await;
     let api = &app.api;
-    let mut pool = pool_body("hand-retries", 1);
-    pool["multiSlotsSettings"] = json!({"slotsPerNode": 4});
-    let pool = api.create_pool(&pool).await;
-    let node = registered_hand_node(&app).await;
     let mut body = task_body("capped", &pool, 3, "exit 1");
     body["retrySettings"] = json!({"maxPerInstanceRetries": 5, "maxTotalRetries": 1});
     let task = api.submit_task(&body).await;
     let assigned = poll_assignments(&node, 3).await;
-    let id = |i: usize| {
-        assigned[i]["instanceUuid"]
-            .as_str()
-            .expect("uuid")
-            .to_owned()
-    };
-    let (a, b, c) = (id(0), id(1), id(2));
+    let [a, b, c] = instance_uuids(&assigned);
     let failed = |uuid: &str| {
         json!([
             {"kind": "started", "instanceUuid": uuid, "attempt": 1},
