@@ -27,8 +27,8 @@ pub async fn apply(node: &Arc<Node>, directives: Directives) -> Applied {
     // Cancels first: an instance both cancelled and assigned in one answer is not started.
     for uuid in &directives.cancel {
         tracing::info!(instance = %uuid, "cancel asked by the server");
-        node.kill(*uuid).await;
     }
+    node.kill_all_of(&directives.cancel).await;
     if directives.assignments.is_empty() {
         return Applied::default();
     }

@@ -37,8 +37,10 @@ type ExitReport = (Option<i32>, Option<i32>);
 
 /// Spawns an admitted instance's process on this thread and supervises it in a task.
 pub fn start(node: &Arc<Node>, assignment: Assignment) {
+    // A debug span: at the default level it costs nothing per instance, so the lines that
+    // are logged name their instance themselves.
     let span =
-        tracing::info_span!(parent: &node.span, "instance", uuid = %assignment.instance_uuid);
+        tracing::debug_span!(parent: &node.span, "instance", uuid = %assignment.instance_uuid);
     let spawned = runner::spawn(&assignment, &node.node_dir);
     tokio::spawn(run(node.clone(), assignment, spawned).instrument(span));
 }
@@ -54,7 +56,7 @@ pub async fn start_waiting(node: &Arc<Node>) {
     };
     for (assignment, cancelled) in next {
         if cancelled {
-            let span = tracing::info_span!(
+            let span = tracing::debug_span!(
                 parent: &node.span, "instance", uuid = %assignment.instance_uuid
             );
             tokio::spawn(never_started(node.clone(), assignment).instrument(span));
@@ -71,7 +73,7 @@ pub async fn run(node: Arc<Node>, assignment: Assignment, spawned: anyhow::Resul
     let exit = match spawned {
         Ok(spawned) => supervise(&node, uuid, spawned, &mut reports).await,
         Err(e) => {
-            tracing::warn!(error = %e, "cannot start the instance");
+            tracing::warn!(instance = %uuid, error = %e, "cannot start the instance");
             // Reported like a shell that cannot run its command, with the reason as stderr.
             let mut instances = node.instances.lock().await;
             if let Some(instance) = instances.get_mut(&uuid) {
@@ -155,7 +157,7 @@ async fn supervise(
     let exit = match status {
         Ok(status) => exit_report(status),
         Err(e) => {
-            tracing::error!(error = %e, "cannot wait for the instance");
+            tracing::error!(instance = %uuid, error = %e, "cannot wait for the instance");
             (None, None)
         }
     };
@@ -173,7 +175,10 @@ async fn supervise(
     })
     .await;
     if drained.is_err() {
-        tracing::warn!("output pipes still open after the instance exited, closing them");
+        tracing::warn!(
+            instance = %uuid,
+            "output pipes still open after the instance exited, closing them"
+        );
         pumps.abort_all();
     }
     exit
@@ -203,7 +208,7 @@ async fn pump(
             Ok(0) => break,
             Ok(n) => n,
             Err(e) => {
-                tracing::warn!(?stream, error = %e, "cannot read instance output");
+                tracing::warn!(instance = %uuid, ?stream, error = %e, "cannot read instance output");
                 break;
             }
         };
@@ -290,7 +295,7 @@ impl Reports {
                 self.unreachable();
             }
             Err(CallError::Refused(status)) => {
-                tracing::warn!(%status, "server refused output, no longer sending it");
+                tracing::warn!(instance = %self.uuid, %status, "server refused output, no longer sending it");
                 self.disowned = true;
             }
             Err(CallError::NodeGone) => {}
@@ -313,7 +318,7 @@ impl Reports {
             }
             Err(CallError::Refused(status)) => {
                 // 409: cancelled meanwhile. Kill it; it is still reported finished.
-                tracing::info!(%status, "instance no longer this node's, killing it");
+                tracing::info!(instance = %self.uuid, %status, "instance no longer this node's, killing it");
                 self.started_done = true;
                 self.disowned = true;
                 self.node.kill(self.uuid).await;

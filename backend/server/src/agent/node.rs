@@ -41,6 +41,23 @@ impl Node {
         }
     }
 
+    /// Stops several instances: all are marked before any is signalled, so that one of them
+    /// exiting cannot hand its slot to another of them waiting behind it.
+    pub async fn kill_all_of(self: &Arc<Self>, uuids: &[Uuid]) {
+        if uuids.is_empty() {
+            return;
+        }
+        let actions: Vec<(Uuid, CancelAction)> = {
+            let mut instances = self.instances.lock().await;
+            uuids.iter().map(|u| (*u, instances.cancel(*u))).collect()
+        };
+        for (uuid, action) in actions {
+            if let CancelAction::Kill(pgid) = action {
+                self.kill_group(uuid, pgid);
+            }
+        }
+    }
+
     /// The TERM-then-KILL sequence for a group, in its own task so that no caller waits.
     pub fn kill_group(self: &Arc<Self>, uuid: Uuid, pgid: i32) {
         signal_group(pgid, libc::SIGTERM);
