@@ -11,6 +11,7 @@ mod m0003_scale;
 mod m0004_resize_indexes;
 mod m0005_task_pages;
 mod m0006_job_pages;
+mod m0007_job_tasks;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_resize_indexes::Migration),
             Box::new(m0005_task_pages::Migration),
             Box::new(m0006_job_pages::Migration),
+            Box::new(m0007_job_tasks::Migration),
         ]
     }
 }

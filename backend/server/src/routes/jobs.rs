@@ -86,11 +86,20 @@ async fn job_tasks(
 ) -> ApiResult<HttpResponse> {
     let tenant = caller.tenant()?;
     let job = jobs::load(&state.db, tenant, path_id(&uuid, "job")?).await?;
-    let mut out = Vec::new();
-    for t in jobs::tasks_of(&state.db, job.id).await? {
-        out.push(tasks::view(&state.db, &t).await?);
-    }
-    Ok(ok(out))
+    // Streamed in chunks, as `GET /tasks`: memory stays bounded whatever the job's size.
+    Ok(super::streamed_array(i64::MIN, move |after| {
+        let state = state.clone();
+        async move {
+            let (rows, next) =
+                tasks::job_keyset_page(&state.db, tenant, job.id, after, super::STREAM_CHUNK)
+                    .await?;
+            let mut items = Vec::with_capacity(rows.len());
+            for t in &rows {
+                items.push(tasks::view(&state.db, t).await?);
+            }
+            Ok((items, next))
+        }
+    }))
 }
 
 /// Terminates a job: its unfinished tasks are cancelled.

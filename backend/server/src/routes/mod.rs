@@ -72,6 +72,9 @@ pub fn page_size(body: &crate::wire::filter::PaginateBody) -> crate::error::ApiR
 /// and where the one after starts (`None`: it was the last). Memory holds one chunk at a
 /// time, whatever the number of items. A failure after the first bytes cuts the answer
 /// short, which no client takes for a complete array.
+/// Objects per chunk of a streamed list (`streamed_array`).
+pub const STREAM_CHUNK: usize = 500;
+
 pub fn streamed_array<C, F, Fut>(start: C, fetch: F) -> actix_web::HttpResponse
 where
     C: 'static,

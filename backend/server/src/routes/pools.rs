@@ -39,9 +39,6 @@ async fn create_pool(
     Ok(created(serde_json::json!({"uuid": pool.id})))
 }
 
-/// Pools read at a time while `GET /pools` streams them.
-const STREAM_CHUNK: usize = 500;
-
 /// Every pool of the tenant, in creation order, streamed as read (`STREAM_CHUNK` at a time).
 #[utoipa::path(tag = "pools", responses((status = 200, description = "pools")))]
 #[get("/pools")]
@@ -51,7 +48,7 @@ async fn list_pools(state: web::Data<AppState>, caller: Caller) -> ApiResult<Htt
         let state = state.clone();
         async move {
             let (rows, next) =
-                pools::keyset_page(&state.db, tenant, None, after, STREAM_CHUNK).await?;
+                pools::keyset_page(&state.db, tenant, None, after, super::STREAM_CHUNK).await?;
             let mut items = Vec::with_capacity(rows.len());
             for p in &rows {
                 items.push(pools::view(&state, p).await?);

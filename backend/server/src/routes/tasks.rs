@@ -106,9 +106,6 @@ struct ListQuery {
     page_token: Option<String>,
 }
 
-/// Tasks read at a time while `GET /tasks` streams every task.
-const STREAM_CHUNK: usize = 500;
-
 /// The tenant's tasks in submission order, an array. Without `limit`, every task, streamed
 /// as read in chunks of `STREAM_CHUNK` (memory stays bounded whatever their number); with
 /// `?limit=N` (1–1000, and `pageToken`), one page, and `X-Next-Page-Token` when more follow.
@@ -151,7 +148,7 @@ async fn list_tasks(
         let state = state.clone();
         async move {
             let (rows, next) =
-                tasks::keyset_page(&state.db, tenant, None, after, STREAM_CHUNK).await?;
+                tasks::keyset_page(&state.db, tenant, None, after, super::STREAM_CHUNK).await?;
             let mut items = Vec::with_capacity(rows.len());
             for t in &rows {
                 items.push(tasks::view(&state.db, t).await?);

@@ -825,9 +825,34 @@ pub async fn keyset_page(
     after: i64,
     size: usize,
 ) -> ApiResult<(Vec<task::Model>, Option<i64>)> {
-    let base = task::Entity::find()
+    keyset_page_in(db, tenant_id, None, filter, after, size).await
+}
+
+/// `keyset_page` within one job's tasks (index `tasks_job_seq`).
+pub async fn job_keyset_page(
+    db: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    job_id: Uuid,
+    after: i64,
+    size: usize,
+) -> ApiResult<(Vec<task::Model>, Option<i64>)> {
+    keyset_page_in(db, tenant_id, Some(job_id), None, after, size).await
+}
+
+async fn keyset_page_in(
+    db: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    job_id: Option<Uuid>,
+    filter: Option<&crate::wire::filter::Filter>,
+    after: i64,
+    size: usize,
+) -> ApiResult<(Vec<task::Model>, Option<i64>)> {
+    let mut base = task::Entity::find()
         .filter(task::Column::TenantId.eq(tenant_id))
         .filter(task::Column::State.ne(TaskState::PendingDelete.as_str()));
+    if let Some(job_id) = job_id {
+        base = base.filter(task::Column::JobId.eq(job_id));
+    }
     let column =
         super::keyset::narrowable(task::Column::Tags, task::Column::Name, task::Column::State);
     let narrowing = filter.and_then(|f| f.narrowing(&column));

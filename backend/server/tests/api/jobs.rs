@@ -1,6 +1,6 @@
 //! Jobs: create (both spellings), read, tasks, terminate, delete.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::*;
 
@@ -104,6 +104,43 @@ async fn job_tasks_lists_its_tasks_only() {
         assert_array(task, "completedInstances");
         assert_array(task, "constants");
     }
+}
+
+/// More tasks than one streamed chunk: all come, in submission order, and none of another
+/// job's.
+#[tokio::test]
+async fn job_tasks_streams_every_task_of_a_large_job_in_order() {
+    const TASKS: usize = 600;
+    let app = spawn_app().await;
+    let pool = app.create_idle_pool(&app.owner_token, "p").await;
+    let job = app
+        .create_job(&app.owner_token, &job_body("big", Some(&pool)))
+        .await;
+    let other = app
+        .create_job(&app.owner_token, &job_body("other", Some(&pool)))
+        .await;
+    for (from, to) in [(0, 300), (300, TASKS)] {
+        let bulk: Vec<Value> = (from..to)
+            .map(|i| job_task_body(&format!("t{i:04}"), &job, 1))
+            .collect();
+        app.post_json("/tasks", &app.owner_token, &Value::Array(bulk))
+            .await
+            .expect_json(200);
+        app.create_task(&app.owner_token, &job_task_body("stranger", &other, 1))
+            .await;
+    }
+    let tasks = app
+        .get(&format!("/jobs/{job}/tasks"), &app.owner_token)
+        .await
+        .expect_json(200);
+    let names: Vec<String> = tasks
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {tasks}"))
+        .iter()
+        .map(|t| t["name"].as_str().expect("name").to_owned())
+        .collect();
+    let expected: Vec<String> = (0..TASKS).map(|i| format!("t{i:04}")).collect();
+    assert_eq!(names, expected);
 }
 
 #[tokio::test]
