@@ -17,7 +17,8 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelec
 use uuid::Uuid;
 
 use super::instances::{
-    Finish, MAX_OUTPUT_BYTES, append_bounded, granted_retries, retry_allowed_by, retry_limits,
+    Finish, MAX_OUTPUT_BYTES, append_bounded, execution_label, granted_retries, retry_allowed_by,
+    retry_limits,
 };
 use super::progress::settle_moved;
 use crate::entities::{instance, instance_execution, task};
@@ -404,15 +405,6 @@ fn start(
 
 /// Rows per multi-row insert: 13 columns each stays far below SQLite's parameter limit.
 const INSERT_CHUNK: usize = 500;
-
-/// What an execution records of its outcome: a requeue is a retry.
-fn execution_label(outcome: InstanceState) -> &'static str {
-    if outcome == InstanceState::Queued {
-        "retried"
-    } else {
-        outcome.as_str()
-    }
-}
 
 /// The new executions, and the instance rows of those started here and not ended (`ended`
 /// lists those ended in the same batch: `write_ends` writes their rows).

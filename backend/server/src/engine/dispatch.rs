@@ -171,12 +171,22 @@ pub async fn place_with(
         .iter()
         .map(|s| s.capacity.saturating_sub(s.busy))
         .sum();
+    // Places behind busy slots: what each slot holds (or will, once a free one is filled)
+    // leaves `depth` waiting at most; exact, so the queue read below takes no extra rows.
     let behind_room: u32 = if depth == 0 {
         0
     } else {
         slots
             .iter()
-            .map(|s| s.capacity.saturating_mul(depth))
+            .map(|s| {
+                let on = held.get(&s.node_id);
+                (0..s.capacity as i32)
+                    .map(|slot| {
+                        let n = on.and_then(|m| m.get(&slot)).copied().unwrap_or(0);
+                        (depth + 1).saturating_sub(n.max(1))
+                    })
+                    .fold(0, u32::saturating_add)
+            })
             .fold(0, u32::saturating_add)
     };
     if free == 0 && behind_room == 0 {

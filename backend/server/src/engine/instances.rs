@@ -258,11 +258,7 @@ pub async fn finished_in(
         inst.id,
         now,
         report.exit_code,
-        if outcome == InstanceState::Queued {
-            "retried"
-        } else {
-            outcome.as_str()
-        },
+        execution_label(outcome),
     )
     .await?;
     let shifted = tasks::shift(txn, t.id, current, outcome, 1).await?;
@@ -281,6 +277,15 @@ pub async fn finished_in(
         changes.push((row.tenant_id, Change::progress_of(&row)));
     }
     Ok(changes)
+}
+
+/// What an execution records of its outcome: a requeue is a retry.
+pub(super) fn execution_label(outcome: InstanceState) -> &'static str {
+    if outcome == InstanceState::Queued {
+        "retried"
+    } else {
+        outcome.as_str()
+    }
 }
 
 /// Ends the open execution interval of an instance, never before it started.
