@@ -27,12 +27,15 @@
 //!   instance. Instances/s, beside the mean of the two spawn rates; the CPU time per instance
 //!   of the server and of the agent (its own, not its children's); and the ratio of the
 //!   largest size's rate to the smallest's (a rate that falls with size means per-instance
-//!   work grows with the task). The task is then checked through `GET /tasks/{uuid}`.
+//!   work grows with the task). The task is then checked through `GET /tasks/{uuid}`. The
+//!   agent executes `true` without a shell (a plain command); the largest size is run once
+//!   more with `:`, which only `sh -c` runs: the cost when a command needs the shell.
 //! * Latency: a pool of 1 node x 1 slot; 2 warm-up rounds, then 50 sequential 1-instance
 //!   tasks running `date +%s.%N`. The figure is the time the instance printed minus the
 //!   bench's clock just before `POST /tasks` (the output read with `GET /tasks/{uuid}/stdout`
 //!   once the task ended): submit, dispatch, the agent's spawn. The floor beside it: the same
-//!   measured from spawning `sh -c 'date +%s.%N'` directly, mean of 50.
+//!   measured from spawning `date +%s.%N` from the bench (as the agent does: a plain command
+//!   runs without a shell), mean of 50.
 //! * Scale: `HEARTH_BENCH_POOLS` pools with one Fixed policy of 0 slots and a resize period of
 //!   1 s, then `HEARTH_BENCH_QUEUED_TASKS` tasks of `HEARTH_BENCH_QUEUED_INSTANCES` instances on
 //!   the first pool, which stay queued (no slot). Once every pool has its first decision
@@ -98,6 +101,9 @@ const SPAWNS: usize = 2000;
 const SPAWN_THREADS: usize = 4;
 const THROUGHPUT_SLOTS: u64 = 16;
 const NOOP: &str = "true";
+/// A no-op only the shell runs (`:` is a special builtin): the agent starts `sh -c :`, the
+/// very process the spawn limit measures, where `true` is executed without a shell.
+const NOOP_SHELL: &str = ":";
 const DATE: &str = "date +%s.%N";
 const LATENCY_WARMUP: usize = 2;
 const LATENCY_ROUNDS: usize = 50;
@@ -284,6 +290,8 @@ struct Report {
     figures: Vec<Figure>,
     /// Throughput per task size, for the ratios computed once both spawn rates are known.
     rates: Vec<(u64, f64)>,
+    /// The same for the largest task when every instance goes through `sh -c`.
+    shell_rate: Option<(u64, f64)>,
 }
 
 impl Report {
@@ -480,8 +488,10 @@ fn date_floor() -> anyhow::Result<Vec<f64>> {
     (0..FLOOR_RUNS)
         .map(|_| {
             let before = SystemTime::now();
-            let out = Command::new("sh")
-                .args(["-c", DATE])
+            // As the agent starts it: a plain command, executed without a shell.
+            let mut words = DATE.split(' ');
+            let out = Command::new(words.next().expect("a program"))
+                .args(words)
                 .stdin(Stdio::null())
                 .output()
                 .context("spawning date")?;
@@ -1285,6 +1295,30 @@ async fn throughput(s: &Server, cfg: &Config, report: &mut Report) -> anyhow::Re
             .decimals(3),
         );
     }
+    // The largest size again, each instance through the shell: what a command with shell
+    // syntax costs, and the old figure (before plain commands skipped the shell).
+    if let Some(&n) = cfg.sizes.iter().max() {
+        let run = run_task(
+            s,
+            &pool,
+            &format!("throughput-shell-{n}"),
+            n,
+            NOOP_SHELL,
+            cfg.limit,
+        )
+        .await?;
+        let rate = n as f64 / run.elapsed.as_secs_f64();
+        println!("{n} instances of `{NOOP_SHELL}` (through sh -c): {rate:.0} instances/s");
+        report.shell_rate = Some((n, rate));
+        report.add(
+            Figure::new(
+                format!("throughput_shell_{n}_per_s"),
+                format!("throughput, task of {n} instances run by `sh -c :` (instances/s)"),
+                Some(rate),
+            )
+            .decimals(1),
+        );
+    }
     let rss = status_mib(s.pid, "VmRSS")?;
     let hwm = status_mib(s.pid, "VmHWM")?;
     println!("server after the throughput tasks: VmRSS {rss:.1} MiB (peak {hwm:.1})");
@@ -1315,7 +1349,7 @@ async fn latency(s: &Server, report: &mut Report) -> anyhow::Result<()> {
     let floor = date_floor()?;
     let floor_mean = mean(&floor);
     println!(
-        "floor: `sh -c '{DATE}'` spawned directly, spawn → printed time: mean {floor_mean:.3} ms, \
+        "floor: `{DATE}` spawned by the bench, spawn → printed time: mean {floor_mean:.3} ms, \
          median {:.3} ms (of {FLOOR_RUNS})",
         median(&floor)
     );
@@ -1384,7 +1418,7 @@ async fn latency(s: &Server, report: &mut Report) -> anyhow::Result<()> {
     report.add(
         Figure::new(
             "latency_floor_ms",
-            "floor: spawn → printed time of `sh -c date` alone, mean of 50 (ms)",
+            "floor: spawn → printed time of `date` spawned alone, mean of 50 (ms)",
             Some(floor_mean),
         )
         .decimals(3),
@@ -2046,6 +2080,17 @@ fn run() -> anyhow::Result<bool> {
             .decimals(3)
             .reference(&spawn_text)
             .target(Target::AtLeast(0.70)),
+        );
+    }
+    if let Some((n, rate)) = report.shell_rate {
+        report.add(
+            Figure::new(
+                format!("throughput_shell_{n}_vs_spawn"),
+                format!("throughput of the {n}-instance task through `sh -c` / spawn rate"),
+                Some(rate / spawn_mean),
+            )
+            .decimals(3)
+            .reference(&spawn_text),
         );
     }
     let smallest = rates.iter().min_by_key(|r| r.0);

@@ -5,6 +5,7 @@
 //! and stop on one [`exit::ExitSignal`]; `run` then kills what still runs and returns.
 
 mod client;
+mod command;
 mod directives;
 mod dispatch;
 mod exit;

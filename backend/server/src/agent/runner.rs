@@ -2,13 +2,14 @@
 //! group, and signalling that group.
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Component, Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 
 use tokio::process::{Child, ChildStderr, ChildStdout, Command};
 
+use super::command;
 use super::wire::Assignment;
 
 /// Variables of the agent that instances must not see: the node token would let user code
@@ -25,8 +26,9 @@ pub struct Spawned {
 /// The shell instances run in.
 const SHELL: &str = "/bin/sh";
 
-/// Starts `sh -c command` in `<node dir>/<workdir>`, stdin closed, as leader of a new process
-/// group so that a kill reaches everything the command started.
+/// Starts the command in `<node dir>/<workdir>`, stdin closed, as leader of a new process
+/// group so that a kill reaches everything the command started: the program itself when the
+/// command is plain words (see [`command`]), `sh -c command` otherwise or when that fails.
 /// Called from the runtime (the child is registered with its reactor), on the thread that
 /// read the assignment: no hop to another worker before the process exists.
 pub fn spawn(assignment: &Assignment, node_dir: &Path) -> anyhow::Result<Spawned> {
@@ -35,26 +37,56 @@ pub fn spawn(assignment: &Assignment, node_dir: &Path) -> anyhow::Result<Spawned
     // on this node) costs one stat, less than a hop to the blocking pool and back.
     std::fs::create_dir_all(&dir)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-    // An absolute path: with the environment replaced and a bare program name, the standard
-    // library must fork to search PATH; with a path it uses posix_spawn, which does not copy
-    // the agent's page tables for every instance.
-    let mut child = Command::new(SHELL)
-        .arg("-c")
-        .arg(&assignment.command)
+    if let Some(words) = command::plain_words(&assignment.command) {
+        let path = assignment
+            .env
+            .get("PATH")
+            .map(OsStr::new)
+            .or_else(|| agent_var("PATH"));
+        if let Some(program) = command::resolve(words[0], path) {
+            let mut direct = Command::new(program);
+            direct.args(&words[1..]);
+            // A program the kernel cannot execute (a script without `#!`, one just removed)
+            // is the shell's to run or to explain.
+            if let Ok(spawned) = launch(direct, assignment, &dir, true) {
+                return Ok(spawned);
+            }
+        }
+    }
+    let mut shell = Command::new(SHELL);
+    shell.arg("-c").arg(&assignment.command);
+    launch(shell, assignment, &dir, false).map_err(|e| anyhow::anyhow!("cannot run sh: {e}"))
+}
+
+/// Spawns `command` with the instance's environment, directory, pipes and process group;
+/// `set_pwd` exports `PWD` as the shell would have for its children.
+fn launch(
+    mut command: Command,
+    assignment: &Assignment,
+    dir: &Path,
+    set_pwd: bool,
+) -> std::io::Result<Spawned> {
+    // An absolute program path: with the environment replaced and a bare program name, the
+    // standard library must fork to search PATH; with a path it uses posix_spawn, which does
+    // not copy the agent's page tables for every instance.
+    command
         .env_clear()
         .envs(agent_env().iter().map(|(k, v)| (k, v)))
-        .envs(&assignment.env)
-        .current_dir(&dir)
+        .envs(&assignment.env);
+    if set_pwd {
+        command.env("PWD", dir);
+    }
+    let mut child = command
+        .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
         // Last resort should the agent's task be dropped; the group kill is the real path.
         .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| anyhow::anyhow!("cannot run sh: {e}"))?;
+        .spawn()?;
     let pid = child.id().expect("a just-spawned child has a pid");
-    let pgid = i32::try_from(pid)?;
+    let pgid = i32::try_from(pid).map_err(std::io::Error::other)?;
     let stdout = child.stdout.take().expect("stdout is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
     Ok(Spawned {
@@ -63,6 +95,14 @@ pub fn spawn(assignment: &Assignment, node_dir: &Path) -> anyhow::Result<Spawned
         stdout,
         stderr,
     })
+}
+
+/// One variable of [`agent_env`].
+fn agent_var(name: &str) -> Option<&'static OsStr> {
+    agent_env()
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_os_str())
 }
 
 /// The agent's environment without its secrets, read once: it never changes while the
@@ -130,6 +170,7 @@ pub fn exit_report(status: ExitStatus) -> (Option<i32>, Option<i32>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn instance_env_hides_the_token_and_lets_the_assignment_win() {
@@ -199,5 +240,89 @@ mod tests {
         if !out.1.trim().is_empty() {
             assert_eq!(out.1.trim(), spawned.pgid.to_string());
         }
+    }
+
+    fn assignment(command: &str, env: &[(&str, String)]) -> Assignment {
+        Assignment {
+            attempt: 1,
+            instance_uuid: uuid::Uuid::new_v4(),
+            task_uuid: None,
+            instance_id: None,
+            slot_index: None,
+            command: command.into(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+            workdir: "job/t".into(),
+        }
+    }
+
+    async fn run_to_end(mut spawned: Spawned) -> (String, String, ExitStatus) {
+        use tokio::io::AsyncReadExt;
+        let mut out = String::new();
+        spawned.stdout.read_to_string(&mut out).await.unwrap();
+        let mut err = String::new();
+        spawned.stderr.read_to_string(&mut err).await.unwrap();
+        (out, err, spawned.child.wait().await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_plain_command_runs_without_a_shell_as_the_shell_would_run_it() {
+        let node = tempfile::tempdir().unwrap();
+        let a = assignment("env", &[("X", "hi".into())]);
+        // The child is the program itself, no shell in between: its parent is this process
+        // and it leads its own group.
+        let spawned = spawn(&assignment("cat /proc/self/stat", &[]), node.path()).unwrap();
+        let pgid = spawned.pgid;
+        let (stat, _, status) = run_to_end(spawned).await;
+        assert!(status.success());
+        let fields: Vec<&str> = stat.split_whitespace().collect();
+        assert_eq!(fields[1], "(cat)");
+        assert_eq!(fields[0], pgid.to_string(), "the program leads the group");
+        assert_eq!(
+            fields[3],
+            std::process::id().to_string(),
+            "no shell as parent"
+        );
+        assert_eq!(fields[4], pgid.to_string(), "its group");
+
+        let (out, _, status) = run_to_end(spawn(&a, node.path()).unwrap()).await;
+        assert!(status.success());
+        let dir = node.path().join("job/t");
+        assert!(out.lines().any(|l| l == "X=hi"), "{out}");
+        assert!(
+            out.lines().any(|l| l == format!("PWD={}", dir.display())),
+            "PWD is the instance's directory: {out}"
+        );
+        assert!(!out.contains("HEARTH_NODE_TOKEN"));
+    }
+
+    #[tokio::test]
+    async fn what_cannot_be_executed_directly_is_the_shells() {
+        let node = tempfile::tempdir().unwrap();
+        let bin = node.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        // No `#!`: the kernel refuses it, the shell runs it as a script.
+        let script = bin.join("no-shebang");
+        std::fs::write(&script, "echo from-sh-$X\n").unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = format!("{}:/usr/bin:/bin", bin.display());
+        let env = [("X", "hi".to_string()), ("PATH", path)];
+
+        let (out, _, status) =
+            run_to_end(spawn(&assignment("no-shebang", &env), node.path()).unwrap()).await;
+        assert!(status.success());
+        assert_eq!(out, "from-sh-hi\n");
+
+        let (_, err, status) =
+            run_to_end(spawn(&assignment("no-such-program-here", &env), node.path()).unwrap())
+                .await;
+        assert_eq!(
+            status.code(),
+            Some(127),
+            "the shell's answer for a missing program"
+        );
+        assert!(err.contains("not found"), "{err}");
     }
 }
