@@ -152,10 +152,21 @@ pub async fn authenticate(state: &AppState, raw: &str) -> ApiResult<Caller> {
     let claims = jsonwebtoken::decode::<Claims>(raw, state.keys.decoding(), &validation)
         .map_err(|_| bad())?
         .claims;
-    let row = match state.known_token(claims.jti) {
+    token_caller(state, claims.jti, claims.sub, claims.tid).await
+}
+
+/// The caller a token row stands for, if it still counts and matches the signed claims.
+async fn token_caller(
+    state: &AppState,
+    token_id: Uuid,
+    user: Uuid,
+    tenant: Option<Uuid>,
+) -> ApiResult<Caller> {
+    let bad = || ApiError::Unauthorized("invalid or expired token".into());
+    let row = match state.known_token(token_id) {
         Some(row) => row,
         None => {
-            let row = api_token::Entity::find_by_id(claims.jti)
+            let row = api_token::Entity::find_by_id(token_id)
                 .one(&state.db)
                 .await?
                 .ok_or_else(bad)?;
@@ -167,7 +178,7 @@ pub async fn authenticate(state: &AppState, raw: &str) -> ApiResult<Caller> {
     if row.revoked_at.is_some() || row.expires_at.is_some_and(|e| e <= now) {
         return Err(bad());
     }
-    if row.user_id != claims.sub || row.tenant_id != claims.tid {
+    if row.user_id != user || row.tenant_id != tenant {
         return Err(bad());
     }
     let role = row.role.parse::<Role>().map_err(|_| bad())?;
@@ -177,6 +188,79 @@ pub async fn authenticate(state: &AppState, raw: &str) -> ApiResult<Caller> {
         role,
         token_id: row.id,
     })
+}
+
+/// What an event-stream ticket says: the token it was obtained with (checked again when it
+/// is used, so revoking the token voids its tickets) and until when it may be used. Its
+/// `jti`-less shape is no API token: `authenticate` refuses it.
+#[derive(Debug, Serialize, Deserialize)]
+struct TicketClaims {
+    sub: Uuid,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    tid: Option<Uuid>,
+    tok: Uuid,
+    typ: String,
+    exp: i64,
+}
+
+const TICKET_TYPE: &str = "events";
+/// How long a ticket may be used to open an event stream (not how long the stream lasts).
+pub const TICKET_SECONDS: i64 = 60;
+
+/// Signs a short-lived ticket for `GET /events?ticket=`, for clients that cannot send
+/// headers (a browser's `EventSource`).
+pub fn issue_ticket(state: &AppState, caller: &Caller) -> ApiResult<(String, DateTime<Utc>)> {
+    let expires = state.clock.now() + chrono::Duration::seconds(TICKET_SECONDS);
+    let claims = TicketClaims {
+        sub: caller.user_id,
+        tid: caller.tenant_id,
+        tok: caller.token_id,
+        typ: TICKET_TYPE.into(),
+        exp: expires.timestamp(),
+    };
+    let ticket = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        state.keys.encoding(),
+    )
+    .map_err(|e| ApiError::Internal(e.into()))?;
+    Ok((ticket, expires))
+}
+
+/// Checks a ticket: signature, kind, expiry against the injected clock, then the token it
+/// came from.
+pub async fn ticket_caller(state: &AppState, raw: &str) -> ApiResult<Caller> {
+    let bad = || ApiError::Unauthorized("invalid or expired ticket".into());
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.validate_exp = false;
+    validation.required_spec_claims.clear();
+    let claims = jsonwebtoken::decode::<TicketClaims>(raw, state.keys.decoding(), &validation)
+        .map_err(|_| bad())?
+        .claims;
+    if claims.typ != TICKET_TYPE || claims.exp <= state.clock.now().timestamp() {
+        return Err(bad());
+    }
+    token_caller(state, claims.tok, claims.sub, claims.tid)
+        .await
+        .map_err(|e| match e {
+            ApiError::Unauthorized(_) => bad(),
+            other => other,
+        })
+}
+
+/// The caller of a request that may also come with a ticket instead of a header.
+pub async fn caller_or_ticket(
+    state: &AppState,
+    req: &HttpRequest,
+    ticket: Option<&str>,
+) -> ApiResult<Caller> {
+    match (presented_token(req), ticket.filter(|t| !t.is_empty())) {
+        (Some(token), _) => authenticate(state, &token).await,
+        (None, Some(ticket)) => ticket_caller(state, ticket).await,
+        (None, None) => Err(ApiError::Unauthorized(
+            "missing Authorization header (or ?ticket= from POST /events/tickets)".into(),
+        )),
+    }
 }
 
 /// `Authorization: Bearer <t>` or the raw `Authorization: <t>` the Qarnot SDK sends.

@@ -8,8 +8,8 @@
 //! subscriber never holds up the engine. Each change carries its tenant, so that a
 //! subscriber serving one tenant filters out the others.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -17,6 +17,7 @@ use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use crate::entities::{node, pool, task};
+use crate::events;
 
 /// Changes kept for subscribers that are behind (a power of two: the channel rounds up to one).
 pub const CAPACITY: usize = 16_384;
@@ -96,6 +97,14 @@ impl Change {
         }
     }
 
+    /// The task the change is about, if any.
+    pub fn task_id(&self) -> Option<Uuid> {
+        match self {
+            Change::TaskProgress { task, .. } | Change::InstanceEnded { task, .. } => Some(*task),
+            _ => None,
+        }
+    }
+
     /// A pool's change as its row says after a commit.
     pub fn pool(p: &pool::Model) -> Change {
         Change::Pool {
@@ -153,42 +162,77 @@ impl Change {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Event {
+    /// The event's id in its tenant's stream (see `events`): increasing, also across
+    /// restarts.
+    pub id: u64,
     /// Increasing for the life of the process, in announcement order.
+    #[serde(skip)]
     pub seq: u64,
+    #[serde(skip)]
     pub tenant: Uuid,
     pub at: DateTime<Utc>,
+    #[serde(flatten)]
     pub change: Change,
+    /// Its JSON, written once for every subscriber (on first use).
+    #[serde(skip)]
+    json: OnceLock<String>,
+}
+
+impl Event {
+    pub fn new(id: u64, seq: u64, tenant: Uuid, at: DateTime<Utc>, change: Change) -> Event {
+        Event {
+            id,
+            seq,
+            tenant,
+            at,
+            change,
+            json: OnceLock::new(),
+        }
+    }
+
+    /// `{"id","at","type",...the change's fields}`.
+    pub fn json(&self) -> &str {
+        self.json
+            .get_or_init(|| serde_json::to_string(self).expect("an event serializes"))
+    }
 }
 
 pub struct Feed {
     tx: broadcast::Sender<Arc<Event>>,
     seq: AtomicU64,
+    /// Each tenant's numbered, bounded backlog (the event stream's source).
+    pub logs: events::Logs,
 }
 
 impl Default for Feed {
     fn default() -> Self {
-        Self::new()
+        Self::new(events::DEFAULT_BACKLOG)
     }
 }
 
 impl Feed {
-    pub fn new() -> Self {
+    /// A feed keeping `backlog` events per tenant.
+    pub fn new(backlog: usize) -> Self {
         let (tx, _) = broadcast::channel(CAPACITY);
         Feed {
             tx,
             seq: AtomicU64::new(0),
+            logs: events::Logs::new(backlog),
         }
     }
 
     /// Announces a committed change. Never waits: with no subscriber it is dropped.
     pub fn publish(&self, tenant: Uuid, at: DateTime<Utc>, change: Change) {
-        let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
-        let _ = self.tx.send(Arc::new(Event {
-            seq,
+        self.logs.record(
             tenant,
-            at,
-            change,
-        }));
+            |id| {
+                let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
+                Event::new(id, seq, tenant, at, change)
+            },
+            |event| {
+                let _ = self.tx.send(event.clone());
+            },
+        );
     }
 
     /// Changes announced from now on.
@@ -211,7 +255,7 @@ mod tests {
 
     #[tokio::test]
     async fn subscribers_get_each_change_once_in_order() {
-        let feed = Feed::new();
+        let feed = Feed::default();
         let mut a = feed.subscribe();
         let mut b = feed.subscribe();
         let tenant = Uuid::new_v4();
@@ -239,7 +283,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_subscriber_behind_by_more_than_the_capacity_is_told_what_it_lost() {
-        let feed = Feed::new();
+        let feed = Feed::default();
         let mut slow = feed.subscribe();
         let tenant = Uuid::new_v4();
         for _ in 0..CAPACITY + 5 {

@@ -8,6 +8,7 @@ pub mod db;
 pub mod engine;
 pub mod entities;
 pub mod error;
+pub mod events;
 pub mod feed;
 pub mod keys;
 pub mod launcher;

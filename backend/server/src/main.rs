@@ -45,6 +45,9 @@ enum Command {
         /// short, under 250 ms); 0 turns it off.
         #[arg(long, env = "HEARTH_QUEUE_BEHIND_SLOT", default_value_t = 4, value_parser = clap::value_parser!(u32).range(0..=8))]
         queue_behind_slot: u32,
+        /// Events kept per tenant in memory for `GET /events` replays (`Last-Event-ID`).
+        #[arg(long, env = "HEARTH_EVENT_BACKLOG", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        event_backlog: u64,
     },
     /// Run a node agent: register with the server, run the instances it assigns.
     Agent {
@@ -81,6 +84,7 @@ async fn main() -> anyhow::Result<()> {
             kill_grace_ms,
             max_nodes,
             queue_behind_slot,
+            event_backlog,
         } => {
             let settings = Settings::new(data_dir)
                 .with_bind(bind)
@@ -88,7 +92,8 @@ async fn main() -> anyhow::Result<()> {
                 .with_heartbeat_interval(Duration::from_millis(heartbeat_ms.max(50)))
                 .with_agent_give_up(Duration::from_secs(agent_give_up_seconds.max(1)))
                 .with_kill_grace(Duration::from_millis(kill_grace_ms))
-                .with_queue_behind_slot(queue_behind_slot);
+                .with_queue_behind_slot(queue_behind_slot)
+                .with_event_backlog(event_backlog as usize);
             let settings = match max_nodes {
                 Some(max) => settings.with_max_live_nodes(max),
                 None => settings,

@@ -36,6 +36,11 @@ pub struct Settings {
     /// Instances that may wait behind the one running on a busy slot, in pools whose
     /// instances are short (see `AppState::queue_depth`); 0 turns queueing on slots off.
     pub queue_behind_slot: u32,
+    /// Events kept per tenant for `GET /events` replays (`Last-Event-ID`).
+    pub event_backlog: usize,
+    /// How often an idle event stream gets a comment line, so proxies and clients see it
+    /// alive.
+    pub event_heartbeat: Duration,
 }
 
 impl Settings {
@@ -56,6 +61,8 @@ impl Settings {
             decisions_kept_per_pool: 1000,
             max_live_nodes: default_max_live_nodes(),
             queue_behind_slot: 4,
+            event_backlog: crate::events::DEFAULT_BACKLOG,
+            event_heartbeat: Duration::from_secs(15),
         }
     }
 
@@ -96,6 +103,16 @@ impl Settings {
 
     pub fn with_queue_behind_slot(mut self, depth: u32) -> Self {
         self.queue_behind_slot = depth;
+        self
+    }
+
+    pub fn with_event_backlog(mut self, kept: usize) -> Self {
+        self.event_backlog = kept;
+        self
+    }
+
+    pub fn with_event_heartbeat(mut self, every: Duration) -> Self {
+        self.event_heartbeat = every;
         self
     }
 

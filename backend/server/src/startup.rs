@@ -107,6 +107,7 @@ impl Application {
         let handle = self.server.handle();
         let server = tokio::spawn(self.server);
         stop.await;
+        self.state.stopping.send_replace(true);
         tracing::info!("stopping: terminating nodes");
         self.engine.shutdown(&self.state).await;
         handle.stop(true).await;

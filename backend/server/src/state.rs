@@ -76,6 +76,9 @@ pub struct AppState {
     pending_dispatch: Mutex<std::collections::HashSet<Uuid>>,
     /// Committed changes, announced once each (see `feed`).
     pub feed: crate::feed::Feed,
+    /// Set once the server begins to stop: long-lived answers (event streams, long polls)
+    /// end at once instead of holding the shutdown.
+    pub stopping: tokio::sync::watch::Sender<bool>,
     /// The constants each pool's tasks inherit (its profile's, then its own), so that
     /// handing out work reads neither row again (one entry per pool that ran work; dropped
     /// when the pool changes or ends, all dropped when a profile changes).
@@ -104,6 +107,7 @@ impl AppState {
         server_url: String,
         last_seq: i64,
     ) -> Self {
+        let feed = crate::feed::Feed::new(settings.event_backlog);
         AppState {
             db,
             writer,
@@ -121,7 +125,8 @@ impl AppState {
             liveness: Mutex::new(HashMap::new()),
             schedule: crate::schedule::Schedule::default(),
             pending_dispatch: Mutex::new(std::collections::HashSet::new()),
-            feed: crate::feed::Feed::new(),
+            feed,
+            stopping: tokio::sync::watch::Sender::new(false),
             inherited: Mutex::new(Inherited::default()),
             tokens: Mutex::new(HashMap::new()),
             without_waiting: Mutex::new(HashMap::new()),

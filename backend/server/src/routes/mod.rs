@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod agent;
+pub mod events;
 pub mod jobs;
 pub mod platform;
 pub mod pools;
@@ -19,6 +20,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     pools::configure(cfg);
     tasks::configure(cfg);
     jobs::configure(cfg);
+    events::configure(cfg);
 }
 
 pub fn ok<T: Serialize>(body: T) -> HttpResponse {

@@ -21,6 +21,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(paginate_tasks)
         .service(paginate_task_summaries)
         .service(get_task)
+        .service(wait_task)
         .service(abort_task)
         .service(delete_task)
         .service(stdout_all)
@@ -245,6 +246,79 @@ async fn get_task(
     let tenant = caller.tenant()?;
     let t = tasks::load(&state.db, tenant, path_id(&uuid, "task")?).await?;
     Ok(ok(tasks::view(&state.db, &t).await?))
+}
+
+/// Longest `GET /tasks/{uuid}/wait` may hold an answer, and its default.
+pub const MAX_WAIT_SECONDS: f64 = 60.0;
+const DEFAULT_WAIT_SECONDS: f64 = 30.0;
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct WaitQuery {
+    /// Seconds to wait for the task to end, 0 to 60 (default 30).
+    timeout: Option<String>,
+}
+
+/// The task (as `GET /tasks/{uuid}`) as soon as it is finished (Success, Failure or
+/// Cancelled), or as it is when `timeout` seconds have passed: a long poll for clients
+/// without the event stream.
+#[utoipa::path(tag = "tasks", params(WaitQuery), responses((status = 200, description = "task"), (status = 400, description = "bad timeout"), (status = 404, description = "not found")))]
+#[get("/tasks/{uuid}/wait")]
+async fn wait_task(
+    state: web::Data<AppState>,
+    caller: Caller,
+    uuid: web::Path<String>,
+    query: web::Query<WaitQuery>,
+) -> ApiResult<HttpResponse> {
+    let tenant = caller.tenant()?;
+    let id = path_id(&uuid, "task")?;
+    let seconds = match query.timeout.as_deref() {
+        None | Some("") => DEFAULT_WAIT_SECONDS,
+        Some(text) => text
+            .parse::<f64>()
+            .ok()
+            .filter(|s| (0.0..=MAX_WAIT_SECONDS).contains(s))
+            .ok_or_else(|| {
+                ApiError::field(
+                    "timeout",
+                    format!("must be a number of seconds from 0 to {MAX_WAIT_SECONDS}"),
+                )
+            })?,
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs_f64(seconds);
+    // Subscribed before the read: an end committed in between is not missed.
+    let mut changes = state.feed.subscribe();
+    let mut stopping = state.stopping.subscribe();
+    loop {
+        let t = tasks::load(&state.db, tenant, id).await?;
+        if tasks::state_of(&t).is_finished() {
+            return Ok(ok(tasks::view(&state.db, &t).await?));
+        }
+        let read_again = loop {
+            tokio::select! {
+                change = changes.recv() => match change {
+                    Ok(event) => {
+                        if let crate::feed::Change::TaskProgress { task, state: s, .. } = &event.change
+                            && *task == id
+                            && s.parse::<hearth_core::task_state::TaskState>()
+                                .is_ok_and(|s| s.is_finished())
+                        {
+                            break true;
+                        }
+                    }
+                    // Behind: what it missed may hold the end.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break true,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break false,
+                },
+                _ = tokio::time::sleep_until(deadline) => break false,
+                _ = stopping.changed() => break false,
+            }
+        };
+        if !read_again {
+            let t = tasks::load(&state.db, tenant, id).await?;
+            return Ok(ok(tasks::view(&state.db, &t).await?));
+        }
+    }
 }
 
 /// Aborts a task; a finished task is left as it is (2xx).

@@ -7,6 +7,7 @@ mod accounts;
 mod auth;
 mod bootstrap;
 mod errors;
+mod events;
 mod helpers;
 mod isolation;
 mod jobs;

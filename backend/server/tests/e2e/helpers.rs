@@ -337,6 +337,8 @@ pub fn task_body(name: &str, pool: &str, count: u32, cmd: &str) -> Value {
 
 pub struct TestApp {
     pub api: Api,
+    /// The platform operator's token (tenants, profiles).
+    pub operator_token: String,
     pub data_dir: PathBuf,
     pub db: DatabaseConnection,
     /// The running application's shared state (its change feed, its settings).
@@ -374,6 +376,7 @@ pub async fn spawn_app_with_agent(clock: Option<ManualClock>, agent: PathBuf) ->
         .expect("Application::build failed");
     let port = app.port();
     let owner = app.owner_token().to_owned();
+    let operator_token = app.operator_token().to_owned();
     let db = app.state().db.clone();
     let state = app.state();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -382,6 +385,7 @@ pub async fn spawn_app_with_agent(clock: Option<ManualClock>, agent: PathBuf) ->
     }));
     TestApp {
         api: Api::new(port, &owner),
+        operator_token,
         data_dir: dir.path().to_path_buf(),
         db,
         state,
