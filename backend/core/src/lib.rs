@@ -6,6 +6,7 @@
 
 mod wire;
 
+pub mod billing;
 pub mod clock;
 pub mod model;
 pub mod placement;

@@ -48,6 +48,9 @@ enum Command {
         /// Events kept per tenant in memory for `GET /events` replays (`Last-Event-ID`).
         #[arg(long, env = "HEARTH_EVENT_BACKLOG", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
         event_backlog: u64,
+        /// The currency of every price (ISO 4217 code), shown on billing reports.
+        #[arg(long, env = "HEARTH_CURRENCY", default_value = "EUR")]
+        currency: String,
     },
     /// Run a node agent: register with the server, run the instances it assigns.
     Agent {
@@ -85,6 +88,7 @@ async fn main() -> anyhow::Result<()> {
             max_nodes,
             queue_behind_slot,
             event_backlog,
+            currency,
         } => {
             let settings = Settings::new(data_dir)
                 .with_bind(bind)
@@ -93,7 +97,8 @@ async fn main() -> anyhow::Result<()> {
                 .with_agent_give_up(Duration::from_secs(agent_give_up_seconds.max(1)))
                 .with_kill_grace(Duration::from_millis(kill_grace_ms))
                 .with_queue_behind_slot(queue_behind_slot)
-                .with_event_backlog(event_backlog as usize);
+                .with_event_backlog(event_backlog as usize)
+                .with_currency(currency);
             let settings = match max_nodes {
                 Some(max) => settings.with_max_live_nodes(max),
                 None => settings,

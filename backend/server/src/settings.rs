@@ -41,6 +41,8 @@ pub struct Settings {
     /// How often an idle event stream gets a comment line, so proxies and clients see it
     /// alive.
     pub event_heartbeat: Duration,
+    /// The currency of every price (ISO 4217 code), shown on billing reports.
+    pub currency: String,
 }
 
 impl Settings {
@@ -63,6 +65,7 @@ impl Settings {
             queue_behind_slot: 4,
             event_backlog: crate::events::DEFAULT_BACKLOG,
             event_heartbeat: Duration::from_secs(15),
+            currency: "EUR".into(),
         }
     }
 
@@ -108,6 +111,11 @@ impl Settings {
 
     pub fn with_event_backlog(mut self, kept: usize) -> Self {
         self.event_backlog = kept;
+        self
+    }
+
+    pub fn with_currency(mut self, currency: impl Into<String>) -> Self {
+        self.currency = currency.into();
         self
     }
 

@@ -282,6 +282,55 @@ async fn close_usage(
     Ok(())
 }
 
+/// Closes every open usage interval of `profile`'s nodes at `at` and opens its successor
+/// at the same instant with `price`: no gap, no overlap, each second at one price.
+pub async fn split_open_intervals(
+    db: &impl ConnectionTrait,
+    profile: &str,
+    price: &str,
+    at: DateTime<Utc>,
+) -> ApiResult<u64> {
+    let open = usage_interval::Entity::find()
+        .filter(usage_interval::Column::ProfileName.eq(profile))
+        .filter(usage_interval::Column::EndedAt.is_null())
+        .all(db)
+        .await?;
+    let mut split = 0;
+    for interval in open {
+        if interval.price_per_slot_hour == price || interval.started_at >= at {
+            if interval.started_at >= at {
+                // Opened at this very instant (or later by the clock): reprice it whole.
+                usage_interval::Entity::update_many()
+                    .col_expr(usage_interval::Column::PricePerSlotHour, Expr::value(price))
+                    .filter(usage_interval::Column::Id.eq(interval.id))
+                    .exec(db)
+                    .await?;
+            }
+            continue;
+        }
+        usage_interval::Entity::update_many()
+            .col_expr(usage_interval::Column::EndedAt, Expr::value(at))
+            .filter(usage_interval::Column::Id.eq(interval.id))
+            .exec(db)
+            .await?;
+        usage_interval::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            tenant_id: Set(interval.tenant_id),
+            pool_id: Set(interval.pool_id),
+            node_id: Set(interval.node_id),
+            profile_name: Set(interval.profile_name.clone()),
+            slots: Set(interval.slots),
+            price_per_slot_hour: Set(price.to_owned()),
+            started_at: Set(at),
+            ended_at: Set(None),
+        }
+        .insert(db)
+        .await?;
+        split += 1;
+    }
+    Ok(split)
+}
+
 /// Releases a node chosen by scale-down or close: one still starting or idle ends now; a
 /// busy one drains (no new work) and ends when its last instance does.
 pub async fn release(state: &AppState, node_id: Uuid) -> ApiResult<()> {

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod agent;
+pub mod billing;
 pub mod events;
 pub mod jobs;
 pub mod platform;
@@ -21,6 +22,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     tasks::configure(cfg);
     jobs::configure(cfg);
     events::configure(cfg);
+    billing::configure(cfg);
 }
 
 pub fn ok<T: Serialize>(body: T) -> HttpResponse {

@@ -167,7 +167,8 @@ async fn create_profile(
     )))
 }
 
-/// Changes a profile (operator). Existing usage keeps the price it was recorded with.
+/// Changes a profile (operator). Usage keeps the price it was recorded with: a new price
+/// splits the open intervals of the profile's nodes at this instant.
 #[utoipa::path(tag = "profiles", responses((status = 200, description = "updated")))]
 #[put("/profiles/{name}")]
 async fn update_profile(
@@ -179,7 +180,21 @@ async fn update_profile(
     caller.operator()?;
     let current = profiles::find(&state.db, &name).await?;
     let spec = body.0.check(Some(&current))?;
-    let updated = profiles::update(&state.db, current, spec, state.clock.now()).await?;
+    let now = state.clock.now();
+    let price_changes = spec.price.to_string() != current.price_per_slot_hour;
+    let txn = state.write().await?;
+    let updated = profiles::update(&txn, current, spec, now).await?;
+    if price_changes {
+        // Open usage is billed at the old price up to now, at the new one from now.
+        crate::engine::nodes::split_open_intervals(
+            &txn,
+            &updated.name,
+            &updated.price_per_slot_hour,
+            now,
+        )
+        .await?;
+    }
+    txn.commit().await?;
     // Its constants reach the next instances of every pool made from it.
     state.forget_inherited(None);
     Ok(ok(profile_json(&updated)))

@@ -3,6 +3,7 @@
 //! are simply not found.
 
 pub mod accounts;
+pub mod billing;
 pub mod jobs;
 pub mod keyset;
 pub mod lookup;

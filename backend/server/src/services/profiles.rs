@@ -82,7 +82,17 @@ fn price(v: &Option<Value>, default: Option<Decimal>) -> ApiResult<Decimal> {
     if d.is_sign_negative() {
         return Err(ApiError::field(field, "must be >= 0"));
     }
-    Ok(d.normalize())
+    let d = d.normalize();
+    if d.scale() > hearth_core::billing::PRICE_SCALE {
+        return Err(ApiError::field(
+            field,
+            format!(
+                "may have at most {} decimal places",
+                hearth_core::billing::PRICE_SCALE
+            ),
+        ));
+    }
+    Ok(d)
 }
 
 impl ProfileBody {

@@ -5,6 +5,7 @@
 
 mod accounts;
 mod auth;
+mod billing;
 mod bootstrap;
 mod errors;
 mod events;

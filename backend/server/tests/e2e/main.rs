@@ -10,6 +10,7 @@
 //! weekly periods, billing instants) is driven by a `ManualClock`, never by sleeping.
 
 mod agent_kill;
+mod billing;
 mod events;
 mod execution;
 mod failures;

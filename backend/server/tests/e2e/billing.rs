@@ -1,0 +1,280 @@
+//! `GET /billing/usage` over real nodes and real executions, with a `ManualClock`: known
+//! node lifetimes, a known busy stretch and a price change mid-interval give the exact lines
+//! for every `groupBy`; the lines add up to the totals, the totals to what the nodes' own
+//! lifetimes cost, and the CSV to the JSON.
+
+use chrono::{DateTime, Duration as TimeDelta, TimeZone, Utc};
+use hearth_core::clock::ManualClock;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+/// A decimal text as integer units of `places` (the report writes every place).
+fn units(text: &Value, places: usize) -> i128 {
+    let text = text
+        .as_str()
+        .unwrap_or_else(|| panic!("not a decimal text: {text}"));
+    let (whole, fraction) = text.split_once('.').expect("a decimal point");
+    assert_eq!(fraction.len(), places, "{text}");
+    format!("{whole}{fraction}").parse().expect("digits")
+}
+
+fn money(v: &Value) -> i128 {
+    units(v, 6)
+}
+
+fn seconds(v: &Value) -> i128 {
+    units(v, 3)
+}
+
+/// Checks that lines add up to the totals, field by field, and that each line's cost is
+/// its busy plus idle cost and its slot-seconds its busy plus idle ones.
+fn check_sums(report: &Value) {
+    let lines = report["lines"].as_array().expect("lines");
+    let totals = &report["totals"];
+    for (field, places) in [
+        ("slotSeconds", 3),
+        ("busySlotSeconds", 3),
+        ("idleSlotSeconds", 3),
+        ("cost", 6),
+        ("busyCost", 6),
+        ("idleCost", 6),
+    ] {
+        let sum: i128 = lines.iter().map(|l| units(&l[field], places)).sum();
+        assert_eq!(sum, units(&totals[field], places), "{field} of {report:#}");
+    }
+    for l in lines {
+        assert_eq!(
+            money(&l["cost"]),
+            money(&l["busyCost"]) + money(&l["idleCost"])
+        );
+        assert_eq!(
+            seconds(&l["slotSeconds"]),
+            seconds(&l["busySlotSeconds"]) + seconds(&l["idleSlotSeconds"])
+        );
+        assert_eq!(l["currency"], "EUR");
+    }
+}
+
+/// (slotSeconds, busySlotSeconds, cost, busyCost) of a line, as decimal texts.
+fn figures(line: &Value) -> (String, String, String, String) {
+    let text = |f: &str| line[f].as_str().unwrap_or("?").to_owned();
+    (
+        text("slotSeconds"),
+        text("busySlotSeconds"),
+        text("cost"),
+        text("busyCost"),
+    )
+}
+
+fn f(slot: &str, busy: &str, cost: &str, busy_cost: &str) -> (String, String, String, String) {
+    (slot.into(), busy.into(), cost.into(), busy_cost.into())
+}
+
+async fn set_price(app: &TestApp, price: &str) {
+    app.api
+        .as_token(&app.operator_token)
+        .put(
+            "/profiles/docker-batch",
+            &json!({"pricePerSlotHour": price}),
+        )
+        .await;
+}
+
+async fn report(app: &TestApp, query: &str) -> Value {
+    let r = app.api.get(&format!("/billing/usage?{query}")).await;
+    check_sums(&r);
+    r
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_lines_are_exact_for_every_grouping_across_a_price_change() {
+    // 22:30 UTC: the day changes 1 h 30 into the run.
+    let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 22, 30, 0).unwrap();
+    let at = |minutes: i64| t0 + TimeDelta::minutes(minutes);
+    let clock = ManualClock::new(t0);
+    let app = spawn_app(Some(clock.clone())).await;
+    let api = &app.api;
+    set_price(&app, "0.36").await;
+
+    // One node of 2 slots, Ready at t0.
+    let mut body = pool_body("billed", 2);
+    body["multiSlotsSettings"] = json!({"slotsPerNode": 2});
+    let pool = api.create_pool(&body).await;
+    api.wait_ready_nodes(&pool, 1).await;
+
+    // One instance busy on one slot from t0 to t0 + 1 h: it runs until a file appears.
+    let go = app.data_dir.join("go");
+    let command = format!("until [ -e '{}' ]; do sleep 0.02; done", go.display());
+    let task = api
+        .submit_task(&task_body("hour", &pool, 1, &command))
+        .await;
+    wait_for("the instance to start", WAIT, || async {
+        let n = app.executions(&task).await.len();
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(format!("{n} executions"))
+        }
+    })
+    .await;
+    clock.set(at(60));
+    std::fs::write(&go, "").unwrap();
+    let t = api.wait_task_finished(&task, WAIT).await;
+    assert_eq!(t["state"], "Success", "{}", task_summary(&t));
+    let execs = app.executions(&task).await;
+    assert_eq!(
+        (execs[0].started_at, execs[0].ended_at),
+        (t0, Some(at(60))),
+        "{execs:?}"
+    );
+
+    // The price doubles at 23:30 (the node is idle then), the pool closes at 00:30.
+    set_price(&app, "0.72").await;
+    clock.set(at(120));
+    api.post(&format!("/pools/{pool}/close"), &json!({})).await;
+    api.wait_pool_state(&pool, "Closed").await;
+
+    let period = "from=2026-03-01&to=2026-03-03";
+    // 2 slots x 2 h = 14,400 slot-s: 1 h at 0.36 (0.72) and 1 h at 0.72 (1.44); busy 1 h
+    // of one slot at 0.36.
+    let by_pool = report(&app, &format!("{period}&groupBy=pool")).await;
+    let lines = by_pool["lines"].as_array().unwrap();
+    assert_eq!(lines.len(), 1, "{by_pool:#}");
+    assert_eq!(lines[0]["poolUuid"], pool.as_str());
+    assert_eq!(lines[0]["poolName"], "billed");
+    assert_eq!(
+        figures(&lines[0]),
+        f("14400.000", "3600.000", "2.160000", "0.360000")
+    );
+    assert_eq!(by_pool["totals"]["idleCost"], "1.800000");
+    assert_eq!(by_pool["groupBy"], "pool");
+    assert_eq!(by_pool["currency"], "EUR");
+
+    // What the node's own lifetime costs, computed from its row and the two prices.
+    let nodes = app.node_rows(&pool).await;
+    assert_eq!(nodes.len(), 1);
+    let (ready, ended) = (nodes[0].ready_at.unwrap(), nodes[0].ended_at.unwrap());
+    let price_change = at(60);
+    let ms = |a: DateTime<Utc>, b: DateTime<Utc>| i128::from((b - a).num_milliseconds());
+    let slots = i128::from(nodes[0].slots);
+    // micro-units: ms x slots x price / 3,600,000 x 10^6.
+    let expected = (ms(ready, price_change) * slots * 360_000
+        + ms(price_change, ended) * slots * 720_000)
+        / 3_600_000;
+    assert_eq!(money(&by_pool["totals"]["cost"]), expected);
+
+    let by_task = report(&app, &format!("{period}&groupBy=task")).await;
+    let lines = by_task["lines"].as_array().unwrap();
+    assert_eq!(lines.len(), 2, "{by_task:#}");
+    assert_eq!(lines[0]["taskUuid"], task.as_str());
+    assert_eq!(lines[0]["taskName"], "hour");
+    assert_eq!(
+        figures(&lines[0]),
+        f("3600.000", "3600.000", "0.360000", "0.360000")
+    );
+    assert_eq!(lines[1]["taskUuid"], Value::Null);
+    assert_eq!(lines[1]["taskName"], "__idle__");
+    assert_eq!(lines[1]["poolUuid"], pool.as_str());
+    assert_eq!(
+        figures(&lines[1]),
+        f("10800.000", "0.000", "1.800000", "0.000000")
+    );
+
+    let by_day = report(&app, &format!("{period}&groupBy=day")).await;
+    let lines = by_day["lines"].as_array().unwrap();
+    assert_eq!(lines.len(), 2, "{by_day:#}");
+    assert_eq!(lines[0]["day"], "2026-03-01");
+    // 22:30-23:30 at 0.36 and 23:30-24:00 at 0.72, 2 slots.
+    assert_eq!(
+        figures(&lines[0]),
+        f("10800.000", "3600.000", "1.440000", "0.360000")
+    );
+    assert_eq!(lines[1]["day"], "2026-03-02");
+    assert_eq!(
+        figures(&lines[1]),
+        f("3600.000", "0.000", "0.720000", "0.000000")
+    );
+
+    for (group, key) in [("profile", "profile"), ("node", "nodeUuid")] {
+        let r = report(&app, &format!("{period}&groupBy={group}")).await;
+        let lines = r["lines"].as_array().unwrap();
+        assert_eq!(lines.len(), 1, "{r:#}");
+        assert!(lines[0][key].is_string(), "{r:#}");
+        assert_eq!(
+            figures(&lines[0]),
+            f("14400.000", "3600.000", "2.160000", "0.360000")
+        );
+    }
+
+    // Clipped to 23:00-00:00: 1 h x 2 slots, half of it busy on one slot.
+    let clipped = report(
+        &app,
+        "from=2026-03-01T23:00:00Z&to=2026-03-02T00:00:00Z&groupBy=pool",
+    )
+    .await;
+    assert_eq!(
+        figures(&clipped["lines"][0]),
+        f("7200.000", "1800.000", "1.080000", "0.180000")
+    );
+
+    // An open node counts up to now: a second pool of one slot, Ready at 00:30, read at
+    // 00:45.
+    let second = api.create_pool(&pool_body("still-up", 1)).await;
+    api.wait_ready_nodes(&second, 1).await;
+    clock.set(at(135));
+    let with_open = report(&app, &format!("{period}&groupBy=pool")).await;
+    let open_line = with_open["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["poolUuid"] == second.as_str())
+        .expect("the open pool's line")
+        .clone();
+    assert_eq!(
+        figures(&open_line),
+        f("900.000", "0.000", "0.180000", "0.000000")
+    );
+    assert_eq!(with_open["totals"]["cost"], "2.340000");
+
+    // The CSV holds the same lines: parsed back, it sums to the JSON totals.
+    let (status, csv) = api
+        .call(
+            reqwest::Method::GET,
+            &format!("/billing/usage?{period}&groupBy=task&format=csv"),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    let json_report = report(&app, &format!("{period}&groupBy=task")).await;
+    let mut rows = csv.split("\r\n").filter(|r| !r.is_empty());
+    let header: Vec<&str> = rows.next().unwrap().split(',').collect();
+    assert_eq!(
+        header,
+        [
+            "taskUuid",
+            "taskName",
+            "poolUuid",
+            "poolName",
+            "slotSeconds",
+            "busySlotSeconds",
+            "idleSlotSeconds",
+            "cost",
+            "busyCost",
+            "idleCost",
+            "currency"
+        ]
+    );
+    let column = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let rows: Vec<Vec<&str>> = rows.map(|r| r.split(',').collect()).collect();
+    assert_eq!(rows.len(), json_report["lines"].as_array().unwrap().len());
+    for (field, places) in [("slotSeconds", 3), ("cost", 6), ("idleCost", 6)] {
+        let sum: i128 = rows
+            .iter()
+            .map(|r| units(&json!(r[column(field)]), places))
+            .sum();
+        assert_eq!(sum, units(&json_report["totals"][field], places), "{field}");
+    }
+    app.stop().await;
+}
