@@ -12,6 +12,7 @@ mod m0004_resize_indexes;
 mod m0005_task_pages;
 mod m0006_job_pages;
 mod m0007_job_tasks;
+mod m0008_billing_indexes;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_task_pages::Migration),
             Box::new(m0006_job_pages::Migration),
             Box::new(m0007_job_tasks::Migration),
+            Box::new(m0008_billing_indexes::Migration),
         ]
     }
 }

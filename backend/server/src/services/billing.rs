@@ -9,18 +9,18 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
-use futures_util::TryStreamExt;
 use hearth_core::billing::{
     COST_DENOMINATOR, MONEY_DECIMALS, PRICE_SCALE, apportion, cost_numerator, decimal_text,
     split_by_day,
 };
 use rust_decimal::Decimal;
-use sea_orm::sea_query::Condition;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, StreamTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement,
+};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::entities::{instance_execution, pool, task, tenant, usage_interval};
+use crate::entities::{pool, task, tenant};
 use crate::error::{ApiError, ApiResult};
 
 /// Most lines one report answers (narrow the period or group more coarsely beyond).
@@ -184,16 +184,17 @@ struct Acc {
     busy_num: i128,
 }
 
-/// One billed stretch of a node, clipped to the period.
-struct Piece {
+/// One row of the aggregate queries: whose, the parts of its group the grouping needs, the
+/// price, and the slot-milliseconds at that price.
+struct Sum {
     tenant: Uuid,
-    pool: Uuid,
-    node: Uuid,
-    profile: Arc<str>,
-    slots: i64,
-    price: i128,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
+    pool: Option<Uuid>,
+    node: Option<Uuid>,
+    profile: Option<String>,
+    task: Option<Uuid>,
+    day: Option<String>,
+    price: String,
+    ms: i64,
 }
 
 struct Report {
@@ -201,22 +202,34 @@ struct Report {
     lines: BTreeMap<(Uuid, Group), Acc>,
 }
 
+fn missing(what: &str) -> ApiError {
+    ApiError::Internal(anyhow::anyhow!("billing aggregate row without its {what}"))
+}
+
 impl Report {
     /// The line that holds a node's slot time.
-    fn container(&self, p: &Piece, day: NaiveDate) -> Group {
-        match self.group_by {
-            GroupBy::Pool => Group::Pool(p.pool),
-            GroupBy::Profile => Group::Profile(p.profile.clone()),
-            GroupBy::Day => Group::Day(day),
+    fn container(&self, s: &Sum) -> ApiResult<Group> {
+        let pool = || s.pool.ok_or_else(|| missing("pool"));
+        Ok(match self.group_by {
+            GroupBy::Pool => Group::Pool(pool()?),
+            GroupBy::Profile => Group::Profile(Arc::from(
+                s.profile.as_deref().ok_or_else(|| missing("profile"))?,
+            )),
+            GroupBy::Day => Group::Day(
+                s.day
+                    .as_deref()
+                    .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+                    .ok_or_else(|| missing("day"))?,
+            ),
             GroupBy::Node => Group::Node {
-                pool: p.pool,
-                node: p.node,
+                pool: pool()?,
+                node: s.node.ok_or_else(|| missing("node"))?,
             },
             GroupBy::Task => Group::PoolTask {
-                pool: p.pool,
+                pool: pool()?,
                 task: TaskOrIdle::Idle,
             },
-        }
+        })
     }
 
     fn line(&mut self, tenant: Uuid, group: Group) -> ApiResult<&mut Acc> {
@@ -234,166 +247,233 @@ impl Report {
         Ok(self.lines.entry((tenant, group)).or_default())
     }
 
-    /// `ms` of the piece's node time, on its slots, in its group.
-    fn add_slot_time(&mut self, p: &Piece, day: NaiveDate, ms: i64) -> ApiResult<()> {
-        let group = self.container(p, day);
-        let acc = self.line(p.tenant, group)?;
-        acc.slot_ms += ms * p.slots;
-        acc.slot_num += cost_numerator(ms * p.slots, p.price);
+    /// Slot-milliseconds of nodes (already times their slots) in their group.
+    fn add_slot_time(&mut self, s: &Sum, price: i128) -> ApiResult<()> {
+        let group = self.container(s)?;
+        let acc = self.line(s.tenant, group)?;
+        acc.slot_ms += s.ms;
+        acc.slot_num += cost_numerator(s.ms, price);
         Ok(())
     }
 
-    /// `ms` of one slot busy with `task` within the piece.
-    fn add_busy_time(&mut self, p: &Piece, day: NaiveDate, task: Uuid, ms: i64) -> ApiResult<()> {
-        let container = self.container(p, day);
-        let num = cost_numerator(ms, p.price);
+    /// Busy slot-milliseconds (of `s.task` when grouping by task).
+    fn add_busy_time(&mut self, s: &Sum, price: i128) -> ApiResult<()> {
+        let container = self.container(s)?;
+        let num = cost_numerator(s.ms, price);
         if self.group_by == GroupBy::Task {
             // The task's line holds its busy time; the pool's idle line what is left.
             let busy = self.line(
-                p.tenant,
+                s.tenant,
                 Group::PoolTask {
-                    pool: p.pool,
-                    task: TaskOrIdle::Task(task),
+                    pool: s.pool.ok_or_else(|| missing("pool"))?,
+                    task: TaskOrIdle::Task(s.task.ok_or_else(|| missing("task"))?),
                 },
             )?;
-            busy.slot_ms += ms;
+            busy.slot_ms += s.ms;
             busy.slot_num += num;
-            busy.busy_ms += ms;
+            busy.busy_ms += s.ms;
             busy.busy_num += num;
-            let idle = self.line(p.tenant, container)?;
-            idle.slot_ms -= ms;
+            let idle = self.line(s.tenant, container)?;
+            idle.slot_ms -= s.ms;
             idle.slot_num -= num;
         } else {
-            let acc = self.line(p.tenant, container)?;
-            acc.busy_ms += ms;
+            let acc = self.line(s.tenant, container)?;
+            acc.busy_ms += s.ms;
             acc.busy_num += num;
         }
         Ok(())
     }
+}
 
-    /// Calls `f(day, ms)` for the part of `[start, end)` each day holds, or once for the
-    /// whole when days do not matter.
-    fn pieces(
-        &self,
-        start: DateTime<Utc>,
-        end: DateTime<Utc>,
-        mut f: impl FnMut(NaiveDate, i64) -> ApiResult<()>,
-    ) -> ApiResult<()> {
-        if end <= start {
-            return Ok(());
+/// A statement being written, with its bound values in the order their placeholders appear.
+struct Query {
+    backend: DbBackend,
+    sql: String,
+    values: Vec<sea_orm::Value>,
+}
+
+impl Query {
+    fn bind(&mut self, value: impl Into<sea_orm::Value>) -> String {
+        self.values.push(value.into());
+        match self.backend {
+            DbBackend::Postgres => format!("${}", self.values.len()),
+            _ => "?".to_owned(),
         }
-        if self.group_by == GroupBy::Day {
-            for (day, s, e) in split_by_day(start, end) {
-                f(day, (e - s).num_milliseconds())?;
-            }
-            Ok(())
+    }
+
+    fn postgres(&self) -> bool {
+        self.backend == DbBackend::Postgres
+    }
+
+    /// An instant column as whole milliseconds since the epoch (to the nearest), the same
+    /// number on both databases.
+    fn ms(&self, column: &str) -> String {
+        if self.postgres() {
+            format!("CAST(ROUND(EXTRACT(EPOCH FROM {column}) * 1000) AS BIGINT)")
         } else {
-            f(start.date_naive(), (end - start).num_milliseconds())
+            format!("CAST(ROUND((julianday({column}) - 2440587.5) * 86400000.0) AS INTEGER)")
+        }
+    }
+
+    fn least(&self, parts: &[&str]) -> String {
+        let f = if self.postgres() { "LEAST" } else { "MIN" };
+        format!("{f}({})", parts.join(", "))
+    }
+
+    fn greatest(&self, parts: &[&str]) -> String {
+        let f = if self.postgres() { "GREATEST" } else { "MAX" };
+        format!("{f}({})", parts.join(", "))
+    }
+
+    fn null_uuid(&self) -> &'static str {
+        if self.postgres() {
+            "CAST(NULL AS uuid)"
+        } else {
+            "NULL"
         }
     }
 }
 
-fn in_scope<C: sea_orm::ColumnTrait>(scope: Scope, column: C) -> Condition {
-    match scope {
-        Scope::Tenant(t) => Condition::all().add(column.eq(t)),
-        Scope::All => Condition::all(),
-    }
+/// The period as windows `(day, start ms, end ms)`: one per UTC day when grouping by day,
+/// else the period itself; written as a `VALUES` list of our own numbers.
+fn windows(req: &UsageRequest) -> String {
+    let rows: Vec<String> = if req.group_by == GroupBy::Day {
+        split_by_day(req.from, req.to)
+            .map(|(day, s, e)| {
+                format!(
+                    "('{day}', {}, {})",
+                    s.timestamp_millis(),
+                    e.timestamp_millis()
+                )
+            })
+            .collect()
+    } else {
+        vec![format!(
+            "('', {}, {})",
+            req.from.timestamp_millis(),
+            req.to.timestamp_millis()
+        )]
+    };
+    format!("WITH w(day, ds, de) AS (VALUES {})", rows.join(", "))
 }
 
-/// The report as JSON.
-pub async fn usage<C>(db: &C, req: &UsageRequest) -> ApiResult<Value>
-where
-    C: ConnectionTrait + StreamTrait,
-{
-    let (from, to, now) = (req.from, req.to, req.now);
+/// Node time (`busy` false: intervals × slots) or busy time (`busy` true: executions, one
+/// slot each, cut by the interval that priced them), summed by group, price and window in
+/// the database.
+async fn sums<C: ConnectionTrait>(db: &C, req: &UsageRequest, busy: bool) -> ApiResult<Vec<Sum>> {
+    let mut q = Query {
+        backend: db.get_database_backend(),
+        sql: String::new(),
+        values: Vec::new(),
+    };
+    let now = req.now.timestamp_millis().to_string();
+    let (i_start, i_end) = (
+        q.ms("i.started_at"),
+        format!("COALESCE({}, {now})", q.ms("i.ended_at")),
+    );
+    let null_uuid = q.null_uuid();
+    let (pool, node, profile) = match req.group_by {
+        GroupBy::Pool | GroupBy::Task => ("i.pool_id", null_uuid, "CAST(NULL AS TEXT)"),
+        GroupBy::Profile => (null_uuid, null_uuid, "i.profile_name"),
+        GroupBy::Day => (null_uuid, null_uuid, "CAST(NULL AS TEXT)"),
+        GroupBy::Node => ("i.pool_id", "i.node_id", "CAST(NULL AS TEXT)"),
+    };
+    let task = if busy && req.group_by == GroupBy::Task {
+        "e.task_id"
+    } else {
+        null_uuid
+    };
+    let mut group = vec!["i.tenant_id", "w.day", "i.price_per_slot_hour"];
+    group.extend(
+        [pool, node, profile, task]
+            .into_iter()
+            .filter(|c| c.starts_with("i.") || c.starts_with("e.")),
+    );
+    let (start, end, from_table) = if busy {
+        let e_start = q.ms("e.started_at");
+        let e_end = format!("COALESCE({}, {now})", q.ms("e.ended_at"));
+        (
+            q.greatest(&[&e_start, &i_start, "w.ds"]),
+            q.least(&[&e_end, &i_end, "w.de"]),
+            "instance_executions e JOIN usage_intervals i ON i.node_id = e.node_id",
+        )
+    } else {
+        (
+            q.greatest(&[&i_start, "w.ds"]),
+            q.least(&[&i_end, "w.de"]),
+            "usage_intervals i",
+        )
+    };
+    let slots = if busy { "" } else { " * i.slots" };
+    q.sql = format!(
+        "{windows} SELECT i.tenant_id, {pool}, {node}, {profile}, {task}, w.day, \
+         i.price_per_slot_hour, CAST(SUM(({end} - {start}){slots}) AS BIGINT) \
+         FROM {from_table} JOIN w ON {start} < {end} WHERE ",
+        windows = windows(req),
+    );
+    let mut clauses = Vec::new();
+    let table = if busy { "e" } else { "i" };
+    if let Scope::Tenant(t) = req.scope {
+        clauses.push(format!("{table}.tenant_id = {}", q.bind(t)));
+    }
+    for t in if busy { vec!["e", "i"] } else { vec!["i"] } {
+        let to = q.bind(req.to);
+        let from = q.bind(req.from);
+        clauses.push(format!(
+            "{t}.started_at < {to} AND ({t}.ended_at IS NULL OR {t}.ended_at > {from})"
+        ));
+    }
+    q.sql.push_str(&clauses.join(" AND "));
+    q.sql.push_str(&format!(" GROUP BY {}", group.join(", ")));
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(q.backend, q.sql, q.values))
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Sum {
+                tenant: r.try_get_by_index(0)?,
+                pool: r.try_get_by_index(1)?,
+                node: r.try_get_by_index(2)?,
+                profile: r.try_get_by_index(3)?,
+                task: r.try_get_by_index(4)?,
+                day: r
+                    .try_get_by_index::<Option<String>>(5)?
+                    .filter(|d| !d.is_empty()),
+                price: r.try_get_by_index(6)?,
+                ms: r.try_get_by_index::<Option<i64>>(7)?.unwrap_or(0),
+            })
+        })
+        .collect::<Result<Vec<Sum>, sea_orm::DbErr>>()
+        .map_err(ApiError::from)
+}
+
+/// The report as JSON: node time and busy time summed in the database (one row per group,
+/// price and day), priced and apportioned here.
+pub async fn usage<C: ConnectionTrait>(db: &C, req: &UsageRequest) -> ApiResult<Value> {
     let mut report = Report {
         group_by: req.group_by,
         lines: BTreeMap::new(),
     };
-    // The period's intervals, by node.
-    let intervals = usage_interval::Entity::find()
-        .filter(in_scope(req.scope, usage_interval::Column::TenantId))
-        .filter(usage_interval::Column::StartedAt.lt(to))
-        .filter(
-            Condition::any()
-                .add(usage_interval::Column::EndedAt.is_null())
-                .add(usage_interval::Column::EndedAt.gt(from)),
-        )
-        .all(db)
-        .await?;
-    let mut profiles: HashMap<String, Arc<str>> = HashMap::new();
-    let mut by_node: HashMap<Uuid, Vec<Piece>> = HashMap::new();
-    for i in intervals {
-        let price = price_units(&i.price_per_slot_hour).ok_or_else(|| {
-            ApiError::Internal(anyhow::anyhow!(
-                "usage interval {} has an unreadable price '{}'",
-                i.id,
-                i.price_per_slot_hour
-            ))
-        })?;
-        let profile = profiles
-            .entry(i.profile_name.clone())
-            .or_insert_with(|| Arc::from(i.profile_name.as_str()))
-            .clone();
-        let piece = Piece {
-            tenant: i.tenant_id,
-            pool: i.pool_id,
-            node: i.node_id,
-            profile,
-            slots: i64::from(i.slots),
-            price,
-            start: i.started_at.max(from),
-            end: i.ended_at.unwrap_or(now).min(to),
-        };
-        if piece.end <= piece.start {
-            continue;
-        }
-        let mut parts = Vec::new();
-        report.pieces(piece.start, piece.end, |day, ms| {
-            parts.push((day, ms));
-            Ok(())
-        })?;
-        for (day, ms) in parts {
-            report.add_slot_time(&piece, day, ms)?;
-        }
-        by_node.entry(piece.node).or_default().push(piece);
-    }
-
-    // The executions on those nodes, streamed.
-    if !by_node.is_empty() {
-        let mut executions = instance_execution::Entity::find()
-            .select_only()
-            .column(instance_execution::Column::NodeId)
-            .column(instance_execution::Column::TaskId)
-            .column(instance_execution::Column::StartedAt)
-            .column(instance_execution::Column::EndedAt)
-            .filter(in_scope(req.scope, instance_execution::Column::TenantId))
-            .filter(instance_execution::Column::StartedAt.lt(to))
-            .filter(
-                Condition::any()
-                    .add(instance_execution::Column::EndedAt.is_null())
-                    .add(instance_execution::Column::EndedAt.gt(from)),
-            )
-            .into_tuple::<(Uuid, Uuid, DateTime<Utc>, Option<DateTime<Utc>>)>()
-            .stream(db)
-            .await?;
-        let mut parts = Vec::new();
-        while let Some((node, task, started, ended)) = executions.try_next().await? {
-            let Some(pieces) = by_node.get(&node) else {
-                continue;
-            };
-            let end = ended.unwrap_or(now);
-            for p in pieces {
-                let s = started.max(p.start);
-                let e = end.min(p.end);
-                parts.clear();
-                report.pieces(s, e, |day, ms| {
-                    parts.push((day, ms));
-                    Ok(())
-                })?;
-                for &(day, ms) in &parts {
-                    report.add_busy_time(p, day, task, ms)?;
+    let mut prices: HashMap<String, i128> = HashMap::new();
+    for busy in [false, true] {
+        for s in sums(db, req, busy).await? {
+            let price = match prices.get(&s.price) {
+                Some(p) => *p,
+                None => {
+                    let p = price_units(&s.price).ok_or_else(|| {
+                        ApiError::Internal(anyhow::anyhow!(
+                            "a usage interval has an unreadable price '{}'",
+                            s.price
+                        ))
+                    })?;
+                    prices.insert(s.price.clone(), p);
+                    p
                 }
+            };
+            if busy {
+                report.add_busy_time(&s, price)?;
+            } else {
+                report.add_slot_time(&s, price)?;
             }
         }
     }

@@ -1,0 +1,236 @@
+//! Billing report over a large history: `GET /billing/usage`'s work (the service call the
+//! route makes) over 1,000,000 usage intervals and 1,000,000 executions of one tenant.
+//!
+//! ```sh
+//! cargo bench -p hearth-server --bench billing
+//! ```
+//!
+//! A fresh data directory (SQLite, or `HEARTH_BENCH_PG_URL` for a fresh PostgreSQL
+//! database) gets `HEARTH_BENCH_INTERVALS` (default 1,000,000) usage intervals: 1,000 pools,
+//! one interval of 1–6 h per node within November 2026, 1–16 slots, two prices; and one
+//! execution inside each interval (one task per pool). Then, for `groupBy` pool, day and
+//! task, the median of 3 reports of November, beside the machine's floor measured in the
+//! same run: the time the database takes to count and sum the same rows
+//! (`SELECT COUNT(*), SUM(slots)` over the tenant's intervals and executions). Target: a
+//! report in < 2 s. Prints `billing_report_<group>_ms=<median>` lines for scripts.
+
+use std::time::Instant;
+
+use anyhow::Context;
+use chrono::{Duration, TimeZone, Utc};
+use hearth_server::entities::{instance_execution, usage_interval};
+use hearth_server::services::billing::{self, GroupBy, Scope, UsageRequest};
+use hearth_server::startup::{Application, Settings};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set, TransactionTrait,
+};
+use uuid::Uuid;
+
+const POOLS: u64 = 1_000;
+const CHUNK: usize = 1_000;
+const ROUNDS: usize = 3;
+
+fn status_mib(key: &str) -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// A small deterministic generator (the same history every run).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % below
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let intervals: u64 = std::env::var("HEARTH_BENCH_INTERVALS")
+        .ok()
+        .map(|v| v.parse().context("HEARTH_BENCH_INTERVALS"))
+        .transpose()?
+        .unwrap_or(1_000_000);
+    let dir = tempfile::tempdir()?;
+    let pg_url = std::env::var("HEARTH_BENCH_PG_URL").ok();
+    let mut pg_name = None;
+    let database_url = match &pg_url {
+        Some(base) => {
+            let admin = sea_orm::Database::connect(base.as_str()).await?;
+            let name = format!("hearth_bench_billing_{}", Uuid::new_v4().simple());
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await?;
+            pg_name = Some((admin, name.clone()));
+            let (root, _) = base.rsplit_once('/').context("a database URL")?;
+            Some(format!("{root}/{name}"))
+        }
+        None => None,
+    };
+    let app =
+        Application::build(Settings::new(dir.path().to_path_buf()).with_database_url(database_url))
+            .await?;
+    let state = app.state();
+    let db = state.db.clone();
+    let tenant = hearth_server::entities::tenant::Entity::find()
+        .one(&db)
+        .await?
+        .context("the first tenant")?
+        .id;
+
+    println!(
+        "billing bench ({}): {intervals} usage intervals and as many executions, {POOLS} pools",
+        if pg_url.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        }
+    );
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+    let pools: Vec<Uuid> = (0..POOLS).map(|_| Uuid::now_v7()).collect();
+    let tasks: Vec<Uuid> = (0..POOLS).map(|_| Uuid::now_v7()).collect();
+    let mut rng = Lcg(7);
+    let fill = Instant::now();
+    let mut made = 0u64;
+    while made < intervals {
+        let n = CHUNK.min((intervals - made) as usize);
+        let mut rows = Vec::with_capacity(n);
+        let mut execs = Vec::with_capacity(n);
+        for i in 0..n as u64 {
+            let p = ((made + i) % POOLS) as usize;
+            let node = Uuid::now_v7();
+            let start = t0 + Duration::seconds(rng.next(29 * 86_400) as i64);
+            let end = start + Duration::seconds(3_600 + rng.next(5 * 3_600) as i64);
+            rows.push(usage_interval::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                tenant_id: Set(tenant),
+                pool_id: Set(pools[p]),
+                node_id: Set(node),
+                profile_name: Set(if p % 2 == 0 {
+                    "docker-batch"
+                } else {
+                    "docker-nvidia"
+                }
+                .into()),
+                slots: Set(1 + rng.next(16) as i32),
+                price_per_slot_hour: Set(if p % 2 == 0 { "0.05" } else { "0.08" }.into()),
+                started_at: Set(start),
+                ended_at: Set(Some(end)),
+            });
+            let busy_start = start + Duration::seconds(rng.next(1_800) as i64);
+            execs.push(instance_execution::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                tenant_id: Set(tenant),
+                pool_id: Set(pools[p]),
+                node_id: Set(node),
+                task_id: Set(tasks[p]),
+                instance_row_id: Set(Uuid::now_v7()),
+                instance_id: Set(i as i32),
+                attempt: Set(1),
+                slot_index: Set(0),
+                started_at: Set(busy_start),
+                ended_at: Set(Some(
+                    busy_start + Duration::seconds(1 + rng.next(1_800) as i64),
+                )),
+                exit_code: Set(Some(0)),
+                outcome: Set(Some("Succeeded".into())),
+            });
+        }
+        let txn = state.writer.begin().await?;
+        usage_interval::Entity::insert_many(rows).exec(&txn).await?;
+        instance_execution::Entity::insert_many(execs)
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        made += n as u64;
+    }
+    println!("history written in {:.1} s", fill.elapsed().as_secs_f64());
+
+    // The machine's floor: the database reading and summing the same rows.
+    let mut floors = Vec::new();
+    for _ in 0..ROUNDS {
+        let start = Instant::now();
+        let slots: Option<i64> = usage_interval::Entity::find()
+            .select_only()
+            .column_as(usage_interval::Column::Slots.sum(), "s")
+            .filter(usage_interval::Column::TenantId.eq(tenant))
+            .into_tuple()
+            .one(&db)
+            .await?
+            .flatten();
+        let busy: Option<i64> = instance_execution::Entity::find()
+            .select_only()
+            .column_as(instance_execution::Column::SlotIndex.sum(), "s")
+            .filter(instance_execution::Column::TenantId.eq(tenant))
+            .into_tuple()
+            .one(&db)
+            .await?
+            .flatten();
+        anyhow::ensure!(slots.is_some() && busy.is_some(), "the rows are there");
+        floors.push(start.elapsed().as_secs_f64() * 1000.0);
+    }
+    let floor = median(floors);
+    println!(
+        "floor: the database summing a column of the same rows: {floor:.0} ms (median of {ROUNDS})"
+    );
+
+    let hwm_before = status_mib("VmHWM");
+    let mut figures = Vec::new();
+    for group_by in [GroupBy::Pool, GroupBy::Day, GroupBy::Task] {
+        let mut times = Vec::new();
+        let mut lines = 0;
+        for _ in 0..ROUNDS {
+            let req = UsageRequest {
+                scope: Scope::Tenant(tenant),
+                from: t0,
+                to: t0 + Duration::days(30),
+                group_by,
+                now: t0 + Duration::days(31),
+                currency: "EUR".into(),
+            };
+            let start = Instant::now();
+            let report = billing::usage(&db, &req).await?;
+            times.push(start.elapsed().as_secs_f64() * 1000.0);
+            lines = report["lines"].as_array().map_or(0, Vec::len);
+        }
+        let ms = median(times);
+        println!(
+            "report by {}: {ms:.0} ms, {lines} lines ({:.1} x the floor; target < 2000 ms: {})",
+            group_by.as_str(),
+            ms / floor,
+            if ms < 2000.0 { "met" } else { "NOT met" }
+        );
+        figures.push((group_by.as_str(), ms));
+    }
+    let hwm_after = status_mib("VmHWM");
+    println!(
+        "peak RSS of the bench process: {hwm_before:.0} MiB before the reports, {hwm_after:.0} MiB after"
+    );
+    println!("billing_floor_ms={floor:.0}");
+    for (group, ms) in figures {
+        println!("billing_report_{group}_ms={ms:.0}");
+    }
+    drop(app);
+    if let Some((admin, name)) = pg_name {
+        let _ = admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await;
+    }
+    Ok(())
+}
