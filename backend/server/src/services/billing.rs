@@ -367,10 +367,6 @@ async fn sums<C: ConnectionTrait>(db: &C, req: &UsageRequest, busy: bool) -> Api
         values: Vec::new(),
     };
     let now = req.now.timestamp_millis().to_string();
-    let (i_start, i_end) = (
-        q.ms("i.started_at"),
-        format!("COALESCE({}, {now})", q.ms("i.ended_at")),
-    );
     let null_uuid = q.null_uuid();
     let (pool, node, profile) = match req.group_by {
         GroupBy::Pool | GroupBy::Task => ("i.pool_id", null_uuid, "CAST(NULL AS TEXT)"),
@@ -379,7 +375,7 @@ async fn sums<C: ConnectionTrait>(db: &C, req: &UsageRequest, busy: bool) -> Api
         GroupBy::Node => ("i.pool_id", "i.node_id", "CAST(NULL AS TEXT)"),
     };
     let task = if busy && req.group_by == GroupBy::Task {
-        "e.task_id"
+        "i.task_id"
     } else {
         null_uuid
     };
@@ -387,44 +383,63 @@ async fn sums<C: ConnectionTrait>(db: &C, req: &UsageRequest, busy: bool) -> Api
     group.extend(
         [pool, node, profile, task]
             .into_iter()
-            .filter(|c| c.starts_with("i.") || c.starts_with("e.")),
+            .filter(|c| c.starts_with("i.")),
     );
-    let (start, end, from_table) = if busy {
-        let e_start = q.ms("e.started_at");
-        let e_end = format!("COALESCE({}, {now})", q.ms("e.ended_at"));
-        (
-            q.greatest(&[&e_start, &i_start, "w.ds"]),
-            q.least(&[&e_end, &i_end, "w.de"]),
-            "instance_executions e JOIN usage_intervals i ON i.node_id = e.node_id",
-        )
-    } else {
-        (
-            q.greatest(&[&i_start, "w.ds"]),
-            q.least(&[&i_end, "w.de"]),
-            "usage_intervals i",
-        )
-    };
-    let slots = if busy { "" } else { " * i.slots" };
-    q.sql = format!(
-        "{windows} SELECT i.tenant_id, {pool}, {node}, {profile}, {task}, w.day, \
-         i.price_per_slot_hour, CAST(SUM(({end} - {start}){slots}) AS BIGINT) \
-         FROM {from_table} JOIN w ON {start} < {end} WHERE ",
-        windows = windows(req),
-    );
-    let mut clauses = Vec::new();
-    let table = if busy { "e" } else { "i" };
-    if let Scope::Tenant(t) = req.scope {
-        clauses.push(format!("{table}.tenant_id = {}", q.bind(t)));
-    }
-    for t in if busy { vec!["e", "i"] } else { vec!["i"] } {
+    // `i`: the period's stretches, each instant turned into milliseconds once
+    // (materialized: the join with the windows then compares integers). Node time: the
+    // intervals. Busy time: the executions (`e`), each cut by the interval of its node
+    // that priced it (found through the node's index).
+    let mut ctes = vec![windows(req)];
+    let period = |q: &mut Query, prefix: &str| {
+        let mut clauses = Vec::new();
+        if let Scope::Tenant(t) = req.scope {
+            clauses.push(format!("{prefix}tenant_id = {}", q.bind(t)));
+        }
         let to = q.bind(req.to);
         let from = q.bind(req.from);
         clauses.push(format!(
-            "{t}.started_at < {to} AND ({t}.ended_at IS NULL OR {t}.ended_at > {from})"
+            "{prefix}started_at < {to} AND ({prefix}ended_at IS NULL OR {prefix}ended_at > {from})"
+        ));
+        clauses.join(" AND ")
+    };
+    if busy {
+        let clauses = period(&mut q, "");
+        ctes.push(format!(
+            "e AS MATERIALIZED (SELECT node_id, task_id, {} AS s, COALESCE({}, {now}) AS e \
+             FROM instance_executions WHERE {clauses})",
+            q.ms("started_at"),
+            q.ms("ended_at"),
+        ));
+        let clauses = period(&mut q, "u.");
+        let u_start = q.ms("u.started_at");
+        let u_end = format!("COALESCE({}, {now})", q.ms("u.ended_at"));
+        ctes.push(format!(
+            "i AS MATERIALIZED (SELECT u.tenant_id, u.pool_id, u.node_id, u.profile_name, \
+             u.price_per_slot_hour, e.task_id, {} AS s, {} AS e \
+             FROM e JOIN usage_intervals u ON u.node_id = e.node_id WHERE {clauses})",
+            q.greatest(&["e.s", &u_start]),
+            q.least(&["e.e", &u_end]),
+        ));
+    } else {
+        let clauses = period(&mut q, "");
+        ctes.push(format!(
+            "i AS MATERIALIZED (SELECT tenant_id, pool_id, node_id, profile_name, \
+             price_per_slot_hour, slots, {} AS s, COALESCE({}, {now}) AS e \
+             FROM usage_intervals WHERE {clauses})",
+            q.ms("started_at"),
+            q.ms("ended_at"),
         ));
     }
-    q.sql.push_str(&clauses.join(" AND "));
-    q.sql.push_str(&format!(" GROUP BY {}", group.join(", ")));
+    let start = q.greatest(&["i.s", "w.ds"]);
+    let end = q.least(&["i.e", "w.de"]);
+    let slots = if busy { "" } else { " * i.slots" };
+    q.sql = format!(
+        "{} SELECT i.tenant_id, {pool}, {node}, {profile}, {task}, w.day, \
+         i.price_per_slot_hour, CAST(SUM(({end} - {start}){slots}) AS BIGINT) \
+         FROM i JOIN w ON {start} < {end} GROUP BY {}",
+        ctes.join(", "),
+        group.join(", ")
+    );
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(q.backend, q.sql, q.values))
         .await?;
