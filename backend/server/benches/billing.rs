@@ -122,14 +122,14 @@ async fn main() -> anyhow::Result<()> {
                 tenant_id: Set(tenant),
                 pool_id: Set(pools[p]),
                 node_id: Set(node),
-                profile_name: Set(if p % 2 == 0 {
+                profile_name: Set(if p.is_multiple_of(2) {
                     "docker-batch"
                 } else {
                     "docker-nvidia"
                 }
                 .into()),
                 slots: Set(1 + rng.next(16) as i32),
-                price_per_slot_hour: Set(if p % 2 == 0 { "0.05" } else { "0.08" }.into()),
+                price_per_slot_hour: Set(if p.is_multiple_of(2) { "0.05" } else { "0.08" }.into()),
                 started_at: Set(start),
                 ended_at: Set(Some(end)),
             });
