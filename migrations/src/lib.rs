@@ -13,6 +13,7 @@ mod m0005_task_pages;
 mod m0006_job_pages;
 mod m0007_job_tasks;
 mod m0008_billing_indexes;
+mod m0009_idempotency;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_job_pages::Migration),
             Box::new(m0007_job_tasks::Migration),
             Box::new(m0008_billing_indexes::Migration),
+            Box::new(m0009_idempotency::Migration),
         ]
     }
 }

@@ -12,7 +12,8 @@ use serde::de::DeserializeOwned;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub struct JsonBody<T>(pub T);
+/// The parsed body and the bytes it came from (for `Idempotency-Key` checks).
+pub struct JsonBody<T>(pub T, pub web::Bytes);
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // Syntax first: broken JSON is a 400 whatever shape the route expects.
@@ -62,7 +63,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             if body.iter().all(u8::is_ascii_whitespace) {
                 return Err(ApiError::Validation("body is required (JSON)".into()));
             }
-            parse_json(&body).map(JsonBody)
+            let bytes = body.freeze();
+            parse_json(&bytes).map(|v| JsonBody(v, bytes))
         })
     }
 }

@@ -1,6 +1,7 @@
 //! sea-orm models, one per table of `hearth-migrations`.
 
 pub mod api_token;
+pub mod idempotency_key;
 pub mod instance;
 pub mod instance_execution;
 pub mod job;

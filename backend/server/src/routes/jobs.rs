@@ -3,11 +3,11 @@
 use actix_web::{HttpResponse, delete, get, post, web};
 use serde::Deserialize;
 
-use super::{created, no_content, ok, page_json};
+use super::{no_content, ok, page_json};
 use crate::auth::Caller;
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
-use crate::services::{jobs, path_id, tasks};
+use crate::services::{idempotency, jobs, path_id, tasks};
 use crate::state::AppState;
 use crate::wire::filter::{PaginateBody, filter_of, select};
 use crate::wire::job::{JobBody, job_json};
@@ -27,11 +27,19 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 async fn create_job(
     state: web::Data<AppState>,
     caller: Caller,
+    req: actix_web::HttpRequest,
     body: JsonBody<JobBody>,
 ) -> ApiResult<HttpResponse> {
     let tenant = caller.writer()?;
-    let job = jobs::create(&state, tenant, body.0).await?;
-    Ok(created(serde_json::json!({"uuid": job.id})))
+    let JsonBody(job_body, bytes) = body;
+    idempotency::once(&state, &req, tenant, "POST /jobs", &bytes, || async {
+        let job = jobs::create(&state, tenant, job_body).await?;
+        Ok((
+            actix_web::http::StatusCode::CREATED,
+            serde_json::json!({"uuid": job.id}),
+        ))
+    })
+    .await
 }
 
 /// Pages of jobs, with Qarnot filters.

@@ -2,12 +2,12 @@
 
 use actix_web::{HttpResponse, delete, get, post, put, web};
 
-use super::{created, no_content, ok, page_json};
+use super::{no_content, ok, page_json};
 use crate::auth::Caller;
 use crate::body::JsonBody;
 use crate::engine;
 use crate::error::ApiResult;
-use crate::services::{path_id, pools};
+use crate::services::{idempotency, path_id, pools};
 use crate::state::AppState;
 use crate::wire::filter::{PaginateBody, filter_of, select};
 use crate::wire::pool::PoolBody;
@@ -32,11 +32,19 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 async fn create_pool(
     state: web::Data<AppState>,
     caller: Caller,
+    req: actix_web::HttpRequest,
     body: JsonBody<PoolBody>,
 ) -> ApiResult<HttpResponse> {
     let tenant = caller.writer()?;
-    let pool = pools::create(&state, tenant, body.0).await?;
-    Ok(created(serde_json::json!({"uuid": pool.id})))
+    let JsonBody(pool_body, bytes) = body;
+    idempotency::once(&state, &req, tenant, "POST /pools", &bytes, || async {
+        let pool = pools::create(&state, tenant, pool_body).await?;
+        Ok((
+            actix_web::http::StatusCode::CREATED,
+            serde_json::json!({"uuid": pool.id}),
+        ))
+    })
+    .await
 }
 
 /// Every pool of the tenant, in creation order, streamed as read (`STREAM_CHUNK` at a time).

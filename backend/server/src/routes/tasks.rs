@@ -4,16 +4,17 @@ use actix_web::{HttpResponse, delete, get, post, web};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{created, no_content, ok, page_json};
+use super::{no_content, ok, page_json};
 use crate::auth::Caller;
 use crate::body::{JsonBody, parse_json};
 use crate::engine;
 use crate::error::{ApiError, ApiResult};
-use crate::services::path_id;
 use crate::services::tasks::{self, Stream};
+use crate::services::{idempotency, path_id};
 use crate::state::AppState;
 use crate::wire::filter::{MAX_PAGE, PaginateBody, filter_of, has_filter, page_bounds, select};
 use crate::wire::task::TaskBody;
+use actix_web::http::StatusCode;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(submit_tasks)
@@ -40,10 +41,25 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 async fn submit_tasks(
     state: web::Data<AppState>,
     caller: Caller,
+    req: actix_web::HttpRequest,
     body: JsonBody<Value>,
 ) -> ApiResult<HttpResponse> {
     let tenant = caller.writer()?;
-    match body.0 {
+    let JsonBody(value, bytes) = body;
+    idempotency::once(&state, &req, tenant, "POST /tasks", &bytes, || {
+        submit_body(&state, tenant, value, &bytes)
+    })
+    .await
+}
+
+/// `POST /tasks` once its key (if any) is claimed.
+async fn submit_body(
+    state: &web::Data<AppState>,
+    tenant: Uuid,
+    value: Value,
+    bytes: &[u8],
+) -> ApiResult<(StatusCode, Value)> {
+    match value {
         Value::Array(items) => {
             let mut results = Vec::with_capacity(items.len());
             let mut pools: Vec<Uuid> = Vec::new();
@@ -51,7 +67,7 @@ async fn submit_tasks(
                 let outcome =
                     match serde_json::to_vec(&item).map_err(|e| ApiError::Internal(e.into())) {
                         Ok(bytes) => match parse_json::<TaskBody>(&bytes) {
-                            Ok(t) => engine::submit::submit(&state, tenant, t).await,
+                            Ok(t) => engine::submit::submit(state, tenant, t).await,
                             Err(e) => Err(e),
                         },
                         Err(e) => Err(e),
@@ -80,15 +96,14 @@ async fn submit_tasks(
             for pool in pools {
                 engine::work_arrived(state.clone(), pool);
             }
-            Ok(ok(results))
+            Ok((StatusCode::OK, Value::Array(results)))
         }
-        other => {
-            let bytes = serde_json::to_vec(&other).map_err(|e| ApiError::Internal(e.into()))?;
-            let t = engine::submit::submit(&state, tenant, parse_json::<TaskBody>(&bytes)?).await?;
+        _ => {
+            let t = engine::submit::submit(state, tenant, parse_json::<TaskBody>(bytes)?).await?;
             if waits_for_slots(&t) {
                 engine::work_arrived(state.clone(), t.pool_id);
             }
-            Ok(created(json!({"uuid": t.id})))
+            Ok((StatusCode::CREATED, json!({"uuid": t.id})))
         }
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod billing;
+pub mod idempotency;
 pub mod jobs;
 pub mod keyset;
 pub mod lookup;

@@ -10,6 +10,7 @@ mod bootstrap;
 mod errors;
 mod events;
 mod helpers;
+mod idempotency;
 mod isolation;
 mod jobs;
 mod listing;

@@ -16,6 +16,7 @@ mod execution;
 mod failures;
 mod feed;
 mod helpers;
+mod idempotency;
 mod metering;
 mod protocol;
 mod restart;
