@@ -197,11 +197,17 @@ impl Event {
     }
 }
 
+impl events::Numbered for Event {
+    fn id(&self) -> u64 {
+        self.id
+    }
+}
+
 pub struct Feed {
     tx: broadcast::Sender<Arc<Event>>,
     seq: AtomicU64,
     /// Each tenant's numbered, bounded backlog (the event stream's source).
-    pub logs: events::Logs,
+    pub logs: events::Logs<Event>,
 }
 
 impl Default for Feed {

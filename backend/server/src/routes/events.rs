@@ -14,7 +14,6 @@ use uuid::Uuid;
 use super::ok;
 use crate::auth::{self, Caller};
 use crate::error::{ApiError, ApiResult};
-use crate::events::{Filter, sse_frame};
 use crate::feed::Event;
 use crate::services::{body_id, pools, tasks};
 use crate::state::AppState;
@@ -238,5 +237,97 @@ impl Conn {
                 Err(RecvError::Closed) => return None,
             }
         }
+    }
+}
+
+/// Which events a subscriber wants (`GET /events?pool=&task=&types=`).
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub pool: Option<Uuid>,
+    pub task: Option<Uuid>,
+    /// Kinds (`Change::kind`); empty: every kind.
+    pub types: Vec<&'static str>,
+}
+
+impl Filter {
+    pub fn admits(&self, event: &Event) -> bool {
+        (self.types.is_empty() || self.types.contains(&event.change.kind()))
+            && self.pool.is_none_or(|p| event.change.pool_id() == p)
+            && self.task.is_none_or(|t| event.change.task_id() == Some(t))
+    }
+}
+
+/// One event as Server-Sent Events text: `id`, `event` (its kind) and `data` (its JSON).
+pub fn sse_frame(event: &Event) -> String {
+    format!(
+        "id: {}\nevent: {}\ndata: {}\n\n",
+        event.id,
+        event.change.kind(),
+        event.json()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::feed::Change;
+    use chrono::Utc;
+
+    #[test]
+    fn filters_select_by_pool_task_and_kind() {
+        let (pool, task) = (Uuid::new_v4(), Uuid::new_v4());
+        let ended = Event::new(
+            1,
+            1,
+            Uuid::nil(),
+            Utc::now(),
+            Change::InstanceEnded {
+                pool,
+                task,
+                instance_id: 0,
+                outcome: "Succeeded".into(),
+                exit_code: Some(0),
+            },
+        );
+        assert!(Filter::default().admits(&ended));
+        let by_task = Filter {
+            task: Some(task),
+            ..Filter::default()
+        };
+        assert!(by_task.admits(&ended));
+        let other_task = Filter {
+            task: Some(Uuid::new_v4()),
+            ..Filter::default()
+        };
+        assert!(!other_task.admits(&ended));
+        let by_pool_and_kind = Filter {
+            pool: Some(pool),
+            types: vec!["node", "instanceEnded"],
+            ..Filter::default()
+        };
+        assert!(by_pool_and_kind.admits(&ended));
+        let nodes_only = Filter {
+            types: vec!["node"],
+            ..Filter::default()
+        };
+        assert!(!nodes_only.admits(&ended));
+        let frame = sse_frame(&ended);
+        assert!(
+            frame.starts_with("id: 1\nevent: instanceEnded\ndata: {"),
+            "{frame}"
+        );
+        assert!(frame.ends_with("}\n\n"));
+        let data: serde_json::Value = serde_json::from_str(
+            frame
+                .lines()
+                .nth(2)
+                .unwrap()
+                .strip_prefix("data: ")
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(data["id"], 1);
+        assert_eq!(data["type"], "instanceEnded");
+        assert_eq!(data["task"], task.to_string());
     }
 }
