@@ -24,22 +24,6 @@ pub fn cost_numerator(ms: i64, price_units: i128) -> i128 {
     i128::from(ms) * price_units
 }
 
-/// Milliseconds of `[start, end)` inside `[from, to)`; 0 when they do not meet.
-pub fn overlap_ms(
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> i64 {
-    let s = start.max(from);
-    let e = end.min(to);
-    if e <= s {
-        0
-    } else {
-        (e - s).num_milliseconds()
-    }
-}
-
 /// `[start, end)` cut at each UTC midnight: `(day, piece start, piece end)` in order.
 pub fn split_by_day(
     start: DateTime<Utc>,
@@ -123,10 +107,6 @@ mod tests {
     use chrono::TimeZone;
     use proptest::prelude::*;
 
-    fn t(h: u32, m: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 3, 1, h, m, 0).unwrap()
-    }
-
     #[test]
     fn an_hour_of_one_slot_costs_the_price() {
         // 0.05 per slot-hour, one slot-hour: 0.050000.
@@ -136,13 +116,6 @@ mod tests {
             decimal_text(n / COST_DENOMINATOR, MONEY_DECIMALS),
             "0.050000"
         );
-    }
-
-    #[test]
-    fn overlap_clips_to_the_window() {
-        assert_eq!(overlap_ms(t(1, 0), t(3, 0), t(2, 0), t(5, 0)), 3_600_000);
-        assert_eq!(overlap_ms(t(1, 0), t(2, 0), t(2, 0), t(5, 0)), 0);
-        assert_eq!(overlap_ms(t(3, 0), t(2, 0), t(0, 0), t(5, 0)), 0);
     }
 
     #[test]

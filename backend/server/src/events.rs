@@ -146,11 +146,6 @@ impl<E: Numbered> Logs<E> {
         }
     }
 
-    /// The newest id given so far (the id a client "has" when it starts from now).
-    pub fn last_id(&self) -> u64 {
-        self.inner.lock().expect("event logs lock").last_id
-    }
-
     /// Events kept for a tenant (for tests and `/metrics`).
     pub fn kept(&self, tenant: Uuid) -> usize {
         self.inner

@@ -141,17 +141,13 @@ pub async fn mark_ready(state: &AppState, node_id: Uuid) -> ApiResult<node::Mode
             .await
             .map(|p| p.price_per_slot_hour)
             .unwrap_or_else(|_| "0".into());
-        usage_interval::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            tenant_id: Set(n.tenant_id),
-            pool_id: Set(n.pool_id),
-            node_id: Set(n.id),
-            profile_name: Set(pool.profile_name.clone()),
-            slots: Set(n.slots),
-            price_per_slot_hour: Set(price),
-            started_at: Set(now),
-            ended_at: Set(None),
-        }
+        new_interval(
+            (n.tenant_id, n.pool_id, n.id),
+            &pool.profile_name,
+            n.slots,
+            &price,
+            now,
+        )
         .insert(&txn)
         .await?;
         let mut active = n.clone().into_active_model();
@@ -282,6 +278,27 @@ async fn close_usage(
     Ok(())
 }
 
+/// A node's new open usage interval from `at`, billed at `price` per slot-hour.
+fn new_interval(
+    (tenant, pool, node): (Uuid, Uuid, Uuid),
+    profile: &str,
+    slots: i32,
+    price: &str,
+    at: DateTime<Utc>,
+) -> usage_interval::ActiveModel {
+    usage_interval::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        tenant_id: Set(tenant),
+        pool_id: Set(pool),
+        node_id: Set(node),
+        profile_name: Set(profile.to_owned()),
+        slots: Set(slots),
+        price_per_slot_hour: Set(price.to_owned()),
+        started_at: Set(at),
+        ended_at: Set(None),
+    }
+}
+
 /// Closes every open usage interval of `profile`'s nodes at `at` and opens its successor
 /// at the same instant with `price`: no gap, no overlap, each second at one price.
 pub async fn split_open_intervals(
@@ -297,15 +314,16 @@ pub async fn split_open_intervals(
         .await?;
     let mut split = 0;
     for interval in open {
-        if interval.price_per_slot_hour == price || interval.started_at >= at {
-            if interval.started_at >= at {
-                // Opened at this very instant (or later by the clock): reprice it whole.
-                usage_interval::Entity::update_many()
-                    .col_expr(usage_interval::Column::PricePerSlotHour, Expr::value(price))
-                    .filter(usage_interval::Column::Id.eq(interval.id))
-                    .exec(db)
-                    .await?;
-            }
+        if interval.started_at >= at {
+            // Opened at this very instant (or later by the clock): reprice it whole.
+            usage_interval::Entity::update_many()
+                .col_expr(usage_interval::Column::PricePerSlotHour, Expr::value(price))
+                .filter(usage_interval::Column::Id.eq(interval.id))
+                .exec(db)
+                .await?;
+            continue;
+        }
+        if interval.price_per_slot_hour == price {
             continue;
         }
         usage_interval::Entity::update_many()
@@ -313,17 +331,13 @@ pub async fn split_open_intervals(
             .filter(usage_interval::Column::Id.eq(interval.id))
             .exec(db)
             .await?;
-        usage_interval::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            tenant_id: Set(interval.tenant_id),
-            pool_id: Set(interval.pool_id),
-            node_id: Set(interval.node_id),
-            profile_name: Set(interval.profile_name.clone()),
-            slots: Set(interval.slots),
-            price_per_slot_hour: Set(price.to_owned()),
-            started_at: Set(at),
-            ended_at: Set(None),
-        }
+        new_interval(
+            (interval.tenant_id, interval.pool_id, interval.node_id),
+            &interval.profile_name,
+            interval.slots,
+            price,
+            at,
+        )
         .insert(db)
         .await?;
         split += 1;

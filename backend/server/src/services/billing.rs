@@ -2,8 +2,8 @@
 //! each with its slots and the price snapshotted) and the instance executions on it (the
 //! busy part), clipped to a period, grouped, and priced exactly (see `hearth_core::billing`).
 //!
-//! Memory: the period's usage intervals are held (about 100 bytes each, a few per node);
-//! executions, far more numerous, are streamed; a report has at most [`MAX_LINES`] lines.
+//! The database sums node time and busy time per group, price and day (one query each);
+//! here they are priced and apportioned. Memory: the report's lines, at most [`MAX_LINES`].
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
