@@ -207,7 +207,7 @@ async fn main() -> anyhow::Result<()> {
             let start = Instant::now();
             let report = billing::usage(&db, &req).await?;
             times.push(start.elapsed().as_secs_f64() * 1000.0);
-            lines = report["lines"].as_array().map_or(0, Vec::len);
+            lines = report.items.len();
         }
         let ms = median(times);
         println!(

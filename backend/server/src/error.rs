@@ -3,7 +3,6 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use serde::Serialize;
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
@@ -21,6 +20,9 @@ pub enum ApiError {
     /// A state conflict; the message names the state.
     #[error("{0}")]
     Conflict(String),
+    /// A known path asked with a method it does not have; `allow` lists those it has.
+    #[error("method {method} is not allowed here (allowed: {allow})")]
+    MethodNotAllowed { method: String, allow: String },
     /// The object is finished for good (a terminated node calling in).
     #[error("{0}")]
     Gone(String),
@@ -48,6 +50,7 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::Gone(_) => "gone",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::Unprocessable(_) => "unprocessable",
@@ -71,12 +74,6 @@ impl From<sea_orm::TransactionError<ApiError>> for ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    message: String,
-    code: &'a str,
-}
-
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
@@ -85,6 +82,7 @@ impl ResponseError for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Gone(_) => StatusCode::GONE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -96,9 +94,13 @@ impl ResponseError for ApiError {
         if let ApiError::Internal(cause) = self {
             tracing::error!(error = ?cause, "request failed");
         }
-        HttpResponse::build(self.status_code()).json(ErrorBody {
+        let mut answer = HttpResponse::build(self.status_code());
+        if let ApiError::MethodNotAllowed { allow, .. } = self {
+            answer.insert_header(("Allow", allow.as_str()));
+        }
+        answer.json(hearth_api::ErrorBody {
             message: self.to_string(),
-            code: self.code(),
+            code: self.code().to_owned(),
         })
     }
 }

@@ -116,8 +116,19 @@ impl Application {
     }
 }
 
-async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound("no such route".into()))
+/// No route took the request: a wrong method on a known path is 405 (with `Allow`), any
+/// other request 404.
+async fn not_found(
+    req: actix_web::HttpRequest,
+    routes: web::Data<crate::contract::RouteTable>,
+) -> Result<HttpResponse, ApiError> {
+    match routes.methods_of(req.path()) {
+        Some(methods) if !methods.is_empty() => Err(ApiError::MethodNotAllowed {
+            method: req.method().to_string(),
+            allow: methods.join(", "),
+        }),
+        _ => Err(ApiError::NotFound("no such route".into())),
+    }
 }
 
 fn run(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Server> {
@@ -128,14 +139,11 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Ser
             .configure(crate::routes::configure)
             .split_for_parts();
         let mut api = api;
-        api.info.title = "hearth".into();
-        api.info.version = env!("CARGO_PKG_VERSION").into();
-        api.info.description =
-            Some("Compute pools control plane; a superset of Qarnot's REST API.".into());
-        api.info.contact = None;
-        api.info.license = Some(utoipa::openapi::License::new("Apache-2.0"));
+        crate::contract::complete(&mut api);
+        let routes = web::Data::new(crate::contract::RouteTable::of(&api));
         let api = web::Data::new(api);
         app.app_data(api)
+            .app_data(routes)
             .route(
                 "/openapi.json",
                 web::get().to(|api: web::Data<utoipa::openapi::OpenApi>| async move {

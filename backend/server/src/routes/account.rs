@@ -2,11 +2,16 @@
 
 use actix_web::{HttpResponse, delete, get, post, put, web};
 
+use hearth_api::accounts::{Quotas, Tenant, TenantCreated, Token, TokenCreated, User};
+use hearth_api::{ErrorBody, Page, PageQuery};
+
 use super::{created, no_content, ok};
 use crate::auth::Caller;
 use crate::body::JsonBody;
 use crate::error::ApiResult;
+use crate::query::Query;
 use crate::services::accounts::{self, TenantBody, TokenBody, UserBody};
+use crate::services::paging::Paging;
 use crate::services::path_id;
 use crate::services::quotas::{self, QuotasBody};
 use crate::state::AppState;
@@ -24,7 +29,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 }
 
 /// Creates a tenant with its owner; answers the owner's first token (operator).
-#[utoipa::path(tag = "tenants", responses((status = 201, description = "tenant and ownerToken"), (status = 409, description = "name taken")))]
+#[utoipa::path(tag = "tenants", request_body = TenantBody, responses((status = 201, body = TenantCreated), (status = 409, description = "name taken", body = ErrorBody)))]
 #[post("/tenants")]
 async fn create_tenant(
     state: web::Data<AppState>,
@@ -35,16 +40,21 @@ async fn create_tenant(
     Ok(created(accounts::create_tenant(&state, body.0).await?))
 }
 
-/// Lists tenants (operator).
-#[utoipa::path(tag = "tenants", responses((status = 200, description = "tenants")))]
+/// Lists tenants in creation order, a page at a time (operator).
+#[utoipa::path(tag = "tenants", params(PageQuery), responses((status = 200, body = Page<Tenant>)))]
 #[get("/tenants")]
-async fn list_tenants(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
+async fn list_tenants(
+    state: web::Data<AppState>,
+    caller: Caller,
+    page: Query<PageQuery>,
+) -> ApiResult<HttpResponse> {
     caller.operator()?;
-    Ok(ok(accounts::list_tenants(&state).await?))
+    let paging = Paging::of(&page)?;
+    Ok(ok(accounts::list_tenants(&state, &paging).await?))
 }
 
 /// A tenant's quotas and what it uses of them (operator).
-#[utoipa::path(tag = "tenants", responses((status = 200, description = "quotas and usage"), (status = 404, description = "unknown tenant")))]
+#[utoipa::path(tag = "tenants", responses((status = 200, body = Quotas), (status = 404, description = "unknown tenant", body = ErrorBody)))]
 #[get("/tenants/{uuid}/quotas")]
 async fn get_quotas(
     state: web::Data<AppState>,
@@ -58,7 +68,7 @@ async fn get_quotas(
 
 /// Sets a tenant's quotas: `maxPools`, `maxRunningSlots`, `maxQueuedInstances`, each a
 /// count or null for no limit (operator).
-#[utoipa::path(tag = "tenants", responses((status = 200, description = "quotas and usage"), (status = 400, description = "a limit out of range"), (status = 404, description = "unknown tenant")))]
+#[utoipa::path(tag = "tenants", request_body = QuotasBody, responses((status = 200, body = Quotas), (status = 400, description = "a limit out of range", body = ErrorBody), (status = 404, description = "unknown tenant", body = ErrorBody)))]
 #[put("/tenants/{uuid}/quotas")]
 async fn set_quotas(
     state: web::Data<AppState>,
@@ -73,7 +83,7 @@ async fn set_quotas(
 }
 
 /// Issues an API token; the secret is shown only in this answer (owner).
-#[utoipa::path(tag = "tokens", responses((status = 201, description = "token with its secret")))]
+#[utoipa::path(tag = "tokens", request_body = TokenBody, responses((status = 201, body = TokenCreated)))]
 #[post("/tokens")]
 async fn create_token(
     state: web::Data<AppState>,
@@ -86,12 +96,17 @@ async fn create_token(
     ))
 }
 
-/// Lists the tenant's tokens, never their secrets (owner).
-#[utoipa::path(tag = "tokens", responses((status = 200, description = "tokens")))]
+/// Lists the tenant's tokens in creation order, never their secrets (owner).
+#[utoipa::path(tag = "tokens", params(PageQuery), responses((status = 200, body = Page<Token>)))]
 #[get("/tokens")]
-async fn list_tokens(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
+async fn list_tokens(
+    state: web::Data<AppState>,
+    caller: Caller,
+    page: Query<PageQuery>,
+) -> ApiResult<HttpResponse> {
     let tenant = caller.owner()?;
-    Ok(ok(accounts::list_tokens(&state, tenant).await?))
+    let paging = Paging::of(&page)?;
+    Ok(ok(accounts::list_tokens(&state, tenant, &paging).await?))
 }
 
 /// Revokes a token at once (owner).
@@ -108,7 +123,7 @@ async fn revoke_token(
 }
 
 /// Adds a user to the tenant (owner).
-#[utoipa::path(tag = "users", responses((status = 201, description = "user")))]
+#[utoipa::path(tag = "users", request_body = UserBody, responses((status = 201, body = User), (status = 409, description = "email taken", body = ErrorBody)))]
 #[post("/users")]
 async fn create_user(
     state: web::Data<AppState>,
@@ -121,10 +136,15 @@ async fn create_user(
     ))
 }
 
-/// Lists the tenant's users (owner).
-#[utoipa::path(tag = "users", responses((status = 200, description = "users")))]
+/// Lists the tenant's users in creation order (owner).
+#[utoipa::path(tag = "users", params(PageQuery), responses((status = 200, body = Page<User>)))]
 #[get("/users")]
-async fn list_users(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
+async fn list_users(
+    state: web::Data<AppState>,
+    caller: Caller,
+    page: Query<PageQuery>,
+) -> ApiResult<HttpResponse> {
     let tenant = caller.owner()?;
-    Ok(ok(accounts::list_users(&state, tenant).await?))
+    let paging = Paging::of(&page)?;
+    Ok(ok(accounts::list_users(&state, tenant, &paging).await?))
 }

@@ -2,32 +2,20 @@
 
 use actix_web::{HttpResponse, get, web};
 
+use hearth_api::billing::{UsageQuery, UsageReport};
+use hearth_api::{ErrorBody, PageQuery};
+
 use super::ok;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::query::Query;
 use crate::services::billing::{self, GroupBy, Scope, UsageRequest};
 use crate::services::body_id;
+use crate::services::paging::Paging;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(usage);
-}
-
-#[derive(serde::Deserialize, utoipa::IntoParams)]
-#[serde(rename_all = "camelCase")]
-#[into_params(parameter_in = Query)]
-struct UsageQuery {
-    /// Start of the period (RFC 3339, or YYYY-MM-DD for its UTC midnight); default: the
-    /// first of the current month.
-    from: Option<String>,
-    /// End of the period, excluded; default: now. At most 366 days after `from`.
-    to: Option<String>,
-    /// pool (default), profile, day, task or node.
-    group_by: Option<String>,
-    /// json (default) or csv.
-    format: Option<String>,
-    /// Operator only: `all`, or one tenant's uuid.
-    tenant: Option<String>,
 }
 
 /// Usage and cost over `[from, to)`: one line per group with slot-seconds (busy and idle)
@@ -37,17 +25,20 @@ struct UsageQuery {
     tag = "billing",
     params(UsageQuery),
     responses(
-        (status = 200, description = "the report (JSON, or CSV with format=csv)"),
-        (status = 400, description = "bad period, groupBy, format or tenant"),
-        (status = 403, description = "role without billing access"),
-        (status = 422, description = "more lines than a report holds")
+        (status = 200, description = "a page of the report's lines with its totals (or, with format=csv, every line as CSV)", content(
+            (UsageReport = "application/json"),
+            (String = "text/csv")
+        )),
+        (status = 400, description = "bad period, groupBy, format, tenant, limit or pageToken", body = ErrorBody),
+        (status = 403, description = "role without billing access", body = ErrorBody),
+        (status = 422, description = "more lines than a report holds", body = ErrorBody)
     )
 )]
 #[get("/billing/usage")]
 async fn usage(
     state: web::Data<AppState>,
     caller: Caller,
-    query: web::Query<UsageQuery>,
+    query: Query<UsageQuery>,
 ) -> ApiResult<HttpResponse> {
     if !caller.role.can_read_billing() {
         return Err(ApiError::Forbidden(format!(
@@ -88,7 +79,24 @@ async fn usage(
             ));
         }
     };
-    let now = state.clock.now();
+    let paging = Paging::of(&PageQuery {
+        limit: query.limit,
+        page_token: query.page_token.clone(),
+    })?;
+    // A page token freezes "now" at the first page's instant, so that the pages of one
+    // report come from the same figures (open intervals would grow between pages).
+    let (offset, now) = match paging.offset_cursor()? {
+        None => (0, state.clock.now()),
+        Some((offset, at)) => {
+            let at = at
+                .parse::<i64>()
+                .ok()
+                .and_then(chrono::DateTime::from_timestamp_millis)
+                .filter(|at| *at <= state.clock.now())
+                .ok_or_else(|| ApiError::field("pageToken", "is not a token this list gave"))?;
+            (offset, at)
+        }
+    };
     let (from, to) = billing::period(query.from.as_deref(), query.to.as_deref(), now)?;
     let request = UsageRequest {
         scope,
@@ -98,8 +106,15 @@ async fn usage(
         now,
         currency: state.settings.currency.clone(),
     };
-    let report = billing::usage(&state.db, &request).await?;
+    let mut report = billing::usage(&state.db, &request).await?;
     if !csv {
+        // Every page prices the whole report and shows its slice: the rounding that makes
+        // lines add up to the totals is the same on every page.
+        let total = report.items.len();
+        let end = offset.saturating_add(paging.limit).min(total);
+        report.items = report.items.drain(offset.min(total)..end).collect();
+        report.next_page_token =
+            (end < total).then(|| format!("off:{end}:{}", now.timestamp_millis()));
         return Ok(ok(report));
     }
     let file = format!(

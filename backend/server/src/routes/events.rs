@@ -7,6 +7,8 @@ use std::time::Duration;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use futures_util::stream;
+use hearth_api::ErrorBody;
+use hearth_api::events::Ticket;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -108,21 +110,12 @@ async fn event_stream(
         })))
 }
 
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-struct Ticket {
-    /// Pass as `GET /events?ticket=`.
-    ticket: String,
-    /// Until when it opens a stream (a stream opened with it stays open).
-    expires_at: chrono::DateTime<chrono::Utc>,
-}
-
 /// A ticket that opens `GET /events` for 60 s without an `Authorization` header (a
 /// browser's `EventSource` cannot send one). It carries the caller's token: revoking the
 /// token voids it.
 #[utoipa::path(
     tag = "events",
-    responses((status = 200, body = Ticket), (status = 401, description = "no valid token"))
+    responses((status = 200, body = Ticket), (status = 401, description = "no valid token", body = ErrorBody))
 )]
 #[post("/events/tickets")]
 async fn event_ticket(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {

@@ -3,11 +3,15 @@
 use actix_web::{HttpResponse, get, post, put, web};
 use serde_json::json;
 
+use hearth_api::ErrorBody;
+use hearth_api::platform::{Health, Settings};
+use hearth_api::profiles::Profile;
+
 use super::{created, ok};
 use crate::auth::Caller;
 use crate::body::JsonBody;
 use crate::error::ApiResult;
-use crate::services::profiles::{self, ProfileBody, profile_json};
+use crate::services::profiles::{self, ProfileBody, profile_view};
 use crate::services::quotas;
 use crate::state::AppState;
 
@@ -25,19 +29,20 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 }
 
 /// Liveness and database reachability.
-#[utoipa::path(tag = "platform", responses((status = 200, description = "serving")))]
+#[utoipa::path(tag = "platform", security(()), responses((status = 200, description = "serving", body = Health), (status = 503, description = "database unreachable", body = Health)))]
 #[get("/health")]
 async fn health(state: web::Data<AppState>) -> HttpResponse {
-    match state.db.ping().await {
-        Ok(()) => HttpResponse::Ok().json(json!({"status": "ok"})),
-        Err(_) => {
-            HttpResponse::ServiceUnavailable().json(json!({"status": "database unreachable"}))
-        }
-    }
+    let (mut answer, status) = match state.db.ping().await {
+        Ok(()) => (HttpResponse::Ok(), "ok"),
+        Err(_) => (HttpResponse::ServiceUnavailable(), "database unreachable"),
+    };
+    answer.json(Health {
+        status: status.into(),
+    })
 }
 
 /// Prometheus metrics.
-#[utoipa::path(tag = "platform", responses((status = 200, description = "Prometheus text format")))]
+#[utoipa::path(tag = "platform", security(()), responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
 #[get("/metrics")]
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
@@ -46,10 +51,10 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// Qarnot's settings: hearth has no object storage, so the SDK runs without buckets.
-#[utoipa::path(tag = "platform", responses((status = 200, description = "{\"storage\": null}")))]
+#[utoipa::path(tag = "platform", responses((status = 200, body = Settings)))]
 #[get("/settings")]
 async fn settings(_caller: Caller) -> HttpResponse {
-    ok(json!({"storage": null}))
+    ok(Settings { storage: None })
 }
 
 /// The caller's account summary (Qarnot's `/info`).
@@ -135,25 +140,25 @@ async fn organization_quotas(
 }
 
 /// Profile names (Qarnot: an array of strings).
-#[utoipa::path(tag = "profiles", responses((status = 200, description = "profile names")))]
+#[utoipa::path(tag = "profiles", responses((status = 200, description = "profile names", body = Vec<String>)))]
 #[get("/profiles")]
 async fn list_profiles(state: web::Data<AppState>, _caller: Caller) -> ApiResult<HttpResponse> {
     Ok(ok(profiles::names(&state.db).await?))
 }
 
 /// One profile with its constants (`name`/`value`).
-#[utoipa::path(tag = "profiles", responses((status = 200, description = "profile"), (status = 404, description = "unknown profile")))]
+#[utoipa::path(tag = "profiles", responses((status = 200, body = Profile), (status = 404, description = "unknown profile", body = ErrorBody)))]
 #[get("/profiles/{name}")]
 async fn get_profile(
     state: web::Data<AppState>,
     _caller: Caller,
     name: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    Ok(ok(profile_json(&profiles::find(&state.db, &name).await?)))
+    Ok(ok(profile_view(&profiles::find(&state.db, &name).await?)))
 }
 
 /// Adds a profile to the catalogue (operator).
-#[utoipa::path(tag = "profiles", responses((status = 201, description = "created"), (status = 409, description = "exists")))]
+#[utoipa::path(tag = "profiles", request_body = ProfileBody, responses((status = 201, body = Profile), (status = 409, description = "exists", body = ErrorBody)))]
 #[post("/profiles")]
 async fn create_profile(
     state: web::Data<AppState>,
@@ -161,15 +166,15 @@ async fn create_profile(
     body: JsonBody<ProfileBody>,
 ) -> ApiResult<HttpResponse> {
     caller.operator()?;
-    let spec = body.0.check(None)?;
-    Ok(created(profile_json(
+    let spec = profiles::check(&body.0, None)?;
+    Ok(created(profile_view(
         &profiles::create(&state.db, spec, state.clock.now()).await?,
     )))
 }
 
 /// Changes a profile (operator). Usage keeps the price it was recorded with: a new price
 /// splits the open intervals of the profile's nodes at this instant.
-#[utoipa::path(tag = "profiles", responses((status = 200, description = "updated")))]
+#[utoipa::path(tag = "profiles", request_body = ProfileBody, responses((status = 200, body = Profile), (status = 404, description = "unknown profile", body = ErrorBody)))]
 #[put("/profiles/{name}")]
 async fn update_profile(
     state: web::Data<AppState>,
@@ -179,7 +184,7 @@ async fn update_profile(
 ) -> ApiResult<HttpResponse> {
     caller.operator()?;
     let current = profiles::find(&state.db, &name).await?;
-    let spec = body.0.check(Some(&current))?;
+    let spec = profiles::check(&body.0, Some(&current))?;
     let now = state.clock.now();
     let price_changes = spec.price.to_string() != current.price_per_slot_hour;
     let txn = state.write().await?;
@@ -197,5 +202,5 @@ async fn update_profile(
     txn.commit().await?;
     // Its constants reach the next instances of every pool made from it.
     state.forget_inherited(None);
-    Ok(ok(profile_json(&updated)))
+    Ok(ok(profile_view(&updated)))
 }

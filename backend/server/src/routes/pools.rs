@@ -2,11 +2,16 @@
 
 use actix_web::{HttpResponse, delete, get, post, put, web};
 
+use hearth_api::pools::{Node, ScalingDecision};
+use hearth_api::{ErrorBody, Page, PageQuery};
+
 use super::{no_content, ok, page_json};
 use crate::auth::Caller;
 use crate::body::JsonBody;
 use crate::engine;
 use crate::error::ApiResult;
+use crate::query::Query;
+use crate::services::paging::{Paging, page_of};
 use crate::services::{idempotency, path_id, pools};
 use crate::state::AppState;
 use crate::wire::filter::{PaginateBody, filter_of, select};
@@ -172,7 +177,7 @@ async fn delete_pool(
 }
 
 /// Evaluates the pool's scaling now and answers the decision.
-#[utoipa::path(tag = "pools", responses((status = 200, description = "the scaling decision")))]
+#[utoipa::path(tag = "pools", responses((status = 200, body = ScalingDecision), (status = 404, description = "no such pool", body = ErrorBody)))]
 #[post("/pools/{uuid}/resize")]
 async fn resize_pool(
     state: web::Data<AppState>,
@@ -182,33 +187,38 @@ async fn resize_pool(
     let tenant = caller.writer()?;
     let pool = pools::load(&state.db, tenant, path_id(&uuid, "pool")?).await?;
     let row = engine::resize::evaluate_pool(&state, pool.id).await?;
-    Ok(ok(pools::decision_json(&row)))
+    Ok(ok(pools::decision_view(&row)))
 }
 
-/// The pool's nodes (workers) and their slots.
-#[utoipa::path(tag = "pools", responses((status = 200, description = "nodes")))]
+/// The pool's nodes (workers) in creation order, with their busy slots, a page at a time.
+#[utoipa::path(tag = "pools", params(PageQuery), responses((status = 200, body = Page<Node>), (status = 404, description = "no such pool", body = ErrorBody)))]
 #[get("/pools/{uuid}/nodes")]
 async fn pool_nodes(
     state: web::Data<AppState>,
     caller: Caller,
     uuid: web::Path<String>,
+    page: Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let tenant = caller.tenant()?;
+    let paging = Paging::of(&page)?;
     let pool = pools::load(&state.db, tenant, path_id(&uuid, "pool")?).await?;
-    Ok(ok(pools::nodes_json(&state.db, pool.id).await?))
+    Ok(ok(pools::nodes(&state.db, pool.id, &paging).await?))
 }
 
-/// The pool's scaling decisions, newest first (at most 200).
-#[utoipa::path(tag = "pools", responses((status = 200, description = "decisions")))]
+/// The pool's scaling decisions, newest first, a page at a time (a run of identical
+/// evaluations is one decision with its count).
+#[utoipa::path(tag = "pools", params(PageQuery), responses((status = 200, body = Page<ScalingDecision>), (status = 404, description = "no such pool", body = ErrorBody)))]
 #[get("/pools/{uuid}/scaling-decisions")]
 async fn pool_decisions(
     state: web::Data<AppState>,
     caller: Caller,
     uuid: web::Path<String>,
+    page: Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let tenant = caller.tenant()?;
+    let paging = Paging::of(&page)?;
     let pool = pools::load(&state.db, tenant, path_id(&uuid, "pool")?).await?;
-    let mut rows = pools::decisions(&state.db, pool.id, 200).await?;
+    let (mut rows, next) = pools::decisions(&state.db, pool.id, &paging).await?;
     // Unchanged evaluations the resize loop has not written yet count too.
     if let Some(u) = state.schedule.unwritten_of(pool.id)
         && let Some(row) = rows.iter_mut().find(|r| r.id == u.decision)
@@ -216,8 +226,5 @@ async fn pool_decisions(
         row.evaluations += u.evaluations as i32;
         row.last_evaluated_at = Some(u.last_evaluated_at);
     }
-    Ok(ok(rows
-        .iter()
-        .map(pools::decision_json)
-        .collect::<Vec<_>>()))
+    Ok(ok(page_of(&rows, next, pools::decision_view)))
 }

@@ -1,44 +1,22 @@
 //! Tenants (operator), users and API tokens (tenant owner).
 
 use chrono::{DateTime, Duration, Utc};
+use hearth_api::Page;
+use hearth_api::accounts::{Tenant, TenantCreated, Token, TokenCreated, User};
+pub use hearth_api::accounts::{TenantBody, TokenBody, UserBody};
 use hearth_core::model::Role;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
+
+use super::keyset::Cursor;
+use super::paging::{Paging, creation_page, page_of};
 
 use super::{body_id, required_name};
 use crate::auth::{IssuedToken, TokenGrant, issue_token};
 use crate::entities::{api_token, tenant, user};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::wire::{date, opt_date};
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TenantBody {
-    pub name: Option<String>,
-    pub multi_slot_enabled: Option<bool>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TokenBody {
-    pub name: Option<String>,
-    pub role: Option<String>,
-    pub expires_in_seconds: Option<i64>,
-    pub user_uuid: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UserBody {
-    pub email: Option<String>,
-    pub role: Option<String>,
-}
 
 /// Roles a tenant user or token may hold (the operator is platform-level).
 fn tenant_role(raw: &Option<String>, field: &str) -> ApiResult<Role> {
@@ -54,29 +32,34 @@ fn tenant_role(raw: &Option<String>, field: &str) -> ApiResult<Role> {
     }
 }
 
-pub fn tenant_json(t: &tenant::Model) -> Value {
-    json!({
-        "uuid": t.id,
-        "name": t.name,
-        "multiSlotEnabled": t.multi_slot_enabled,
-        "creationDate": date(t.created_at),
-    })
+pub fn tenant_view(t: &tenant::Model) -> Tenant {
+    Tenant {
+        uuid: t.id,
+        name: t.name.clone(),
+        multi_slot_enabled: t.multi_slot_enabled,
+        creation_date: t.created_at,
+    }
 }
 
-pub fn user_json(u: &user::Model) -> Value {
-    json!({"uuid": u.id, "email": u.email, "role": u.role, "creationDate": date(u.created_at)})
+pub fn user_view(u: &user::Model) -> User {
+    User {
+        uuid: u.id,
+        email: u.email.clone(),
+        role: u.role.clone(),
+        creation_date: u.created_at,
+    }
 }
 
-pub fn token_json(t: &api_token::Model) -> Value {
-    json!({
-        "uuid": t.id,
-        "name": t.name,
-        "role": t.role,
-        "userUuid": t.user_id,
-        "creationDate": date(t.created_at),
-        "expiresAt": opt_date(t.expires_at),
-        "revoked": t.revoked_at.is_some(),
-    })
+pub fn token_view(t: &api_token::Model) -> Token {
+    Token {
+        uuid: t.id,
+        name: t.name.clone(),
+        role: t.role.clone(),
+        user_uuid: t.user_id,
+        creation_date: t.created_at,
+        expires_at: t.expires_at,
+        revoked: t.revoked_at.is_some(),
+    }
 }
 
 /// A tenant with its owner user and a first owner token, in one transaction.
@@ -132,7 +115,7 @@ pub async fn create_tenant_in(
     Ok((t, token))
 }
 
-pub async fn create_tenant(state: &AppState, body: TenantBody) -> ApiResult<Value> {
+pub async fn create_tenant(state: &AppState, body: TenantBody) -> ApiResult<TenantCreated> {
     let name = required_name(&body.name, "name")?;
     if !name
         .chars()
@@ -154,19 +137,26 @@ pub async fn create_tenant(state: &AppState, body: TenantBody) -> ApiResult<Valu
     )
     .await?;
     txn.commit().await?;
-    let mut out = tenant_json(&t);
-    out["ownerToken"] = json!(token.token);
-    Ok(out)
+    Ok(TenantCreated {
+        tenant: tenant_view(&t),
+        owner_token: token.token,
+    })
 }
 
-pub async fn list_tenants(state: &AppState) -> ApiResult<Vec<Value>> {
-    Ok(tenant::Entity::find()
-        .order_by_asc(tenant::Column::CreatedAt)
-        .all(&state.db)
-        .await?
-        .iter()
-        .map(tenant_json)
-        .collect())
+pub async fn list_tenants(state: &AppState, paging: &Paging) -> ApiResult<Page<Tenant>> {
+    let (rows, next) = creation_page(
+        &state.db,
+        tenant::Entity::find(),
+        tenant::Column::CreatedAt,
+        tenant::Column::Id,
+        |t| Cursor {
+            created_at: t.created_at,
+            id: t.id,
+        },
+        paging,
+    )
+    .await?;
+    Ok(page_of(&rows, next, tenant_view))
 }
 
 pub async fn create_token(
@@ -174,7 +164,7 @@ pub async fn create_token(
     tenant_id: Uuid,
     caller_user: Uuid,
     body: TokenBody,
-) -> ApiResult<Value> {
+) -> ApiResult<TokenCreated> {
     let name = required_name(&body.name, "name")?;
     let role = tenant_role(&body.role, "role")?;
     let now = state.clock.now();
@@ -213,20 +203,30 @@ pub async fn create_token(
         },
     )
     .await?;
-    let mut out = token_json(&issued.row);
-    out["token"] = json!(issued.token);
-    Ok(out)
+    Ok(TokenCreated {
+        token_info: token_view(&issued.row),
+        token: issued.token,
+    })
 }
 
-pub async fn list_tokens(state: &AppState, tenant_id: Uuid) -> ApiResult<Vec<Value>> {
-    Ok(api_token::Entity::find()
-        .filter(api_token::Column::TenantId.eq(tenant_id))
-        .order_by_asc(api_token::Column::CreatedAt)
-        .all(&state.db)
-        .await?
-        .iter()
-        .map(token_json)
-        .collect())
+pub async fn list_tokens(
+    state: &AppState,
+    tenant_id: Uuid,
+    paging: &Paging,
+) -> ApiResult<Page<Token>> {
+    let (rows, next) = creation_page(
+        &state.db,
+        api_token::Entity::find().filter(api_token::Column::TenantId.eq(tenant_id)),
+        api_token::Column::CreatedAt,
+        api_token::Column::Id,
+        |t| Cursor {
+            created_at: t.created_at,
+            id: t.id,
+        },
+        paging,
+    )
+    .await?;
+    Ok(page_of(&rows, next, token_view))
 }
 
 pub async fn revoke_token(state: &AppState, tenant_id: Uuid, id: Uuid) -> ApiResult<()> {
@@ -246,7 +246,7 @@ pub async fn revoke_token(state: &AppState, tenant_id: Uuid, id: Uuid) -> ApiRes
     Ok(())
 }
 
-pub async fn create_user(state: &AppState, tenant_id: Uuid, body: UserBody) -> ApiResult<Value> {
+pub async fn create_user(state: &AppState, tenant_id: Uuid, body: UserBody) -> ApiResult<User> {
     let email = required_name(&body.email, "email")?.to_lowercase();
     let valid = email.split_once('@').is_some_and(|(local, domain)| {
         !local.is_empty() && !domain.is_empty() && !email.contains(char::is_whitespace)
@@ -275,16 +275,25 @@ pub async fn create_user(state: &AppState, tenant_id: Uuid, body: UserBody) -> A
     }
     .insert(&state.db)
     .await?;
-    Ok(user_json(&u))
+    Ok(user_view(&u))
 }
 
-pub async fn list_users(state: &AppState, tenant_id: Uuid) -> ApiResult<Vec<Value>> {
-    Ok(user::Entity::find()
-        .filter(user::Column::TenantId.eq(tenant_id))
-        .order_by_asc(user::Column::CreatedAt)
-        .all(&state.db)
-        .await?
-        .iter()
-        .map(user_json)
-        .collect())
+pub async fn list_users(
+    state: &AppState,
+    tenant_id: Uuid,
+    paging: &Paging,
+) -> ApiResult<Page<User>> {
+    let (rows, next) = creation_page(
+        &state.db,
+        user::Entity::find().filter(user::Column::TenantId.eq(tenant_id)),
+        user::Column::CreatedAt,
+        user::Column::Id,
+        |u| Cursor {
+            created_at: u.created_at,
+            id: u.id,
+        },
+        paging,
+    )
+    .await?;
+    Ok(page_of(&rows, next, user_view))
 }

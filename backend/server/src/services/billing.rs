@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use hearth_api::billing::{UsageFigures, UsageLine, UsageReport};
 use hearth_core::billing::{
     COST_DENOMINATOR, MONEY_DECIMALS, PRICE_SCALE, apportion, cost_numerator, decimal_text,
     split_by_day,
@@ -17,7 +18,6 @@ use rust_decimal::Decimal;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement,
 };
-use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::entities::{pool, task, tenant};
@@ -28,7 +28,7 @@ pub const MAX_LINES: usize = 100_000;
 /// Longest period of one report.
 pub const MAX_DAYS: i64 = 366;
 /// The `taskName` of a pool's idle line when grouping by task.
-pub const IDLE_LINE: &str = "__idle__";
+pub use hearth_api::billing::IDLE_LINE;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GroupBy {
@@ -464,7 +464,7 @@ async fn sums<C: ConnectionTrait>(db: &C, req: &UsageRequest, busy: bool) -> Api
 
 /// The report as JSON: node time and busy time summed in the database (one row per group,
 /// price and day), priced and apportioned here.
-pub async fn usage<C: ConnectionTrait>(db: &C, req: &UsageRequest) -> ApiResult<Value> {
+pub async fn usage<C: ConnectionTrait>(db: &C, req: &UsageRequest) -> ApiResult<UsageReport> {
     let mut report = Report {
         group_by: req.group_by,
         lines: BTreeMap::new(),
@@ -526,7 +526,7 @@ async fn render<C: ConnectionTrait>(
     db: &C,
     req: &UsageRequest,
     report: Report,
-) -> ApiResult<Value> {
+) -> ApiResult<UsageReport> {
     let mut pool_ids = HashSet::new();
     let mut task_ids = HashSet::new();
     let mut tenant_ids = HashSet::new();
@@ -564,89 +564,81 @@ async fn render<C: ConnectionTrait>(
     let (shown, total_cost) = apportion(&numerators, COST_DENOMINATOR);
     let money = |units: i128| decimal_text(units, MONEY_DECIMALS);
     let seconds = |ms: i64| decimal_text(i128::from(ms), 3);
-    let name_or_null = |names: &HashMap<Uuid, String>, id: &Uuid| {
-        names
-            .get(id)
-            .map_or(Value::Null, |n| Value::String(n.clone()))
+    let name_of = |names: &HashMap<Uuid, String>, id: &Uuid| names.get(id).cloned();
+    let figures = |slot_ms: i64, busy_ms: i64, busy: i128, idle: i128| UsageFigures {
+        slot_seconds: seconds(slot_ms),
+        busy_slot_seconds: seconds(busy_ms),
+        idle_slot_seconds: seconds(slot_ms - busy_ms),
+        cost: money(busy + idle),
+        busy_cost: money(busy),
+        idle_cost: money(idle),
+        currency: req.currency.clone(),
     };
 
     let mut lines = Vec::with_capacity(report.lines.len());
     let (mut slot_ms, mut busy_ms, mut busy_cost, mut idle_cost) = (0i64, 0i64, 0i128, 0i128);
     for (i, ((tenant, group), acc)) in report.lines.iter().enumerate() {
         let (busy, idle) = (shown[2 * i], shown[2 * i + 1]);
-        let mut line = Map::new();
+        let mut line = UsageLine {
+            tenant_uuid: None,
+            tenant_name: None,
+            pool_uuid: None,
+            pool_name: None,
+            profile: None,
+            day: None,
+            node_uuid: None,
+            task_uuid: None,
+            task_name: None,
+            figures: figures(acc.slot_ms, acc.busy_ms, busy, idle),
+        };
         if req.scope == Scope::All {
-            line.insert("tenantUuid".into(), json!(tenant));
-            line.insert("tenantName".into(), name_or_null(&tenant_names, tenant));
+            line.tenant_uuid = Some(*tenant);
+            line.tenant_name = name_of(&tenant_names, tenant);
         }
         match group {
             Group::Pool(p) => {
-                line.insert("poolUuid".into(), json!(p));
-                line.insert("poolName".into(), name_or_null(&pool_names, p));
+                line.pool_uuid = Some(*p);
+                line.pool_name = name_of(&pool_names, p);
             }
-            Group::Profile(name) => {
-                line.insert("profile".into(), json!(name.as_ref()));
-            }
-            Group::Day(day) => {
-                line.insert("day".into(), json!(day.to_string()));
-            }
+            Group::Profile(name) => line.profile = Some(name.to_string()),
+            Group::Day(day) => line.day = Some(day.to_string()),
             Group::Node { pool, node } => {
-                line.insert("nodeUuid".into(), json!(node));
-                line.insert("poolUuid".into(), json!(pool));
-                line.insert("poolName".into(), name_or_null(&pool_names, pool));
+                line.node_uuid = Some(*node);
+                line.pool_uuid = Some(*pool);
+                line.pool_name = name_of(&pool_names, pool);
             }
             Group::PoolTask { pool, task } => {
                 match task {
                     TaskOrIdle::Task(t) => {
-                        line.insert("taskUuid".into(), json!(t));
-                        line.insert("taskName".into(), name_or_null(&task_names, t));
+                        line.task_uuid = Some(*t);
+                        line.task_name = name_of(&task_names, t);
                     }
-                    TaskOrIdle::Idle => {
-                        line.insert("taskUuid".into(), Value::Null);
-                        line.insert("taskName".into(), json!(IDLE_LINE));
-                    }
+                    TaskOrIdle::Idle => line.task_name = Some(IDLE_LINE.to_owned()),
                 }
-                line.insert("poolUuid".into(), json!(pool));
-                line.insert("poolName".into(), name_or_null(&pool_names, pool));
+                line.pool_uuid = Some(*pool);
+                line.pool_name = name_of(&pool_names, pool);
             }
         }
-        line.insert("slotSeconds".into(), json!(seconds(acc.slot_ms)));
-        line.insert("busySlotSeconds".into(), json!(seconds(acc.busy_ms)));
-        line.insert(
-            "idleSlotSeconds".into(),
-            json!(seconds(acc.slot_ms - acc.busy_ms)),
-        );
-        line.insert("cost".into(), json!(money(busy + idle)));
-        line.insert("busyCost".into(), json!(money(busy)));
-        line.insert("idleCost".into(), json!(money(idle)));
-        line.insert("currency".into(), json!(req.currency));
         slot_ms += acc.slot_ms;
         busy_ms += acc.busy_ms;
         busy_cost += busy;
         idle_cost += idle;
-        lines.push(Value::Object(line));
+        lines.push(line);
     }
     debug_assert_eq!(busy_cost + idle_cost, total_cost);
-    Ok(json!({
-        "tenant": match req.scope {
-            Scope::Tenant(t) => json!(t),
-            Scope::All => json!("all"),
+    Ok(UsageReport {
+        tenant: match req.scope {
+            Scope::Tenant(t) => t.to_string(),
+            Scope::All => "all".to_owned(),
         },
-        "from": req.from,
-        "to": req.to,
-        "groupBy": req.group_by.as_str(),
-        "currency": req.currency,
-        "lines": lines,
-        "totals": {
-            "slotSeconds": seconds(slot_ms),
-            "busySlotSeconds": seconds(busy_ms),
-            "idleSlotSeconds": seconds(slot_ms - busy_ms),
-            "cost": money(total_cost),
-            "busyCost": money(busy_cost),
-            "idleCost": money(idle_cost),
-            "currency": req.currency,
-        },
-    }))
+        from: req.from,
+        to: req.to,
+        group_by: req.group_by.as_str().to_owned(),
+        currency: req.currency.clone(),
+        items: lines,
+        next_page_token: None,
+        totals: figures(slot_ms, busy_ms, busy_cost, idle_cost),
+    })
 }
 
 /// The CSV columns of a report: its key columns, then the figures.
@@ -671,24 +663,49 @@ pub fn csv_columns(group_by: GroupBy, scope: Scope) -> Vec<&'static str> {
 /// The report's lines as CSV (RFC 4180: CRLF, fields quoted when they hold a comma, a
 /// quote or a line break). A name a spreadsheet would take for a formula (starting with
 /// `=`, `+`, `-`, `@`, a tab or a carriage return) is prefixed with `'`.
-pub fn csv(report: &Value, group_by: GroupBy, scope: Scope) -> String {
+pub fn csv(report: &UsageReport, group_by: GroupBy, scope: Scope) -> String {
     let columns = csv_columns(group_by, scope);
     let mut out = String::new();
     out.push_str(&columns.join(","));
     out.push_str("\r\n");
-    for line in report["lines"].as_array().into_iter().flatten() {
+    for line in &report.items {
         let fields: Vec<String> = columns
             .iter()
-            .map(|c| match &line[*c] {
-                Value::Null => String::new(),
-                Value::String(s) => csv_field(s, c.ends_with("Name")),
-                other => csv_field(&other.to_string(), false),
+            .map(|c| match column(line, c) {
+                None => String::new(),
+                Some(text) => csv_field(&text, c.ends_with("Name")),
             })
             .collect();
         out.push_str(&fields.join(","));
         out.push_str("\r\n");
     }
     out
+}
+
+/// A line's field by its JSON name (the CSV header).
+fn column(line: &UsageLine, name: &str) -> Option<String> {
+    let f = &line.figures;
+    let text = |s: &Option<String>| s.clone();
+    let id = |u: &Option<Uuid>| u.map(|u| u.to_string());
+    match name {
+        "tenantUuid" => id(&line.tenant_uuid),
+        "tenantName" => text(&line.tenant_name),
+        "poolUuid" => id(&line.pool_uuid),
+        "poolName" => text(&line.pool_name),
+        "profile" => text(&line.profile),
+        "day" => text(&line.day),
+        "nodeUuid" => id(&line.node_uuid),
+        "taskUuid" => id(&line.task_uuid),
+        "taskName" => text(&line.task_name),
+        "slotSeconds" => Some(f.slot_seconds.clone()),
+        "busySlotSeconds" => Some(f.busy_slot_seconds.clone()),
+        "idleSlotSeconds" => Some(f.idle_slot_seconds.clone()),
+        "cost" => Some(f.cost.clone()),
+        "busyCost" => Some(f.busy_cost.clone()),
+        "idleCost" => Some(f.idle_cost.clone()),
+        "currency" => Some(f.currency.clone()),
+        _ => None,
+    }
 }
 
 fn csv_field(text: &str, is_name: bool) -> String {

@@ -8,6 +8,7 @@ pub mod idempotency;
 pub mod jobs;
 pub mod keyset;
 pub mod lookup;
+pub mod paging;
 pub mod pools;
 pub mod profiles;
 pub mod quotas;

@@ -16,6 +16,11 @@ use sea_orm::{
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use hearth_api::Page;
+use hearth_api::pools::{Node, ScalingDecision as DecisionView};
+
+use super::keyset::Cursor;
+use super::paging::{Paging, creation_page, newest_first_page, page_of};
 use super::{json_of, required_name};
 use crate::entities::{instance, node, pool, profile, scaling_decision, task, tenant};
 use crate::error::{ApiError, ApiResult};
@@ -771,78 +776,89 @@ pub async fn evaluate_and_record(
     Ok((decision, row))
 }
 
-pub fn decision_json(row: &scaling_decision::Model) -> Value {
-    json!({
-        "uuid": row.id,
-        "poolUuid": row.pool_id,
-        "creationDate": crate::wire::date(row.created_at),
-        "evaluations": row.evaluations,
-        "lastEvaluationDate": crate::wire::date(row.last_evaluated_at.unwrap_or(row.created_at)),
-        "activePolicyName": row.active_policy_name,
-        "activePeriodName": row.active_period_name,
-        "wantedSlots": row.wanted_slots,
-        "targetSlots": row.target_slots,
-        "action": row.action,
-        "reason": row.reason,
-        "inputs": row.detail.get("inputs").cloned().unwrap_or(json!({})),
-        "clamps": row.detail.get("clamps").cloned().unwrap_or(json!([])),
-        "decision": row.detail,
-    })
+pub fn decision_view(row: &scaling_decision::Model) -> DecisionView {
+    DecisionView {
+        uuid: row.id,
+        pool_uuid: row.pool_id,
+        creation_date: row.created_at,
+        evaluations: row.evaluations,
+        last_evaluation_date: row.last_evaluated_at.unwrap_or(row.created_at),
+        active_policy_name: row.active_policy_name.clone(),
+        active_period_name: row.active_period_name.clone(),
+        wanted_slots: row.wanted_slots,
+        target_slots: row.target_slots,
+        action: row.action.clone(),
+        reason: row.reason.clone(),
+        inputs: row.detail.get("inputs").cloned().unwrap_or(json!({})),
+        clamps: row.detail.get("clamps").cloned().unwrap_or(json!([])),
+        decision: row.detail.clone(),
+    }
 }
 
+/// A page of the pool's scaling decisions, newest first.
 pub async fn decisions(
     db: &impl ConnectionTrait,
     pool_id: Uuid,
-    limit: u64,
-) -> ApiResult<Vec<scaling_decision::Model>> {
-    use sea_orm::QuerySelect;
-    Ok(scaling_decision::Entity::find()
-        .filter(scaling_decision::Column::PoolId.eq(pool_id))
-        .order_by_desc(scaling_decision::Column::Seq)
-        .order_by_desc(scaling_decision::Column::CreatedAt)
-        .limit(limit)
-        .all(db)
-        .await?)
+    paging: &Paging,
+) -> ApiResult<(Vec<scaling_decision::Model>, Option<String>)> {
+    newest_first_page(
+        db,
+        scaling_decision::Entity::find().filter(scaling_decision::Column::PoolId.eq(pool_id)),
+        scaling_decision::Column::Seq,
+        |d| d.seq,
+        paging,
+    )
+    .await
 }
 
-pub fn node_json(n: &node::Model, busy: u32) -> Value {
-    json!({
-        "uuid": n.id,
-        "poolUuid": n.pool_id,
-        "state": n.state,
-        "slots": n.slots,
-        "busySlots": busy,
-        "creationDate": crate::wire::date(n.created_at),
-        "readyAt": crate::wire::opt_date(n.ready_at),
-        "lastHeartbeat": crate::wire::opt_date(n.last_heartbeat),
-        "endedAt": crate::wire::opt_date(n.ended_at),
-    })
+pub fn node_view(n: &node::Model, busy: u32) -> Node {
+    Node {
+        uuid: n.id,
+        pool_uuid: n.pool_id,
+        state: n.state.clone(),
+        slots: n.slots,
+        busy_slots: busy,
+        creation_date: n.created_at,
+        ready_at: n.ready_at,
+        last_heartbeat: n.last_heartbeat,
+        ended_at: n.ended_at,
+    }
 }
 
-pub async fn nodes_json(db: &impl ConnectionTrait, pool_id: Uuid) -> ApiResult<Vec<Value>> {
-    let nodes = node::Entity::find()
-        .filter(node::Column::PoolId.eq(pool_id))
-        .order_by_asc(node::Column::CreatedAt)
-        .all(db)
-        .await?;
+/// A page of the pool's nodes in creation order, with their busy slots.
+pub async fn nodes(
+    db: &impl ConnectionTrait,
+    pool_id: Uuid,
+    paging: &Paging,
+) -> ApiResult<Page<Node>> {
+    let (nodes, next) = creation_page(
+        db,
+        node::Entity::find().filter(node::Column::PoolId.eq(pool_id)),
+        node::Column::CreatedAt,
+        node::Column::Id,
+        |n| Cursor {
+            created_at: n.created_at,
+            id: n.id,
+        },
+        paging,
+    )
+    .await?;
     let busy = instance::Entity::find()
         .filter(instance::Column::PoolId.eq(pool_id))
+        .filter(instance::Column::NodeId.is_in(nodes.iter().map(|n| n.id)))
         .filter(instance::Column::State.is_in([
             InstanceState::Assigned.as_str(),
             InstanceState::Executing.as_str(),
         ]))
         .all(db)
         .await?;
-    Ok(nodes
-        .iter()
-        .map(|n| {
-            // Slots, not instances: one may wait behind the one running on its slot.
-            let slots: std::collections::BTreeSet<Option<i32>> = busy
-                .iter()
-                .filter(|i| i.node_id == Some(n.id))
-                .map(|i| i.slot_index)
-                .collect();
-            node_json(n, slots.len() as u32)
-        })
-        .collect())
+    Ok(page_of(&nodes, next, |n| {
+        // Slots, not instances: one may wait behind the one running on its slot.
+        let slots: std::collections::BTreeSet<Option<i32>> = busy
+            .iter()
+            .filter(|i| i.node_id == Some(n.id))
+            .map(|i| i.slot_index)
+            .collect();
+        node_view(n, slots.len() as u32)
+    }))
 }

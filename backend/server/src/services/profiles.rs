@@ -1,12 +1,12 @@
 //! The platform's profile catalogue (node types), managed by the operator.
 
+use hearth_api::profiles::Profile;
 use rust_decimal::Decimal;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder, Set,
 };
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::{json_of, required_name};
@@ -14,25 +14,7 @@ use crate::entities::profile;
 use crate::error::{ApiError, ApiResult};
 
 /// Profile constants use `name`/`value` on the wire (pools and tasks use `key`/`value`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ProfileConstant {
-    pub name: String,
-    #[serde(default)]
-    pub value: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ProfileBody {
-    pub name: Option<String>,
-    pub cores: Option<i64>,
-    #[serde(rename = "memoryMB")]
-    pub memory_mb: Option<i64>,
-    pub price_per_slot_hour: Option<Value>,
-    pub max_slots_per_node: Option<i64>,
-    pub boot_delay_seconds: Option<f64>,
-    pub constants: Option<Vec<ProfileConstant>>,
-}
+pub use hearth_api::profiles::{ProfileBody, ProfileConstant};
 
 pub struct ProfileSpec {
     pub name: String,
@@ -95,71 +77,68 @@ fn price(v: &Option<Value>, default: Option<Decimal>) -> ApiResult<Decimal> {
     Ok(d)
 }
 
-impl ProfileBody {
-    pub fn check(&self, current: Option<&profile::Model>) -> ApiResult<ProfileSpec> {
-        let name = match current {
-            Some(c) => c.name.clone(),
-            None => {
-                let n = required_name(&self.name, "name")?;
-                if !n
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
-                {
-                    return Err(ApiError::field(
-                        "name",
-                        "may hold only letters, digits, '-', '_' and '.'",
-                    ));
-                }
-                n
-            }
-        };
-        let boot_delay_ms = match self.boot_delay_seconds {
-            None => current.map(|c| c.boot_delay_ms).unwrap_or(0),
-            Some(s) if (0.0..=3600.0).contains(&s) => (s * 1000.0).round() as i64,
-            Some(_) => {
+/// Checks a profile body against the profile it changes (`None`: a new one).
+pub fn check(body: &ProfileBody, current: Option<&profile::Model>) -> ApiResult<ProfileSpec> {
+    let name = match current {
+        Some(c) => c.name.clone(),
+        None => {
+            let n = required_name(&body.name, "name")?;
+            if !n
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+            {
                 return Err(ApiError::field(
-                    "bootDelaySeconds",
-                    "must be between 0 and 3600",
+                    "name",
+                    "may hold only letters, digits, '-', '_' and '.'",
                 ));
             }
-        };
-        Ok(ProfileSpec {
-            name,
-            cores: bounded(
-                self.cores,
-                "cores",
-                current.map(|c| i64::from(c.cores)).or(Some(1)),
-                1,
-                1024,
-            )?,
-            memory_mb: bounded(
-                self.memory_mb,
-                "memoryMB",
-                current.map(|c| i64::from(c.memory_mb)).or(Some(1024)),
-                1,
-                16 * 1024 * 1024,
-            )?,
-            price: price(
-                &self.price_per_slot_hour,
-                current.and_then(|c| c.price_per_slot_hour.parse().ok()),
-            )?,
-            max_slots_per_node: bounded(
-                self.max_slots_per_node,
-                "maxSlotsPerNode",
-                current.map(|c| i64::from(c.max_slots_per_node)).or(Some(1)),
-                1,
-                1024,
-            )?,
-            boot_delay_ms,
-            constants: match (&self.constants, current) {
-                (Some(c), _) => c.clone(),
-                (None, Some(cur)) => {
-                    serde_json::from_value(cur.constants.clone()).unwrap_or_default()
-                }
-                (None, None) => vec![],
-            },
-        })
-    }
+            n
+        }
+    };
+    let boot_delay_ms = match body.boot_delay_seconds {
+        None => current.map(|c| c.boot_delay_ms).unwrap_or(0),
+        Some(s) if (0.0..=3600.0).contains(&s) => (s * 1000.0).round() as i64,
+        Some(_) => {
+            return Err(ApiError::field(
+                "bootDelaySeconds",
+                "must be between 0 and 3600",
+            ));
+        }
+    };
+    Ok(ProfileSpec {
+        name,
+        cores: bounded(
+            body.cores,
+            "cores",
+            current.map(|c| i64::from(c.cores)).or(Some(1)),
+            1,
+            1024,
+        )?,
+        memory_mb: bounded(
+            body.memory_mb,
+            "memoryMB",
+            current.map(|c| i64::from(c.memory_mb)).or(Some(1024)),
+            1,
+            16 * 1024 * 1024,
+        )?,
+        price: price(
+            &body.price_per_slot_hour,
+            current.and_then(|c| c.price_per_slot_hour.parse().ok()),
+        )?,
+        max_slots_per_node: bounded(
+            body.max_slots_per_node,
+            "maxSlotsPerNode",
+            current.map(|c| i64::from(c.max_slots_per_node)).or(Some(1)),
+            1,
+            1024,
+        )?,
+        boot_delay_ms,
+        constants: match (&body.constants, current) {
+            (Some(c), _) => c.clone(),
+            (None, Some(cur)) => serde_json::from_value(cur.constants.clone()).unwrap_or_default(),
+            (None, None) => vec![],
+        },
+    })
 }
 
 pub async fn names(db: &impl ConnectionTrait) -> ApiResult<Vec<String>> {
@@ -225,17 +204,17 @@ pub async fn update(
     Ok(active.update(db).await?)
 }
 
-pub fn profile_json(p: &profile::Model) -> Value {
-    json!({
-        "name": p.name,
-        "constants": p.constants,
-        "cores": p.cores,
-        "memoryMB": p.memory_mb,
-        "pricePerSlotHour": p.price_per_slot_hour,
-        "maxSlotsPerNode": p.max_slots_per_node,
-        "bootDelaySeconds": p.boot_delay_ms as f64 / 1000.0,
-        "launcher": p.launcher,
-    })
+pub fn profile_view(p: &profile::Model) -> Profile {
+    Profile {
+        name: p.name.clone(),
+        constants: serde_json::from_value(p.constants.clone()).unwrap_or_default(),
+        cores: p.cores,
+        memory_mb: p.memory_mb,
+        price_per_slot_hour: p.price_per_slot_hour.clone(),
+        max_slots_per_node: p.max_slots_per_node,
+        boot_delay_seconds: p.boot_delay_ms as f64 / 1000.0,
+        launcher: p.launcher.clone(),
+    }
 }
 
 /// The catalogue a fresh installation starts with.

@@ -4,10 +4,10 @@
 //! `MaxPoolException` / `MaxTaskException`; a pool whose growth would pass a quota or the
 //! capacity holds at the limit and its scaling decision says which.
 
+use hearth_api::accounts::{QuotaUsage, Quotas};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
 };
-use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -150,17 +150,7 @@ pub async fn growth_room(
     Ok((room, limit))
 }
 
-/// `PUT /tenants/{uuid}/quotas`: each limit a count, or null for none.
-#[derive(Debug, Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct QuotasBody {
-    #[serde(default)]
-    pub max_pools: Option<i64>,
-    #[serde(default)]
-    pub max_running_slots: Option<i64>,
-    #[serde(default)]
-    pub max_queued_instances: Option<i64>,
-}
+pub use hearth_api::accounts::QuotasBody;
 
 fn limit(v: Option<i64>, field: &str) -> ApiResult<Option<i32>> {
     match v {
@@ -190,21 +180,21 @@ pub async fn set(
 }
 
 /// A tenant's quotas and use, as hearth shows them.
-pub async fn view(db: &impl ConnectionTrait, tenant_id: Uuid) -> ApiResult<Value> {
+pub async fn view(db: &impl ConnectionTrait, tenant_id: Uuid) -> ApiResult<Quotas> {
     let t = tenant_row(db, tenant_id).await?;
     let u = usage(db, tenant_id).await?;
-    Ok(json!({
-        "tenantUuid": t.id,
-        "maxPools": t.max_pools,
-        "maxRunningSlots": t.max_running_slots,
-        "maxQueuedInstances": t.max_queued_instances,
-        "usage": {
-            "pools": u.pools,
-            "runningSlots": u.running_slots,
-            "queuedInstances": u.queued_instances,
-            "runningInstances": u.running_instances,
+    Ok(Quotas {
+        tenant_uuid: t.id,
+        max_pools: t.max_pools,
+        max_running_slots: t.max_running_slots,
+        max_queued_instances: t.max_queued_instances,
+        usage: QuotaUsage {
+            pools: u.pools,
+            running_slots: u.running_slots,
+            queued_instances: u.queued_instances,
+            running_instances: u.running_instances,
         },
-    }))
+    })
 }
 
 /// Qarnot's computing quotas of a tenant (`/quotas/computing-quotas/{user,organization}`,

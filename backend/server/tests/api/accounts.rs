@@ -46,7 +46,8 @@ async fn tenants_are_listed_with_their_entitlement() {
     let list = app
         .get("/tenants", &app.operator_token)
         .await
-        .expect_json(200);
+        .expect_json(200)["items"]
+        .clone();
     let items = list.as_array().expect("array");
     assert_eq!(items.len(), 3, "default + 2: {list}");
     for item in items {
@@ -108,7 +109,8 @@ async fn tenant_tokens_cannot_manage_tenants() {
     let list = app
         .get("/tenants", &app.operator_token)
         .await
-        .expect_json(200);
+        .expect_json(200)["items"]
+        .clone();
     assert!(find(&list, "name", "sneaky").is_none(), "{list}");
 }
 
@@ -137,7 +139,7 @@ async fn owner_creates_and_lists_tokens() {
         "{created}"
     );
 
-    let list = app.get("/tokens", &app.owner_token).await.expect_json(200);
+    let list = app.get("/tokens", &app.owner_token).await.expect_json(200)["items"].clone();
     let entry = find(&list, "uuid", &uuid).unwrap_or_else(|| panic!("token not listed: {list}"));
     assert_eq!(entry["name"], "ci");
     assert_eq!(entry["role"], "member");
@@ -154,6 +156,50 @@ async fn owner_creates_and_lists_tokens() {
         );
         assert!(item["revoked"].is_boolean(), "{item}");
     }
+}
+
+#[tokio::test]
+async fn tokens_are_listed_a_page_at_a_time_in_creation_order() {
+    let app = spawn_app().await;
+    let mut made = vec![];
+    for i in 0..5 {
+        let t = app
+            .post_json(
+                "/tokens",
+                &app.owner_token,
+                &json!({"name": format!("t{i}"), "role": "viewer"}),
+            )
+            .await
+            .expect_json(201);
+        made.push(t["uuid"].clone());
+    }
+    // The owner's own token comes first (created with the tenant), then these five.
+    let mut seen = vec![];
+    let mut path = "/tokens?limit=2".to_owned();
+    let mut pages = 0;
+    loop {
+        let page = app.get(&path, &app.owner_token).await.expect_json(200);
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= 2, "{page}");
+        seen.extend(items.iter().map(|t| t["uuid"].clone()));
+        pages += 1;
+        match page["nextPageToken"].as_str() {
+            Some(t) => path = format!("/tokens?limit=2&pageToken={t}"),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3, "6 tokens, 2 a page");
+    assert_eq!(seen.len(), 6);
+    assert_eq!(seen[1..], made[..], "creation order, each once");
+    // A token of another kind of list is refused, naming the parameter.
+    let e = app
+        .get("/tokens?pageToken=seq:3", &app.owner_token)
+        .await
+        .expect_json(400);
+    assert!(
+        e["message"].as_str().unwrap().starts_with("pageToken"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
@@ -229,7 +275,7 @@ async fn owner_creates_and_lists_users() {
     assert_eq!(created["role"], "viewer");
     assert_wire_date(&created, "creationDate");
 
-    let list = app.get("/users", &app.owner_token).await.expect_json(200);
+    let list = app.get("/users", &app.owner_token).await.expect_json(200)["items"].clone();
     let bob = find(&list, "uuid", &uuid).unwrap_or_else(|| panic!("user not listed: {list}"));
     assert_eq!(bob["email"], "bob@example.com");
     assert_eq!(bob["role"], "viewer");
@@ -283,7 +329,7 @@ async fn each_tenant_sees_only_its_users() {
     let app = spawn_app().await;
     let (_, other) = app.create_tenant("other").await;
     app.create_user("erin@example.com", "member").await;
-    let theirs = app.get("/users", &other).await.expect_json(200);
+    let theirs = app.get("/users", &other).await.expect_json(200)["items"].clone();
     assert!(
         find(&theirs, "email", "erin@example.com").is_none(),
         "{theirs}"
@@ -299,7 +345,7 @@ async fn each_tenant_sees_only_its_users() {
     )
     .await
     .expect(201);
-    let ours = app.get("/users", &app.owner_token).await.expect_json(200);
+    let ours = app.get("/users", &app.owner_token).await.expect_json(200)["items"].clone();
     assert!(
         find(&ours, "email", "frank@example.com").is_none(),
         "{ours}"

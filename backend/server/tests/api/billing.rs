@@ -9,7 +9,7 @@ async fn billing_is_for_owners_billing_users_and_the_operator() {
     let owner = app.owner_token.clone();
     let report = app.get("/billing/usage", &owner).await.expect_json(200);
     assert_eq!(report["groupBy"], "pool");
-    assert_eq!(report["lines"].as_array().map(Vec::len), Some(0));
+    assert_eq!(report["items"].as_array().map(Vec::len), Some(0));
     assert_eq!(report["totals"]["cost"], "0.000000");
     assert_eq!(report["totals"]["slotSeconds"], "0.000");
 

@@ -46,7 +46,7 @@ async fn a_second_start_reuses_the_tokens_and_the_catalogue() {
     let fetched = get(format!("/pools/{pool}"), app.owner_token.clone()).await;
     assert_eq!(fetched["name"], "survivor");
 
-    let tenants = get("/tenants".into(), app.operator_token.clone()).await;
+    let tenants = get("/tenants".into(), app.operator_token.clone()).await["items"].clone();
     let defaults = tenants
         .as_array()
         .unwrap()
@@ -71,7 +71,7 @@ async fn a_second_start_reuses_the_tokens_and_the_catalogue() {
         );
     }
 
-    let users = get("/users".into(), app.owner_token.clone()).await;
+    let users = get("/users".into(), app.owner_token.clone()).await["items"].clone();
     let owners = users
         .as_array()
         .unwrap()

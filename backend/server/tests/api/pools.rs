@@ -555,7 +555,8 @@ async fn a_pool_without_nodes_is_closed_at_once() {
     let nodes = app
         .get(&format!("/pools/{uuid}/nodes"), &app.owner_token)
         .await
-        .expect_json(200);
+        .expect_json(200)["items"]
+        .clone();
     assert_eq!(nodes, json!([]), "an idle pool has no node");
     let closed = app
         .post_empty(&format!("/pools/{uuid}/close"), &app.owner_token)
@@ -676,7 +677,8 @@ async fn resize_answers_a_decision_that_is_then_listed() {
         )
         .await
         .expect_json(200);
-    let items = list.as_array().expect("array");
+    assert_eq!(list["nextPageToken"], Value::Null, "one page: {list}");
+    let items = list["items"].as_array().expect("array");
     for item in items {
         assert_decision_shape(item);
     }
@@ -695,6 +697,41 @@ async fn resize_answers_a_decision_that_is_then_listed() {
         dates.windows(2).all(|w| w[0] >= w[1]),
         "newest first: {list}"
     );
+
+    // A page at a time, newest first, each decision once.
+    let path = format!("/pools/{uuid}/scaling-decisions");
+    let mut paged = Vec::new();
+    let mut next = format!("{path}?limit=1");
+    loop {
+        let page = app.get(&next, &app.owner_token).await.expect_json(200);
+        let got = page["items"].as_array().unwrap();
+        assert_eq!(got.len(), 1, "{page}");
+        paged.push(got[0]["uuid"].clone());
+        match page["nextPageToken"].as_str() {
+            Some(t) => next = format!("{path}?limit=1&pageToken={t}"),
+            None => break,
+        }
+    }
+    let all: Vec<Value> = items.iter().map(|i| i["uuid"].clone()).collect();
+    assert_eq!(paged, all);
+    for bad in [
+        "limit=0",
+        "limit=501",
+        "limit=x",
+        "pageToken=nope",
+        "pageToken=at:x",
+    ] {
+        let e = app
+            .get(&format!("{path}?{bad}"), &app.owner_token)
+            .await
+            .expect_json(400);
+        let field = bad.split('=').next().unwrap();
+        assert!(
+            e["message"].as_str().unwrap().starts_with(field),
+            "{bad}: {e}"
+        );
+        assert_eq!(e["code"], "validation");
+    }
 }
 
 #[tokio::test]
@@ -724,7 +761,8 @@ async fn nodes_are_an_array_of_node_objects() {
     let nodes = app
         .get(&format!("/pools/{uuid}/nodes"), &app.owner_token)
         .await
-        .expect_json(200);
+        .expect_json(200)["items"]
+        .clone();
     let nodes = nodes
         .as_array()
         .unwrap_or_else(|| panic!("nodes is not an array: {nodes}"));

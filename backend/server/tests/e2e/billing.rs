@@ -30,7 +30,7 @@ fn seconds(v: &Value) -> i128 {
 /// Checks that lines add up to the totals, field by field, and that each line's cost is
 /// its busy plus idle cost and its slot-seconds its busy plus idle ones.
 fn check_sums(report: &Value) {
-    let lines = report["lines"].as_array().expect("lines");
+    let lines = report["items"].as_array().expect("lines");
     let totals = &report["totals"];
     for (field, places) in [
         ("slotSeconds", 3),
@@ -139,7 +139,7 @@ async fn usage_lines_are_exact_for_every_grouping_across_a_price_change() {
     // 2 slots x 2 h = 14,400 slot-s: 1 h at 0.36 (0.72) and 1 h at 0.72 (1.44); busy 1 h
     // of one slot at 0.36.
     let by_pool = report(&app, &format!("{period}&groupBy=pool")).await;
-    let lines = by_pool["lines"].as_array().unwrap();
+    let lines = by_pool["items"].as_array().unwrap();
     assert_eq!(lines.len(), 1, "{by_pool:#}");
     assert_eq!(lines[0]["poolUuid"], pool.as_str());
     assert_eq!(lines[0]["poolName"], "billed");
@@ -165,7 +165,7 @@ async fn usage_lines_are_exact_for_every_grouping_across_a_price_change() {
     assert_eq!(money(&by_pool["totals"]["cost"]), expected);
 
     let by_task = report(&app, &format!("{period}&groupBy=task")).await;
-    let lines = by_task["lines"].as_array().unwrap();
+    let lines = by_task["items"].as_array().unwrap();
     assert_eq!(lines.len(), 2, "{by_task:#}");
     assert_eq!(lines[0]["taskUuid"], task.as_str());
     assert_eq!(lines[0]["taskName"], "hour");
@@ -182,7 +182,7 @@ async fn usage_lines_are_exact_for_every_grouping_across_a_price_change() {
     );
 
     let by_day = report(&app, &format!("{period}&groupBy=day")).await;
-    let lines = by_day["lines"].as_array().unwrap();
+    let lines = by_day["items"].as_array().unwrap();
     assert_eq!(lines.len(), 2, "{by_day:#}");
     assert_eq!(lines[0]["day"], "2026-03-01");
     // 22:30-23:30 at 0.36 and 23:30-24:00 at 0.72, 2 slots.
@@ -198,7 +198,7 @@ async fn usage_lines_are_exact_for_every_grouping_across_a_price_change() {
 
     for (group, key) in [("profile", "profile"), ("node", "nodeUuid")] {
         let r = report(&app, &format!("{period}&groupBy={group}")).await;
-        let lines = r["lines"].as_array().unwrap();
+        let lines = r["items"].as_array().unwrap();
         assert_eq!(lines.len(), 1, "{r:#}");
         assert!(lines[0][key].is_string(), "{r:#}");
         assert_eq!(
@@ -214,7 +214,7 @@ async fn usage_lines_are_exact_for_every_grouping_across_a_price_change() {
     )
     .await;
     assert_eq!(
-        figures(&clipped["lines"][0]),
+        figures(&clipped["items"][0]),
         f("7200.000", "1800.000", "1.080000", "0.180000")
     );
 
@@ -224,7 +224,7 @@ async fn usage_lines_are_exact_for_every_grouping_across_a_price_change() {
     api.wait_ready_nodes(&second, 1).await;
     clock.set(at(135));
     let with_open = report(&app, &format!("{period}&groupBy=pool")).await;
-    let open_line = with_open["lines"]
+    let open_line = with_open["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -268,7 +268,7 @@ async fn usage_lines_are_exact_for_every_grouping_across_a_price_change() {
     );
     let column = |name: &str| header.iter().position(|h| *h == name).unwrap();
     let rows: Vec<Vec<&str>> = rows.map(|r| r.split(',').collect()).collect();
-    assert_eq!(rows.len(), json_report["lines"].as_array().unwrap().len());
+    assert_eq!(rows.len(), json_report["items"].as_array().unwrap().len());
     for (field, places) in [("slotSeconds", 3), ("cost", 6), ("idleCost", 6)] {
         let sum: i128 = rows
             .iter()

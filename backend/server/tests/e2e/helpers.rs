@@ -162,12 +162,27 @@ impl Api {
         self.get(&format!("/tasks/{task}")).await
     }
 
+    /// Every item of one of hearth's paged lists, following `nextPageToken`.
+    pub async fn all_items(&self, path: &str) -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let sep = if path.contains('?') { '&' } else { '?' };
+            let url = match &token {
+                None => format!("{path}{sep}limit=500"),
+                Some(t) => format!("{path}{sep}limit=500&pageToken={t}"),
+            };
+            let page = self.get(&url).await;
+            items.extend(page["items"].as_array().cloned().expect("a page's items"));
+            match page["nextPageToken"].as_str() {
+                Some(t) => token = Some(t.to_owned()),
+                None => return items,
+            }
+        }
+    }
+
     pub async fn nodes(&self, pool: &str) -> Vec<Value> {
-        self.get(&format!("/pools/{pool}/nodes"))
-            .await
-            .as_array()
-            .cloned()
-            .expect("nodes array")
+        self.all_items(&format!("/pools/{pool}/nodes")).await
     }
 
     pub async fn resize(&self, pool: &str) -> Value {
@@ -176,11 +191,8 @@ impl Api {
     }
 
     pub async fn decisions(&self, pool: &str) -> Vec<Value> {
-        self.get(&format!("/pools/{pool}/scaling-decisions"))
+        self.all_items(&format!("/pools/{pool}/scaling-decisions"))
             .await
-            .as_array()
-            .cloned()
-            .expect("decisions array")
     }
 
     pub async fn stdout(&self, task: &str, instance: u32) -> String {

@@ -1,0 +1,127 @@
+//! Tenants (operator), their users and API tokens (owner).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// `POST /tenants`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantBody {
+    /// Unique, 1 to 128 characters.
+    pub name: Option<String>,
+    /// Whether the tenant's pools may put more than one slot on a node (default true).
+    pub multi_slot_enabled: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Tenant {
+    pub uuid: Uuid,
+    pub name: String,
+    pub multi_slot_enabled: bool,
+    #[serde(with = "crate::time")]
+    pub creation_date: DateTime<Utc>,
+}
+
+/// A new tenant and its owner's first token: the secret is shown only here.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantCreated {
+    #[serde(flatten)]
+    pub tenant: Tenant,
+    pub owner_token: String,
+}
+
+/// `PUT /tenants/{uuid}/quotas`: each limit a count, or null for none. Unknown fields are
+/// refused (a misspelt limit would otherwise be lifted silently).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct QuotasBody {
+    #[serde(default)]
+    pub max_pools: Option<i64>,
+    #[serde(default)]
+    pub max_running_slots: Option<i64>,
+    #[serde(default)]
+    pub max_queued_instances: Option<i64>,
+}
+
+/// A tenant's limits (null: none) and what it uses of them.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Quotas {
+    pub tenant_uuid: Uuid,
+    pub max_pools: Option<i32>,
+    pub max_running_slots: Option<i32>,
+    pub max_queued_instances: Option<i32>,
+    pub usage: QuotaUsage,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QuotaUsage {
+    pub pools: u64,
+    pub running_slots: u64,
+    pub queued_instances: u64,
+    pub running_instances: u64,
+}
+
+/// `POST /tokens`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenBody {
+    /// 1 to 128 characters.
+    pub name: Option<String>,
+    /// owner, member, viewer or billing.
+    pub role: Option<String>,
+    /// 1 s to 10 years; absent: the token does not expire.
+    pub expires_in_seconds: Option<i64>,
+    /// The user the token acts for (default: the caller).
+    pub user_uuid: Option<String>,
+}
+
+/// An API token; its secret is never listed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Token {
+    pub uuid: Uuid,
+    pub name: String,
+    pub role: String,
+    pub user_uuid: Uuid,
+    #[serde(with = "crate::time")]
+    pub creation_date: DateTime<Utc>,
+    #[serde(with = "crate::time::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked: bool,
+}
+
+/// A new token with its secret, shown only in this answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenCreated {
+    #[serde(flatten)]
+    pub token_info: Token,
+    /// The bearer secret.
+    pub token: String,
+}
+
+/// `POST /users`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserBody {
+    pub email: Option<String>,
+    /// owner, member, viewer or billing.
+    pub role: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub uuid: Uuid,
+    pub email: String,
+    pub role: String,
+    #[serde(with = "crate::time")]
+    pub creation_date: DateTime<Utc>,
+}

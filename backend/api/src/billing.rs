@@ -1,0 +1,93 @@
+//! `GET /billing/usage`: what a tenant's nodes cost over a period. Slot-seconds are exact
+//! to the millisecond and money is exact decimal text: the lines add up to the totals.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+/// The `taskName` of a pool's line for the slot-seconds no task used (`groupBy=task`).
+pub const IDLE_LINE: &str = "__idle__";
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct UsageQuery {
+    /// Start of the period (RFC 3339, or YYYY-MM-DD for its UTC midnight); default: the
+    /// first of the current month.
+    pub from: Option<String>,
+    /// End of the period, excluded; default: now. At most 366 days after `from`.
+    pub to: Option<String>,
+    /// pool (default), profile, day, task or node.
+    pub group_by: Option<String>,
+    /// json (default) or csv (every line, no paging).
+    pub format: Option<String>,
+    /// Operator only: `all`, or one tenant's uuid.
+    pub tenant: Option<String>,
+    /// Lines per page, 1 to 500 (default: 100).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    /// The `nextPageToken` of the previous page.
+    pub page_token: Option<String>,
+}
+
+/// One group's usage. Every key field is present; those `groupBy` does not use are null
+/// (`tenantUuid`/`tenantName` are set with `tenant=all` only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageLine {
+    #[serde(default)]
+    pub tenant_uuid: Option<Uuid>,
+    #[serde(default)]
+    pub tenant_name: Option<String>,
+    /// groupBy=pool, node or task.
+    #[serde(default)]
+    pub pool_uuid: Option<Uuid>,
+    #[serde(default)]
+    pub pool_name: Option<String>,
+    /// groupBy=profile.
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// groupBy=day: YYYY-MM-DD (UTC).
+    #[serde(default)]
+    pub day: Option<String>,
+    /// groupBy=node.
+    #[serde(default)]
+    pub node_uuid: Option<Uuid>,
+    /// groupBy=task: null on a pool's `__idle__` line.
+    #[serde(default)]
+    pub task_uuid: Option<Uuid>,
+    /// groupBy=task: the task's name, or `__idle__`.
+    #[serde(default)]
+    pub task_name: Option<String>,
+    #[serde(flatten)]
+    pub figures: UsageFigures,
+}
+
+/// Slot-seconds (decimal text, 3 decimals) and money (decimal text, 6 decimals).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageFigures {
+    pub slot_seconds: String,
+    pub busy_slot_seconds: String,
+    pub idle_slot_seconds: String,
+    pub cost: String,
+    pub busy_cost: String,
+    pub idle_cost: String,
+    pub currency: String,
+}
+
+/// A page of a report's lines, with the whole report's totals on every page.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageReport {
+    /// The tenant's uuid, or `all`.
+    pub tenant: String,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub group_by: String,
+    pub currency: String,
+    pub items: Vec<UsageLine>,
+    pub next_page_token: Option<String>,
+    pub totals: UsageFigures,
+}
