@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # hearth's whole test suite: Rust tests on SQLite, the database-backed ones again on
 # PostgreSQL when it answers on 127.0.0.1:5432, and the public qarnot SDK compatibility
-# suite against a real server (on SQLite, then on PostgreSQL).
+# suite against a real server (on SQLite, then on PostgreSQL), after schemathesis has
+# checked the live server against its own /openapi.json.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,6 +43,7 @@ else
 fi
 
 cargo build -p hearth-server || exit 1
+suite "API contract: schemathesis against /openapi.json" bash e2e/contract/run.sh
 suite "qarnot SDK compatibility (SQLite)" bash e2e/compat/run.sh
 if pg_up; then
   db="hearth_compat_$$"

@@ -9,7 +9,8 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TenantBody {
-    /// Unique, 1 to 128 characters.
+    /// Unique: letters, digits, '-', '_' and '.', at most 256.
+    #[schema(required = true, nullable = false, pattern = "^[A-Za-z0-9._-]{1,256}$")]
     pub name: Option<String>,
     /// Whether the tenant's pools may put more than one slot on a node (default true).
     pub multi_slot_enabled: Option<bool>,
@@ -40,10 +41,13 @@ pub struct TenantCreated {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct QuotasBody {
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 2147483647)]
     pub max_pools: Option<i64>,
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 2147483647)]
     pub max_running_slots: Option<i64>,
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 2147483647)]
     pub max_queued_instances: Option<i64>,
 }
 
@@ -71,13 +75,21 @@ pub struct QuotaUsage {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenBody {
-    /// 1 to 128 characters.
+    /// Not blank, at most 256 characters.
+    #[schema(required = true, nullable = false, pattern = "\\S", max_length = 256)]
     pub name: Option<String>,
     /// owner, member, viewer or billing.
+    #[schema(
+        required = true,
+        nullable = false,
+        pattern = "^(owner|member|viewer|billing)$"
+    )]
     pub role: Option<String>,
     /// 1 s to 10 years; absent: the token does not expire.
+    #[schema(minimum = 1, maximum = 315360000)]
     pub expires_in_seconds: Option<i64>,
-    /// The user the token acts for (default: the caller).
+    /// The user of the tenant the token acts for (default: the caller).
+    #[schema(format = Uuid)]
     pub user_uuid: Option<String>,
 }
 
@@ -111,8 +123,21 @@ pub struct TokenCreated {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserBody {
+    /// An address: letters, digits and `._%+-` before the `@`; letters, digits, `.` and
+    /// `-` after it; at most 256 characters. Stored in lower case.
+    #[schema(
+        required = true,
+        nullable = false,
+        pattern = "^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+$",
+        max_length = 256
+    )]
     pub email: Option<String>,
     /// owner, member, viewer or billing.
+    #[schema(
+        required = true,
+        nullable = false,
+        pattern = "^(owner|member|viewer|billing)$"
+    )]
     pub role: Option<String>,
 }
 

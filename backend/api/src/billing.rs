@@ -13,21 +13,31 @@ pub const IDLE_LINE: &str = "__idle__";
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct UsageQuery {
-    /// Start of the period (RFC 3339, or YYYY-MM-DD for its UTC midnight); default: the
-    /// first of the current month.
+    /// Start of the period (RFC 3339, or YYYY-MM-DD for its UTC midnight); default (absent
+    /// or empty): the first of the current month.
+    #[param(pattern = "^$|^[0-9]{4}-[0-9]{2}-[0-9]{2}")]
     pub from: Option<String>,
-    /// End of the period, excluded; default: now. At most 366 days after `from`.
+    /// End of the period, excluded; default (absent or empty): now. At most 366 days
+    /// after `from`.
+    #[param(pattern = "^$|^[0-9]{4}-[0-9]{2}-[0-9]{2}")]
     pub to: Option<String>,
     /// pool (default), profile, day, task or node.
+    #[param(pattern = "^(pool|profile|day|task|node)?$")]
     pub group_by: Option<String>,
     /// json (default) or csv (every line, no paging).
+    #[param(pattern = "^(json|csv)?$")]
     pub format: Option<String>,
     /// Operator only: `all`, or one tenant's uuid.
+    #[param(
+        pattern = "^(|all|[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12})$"
+    )]
     pub tenant: Option<String>,
     /// Lines per page, 1 to 500 (default: 100).
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
-    /// The `nextPageToken` of the previous page.
+    /// The `nextPageToken` of the previous page: the offset of its first line and the
+    /// instant the report was first read at (ms since 1970; a later one reads as now).
+    #[param(pattern = "^([0-9]{1,9}-[0-9]{1,14})?$")]
     pub page_token: Option<String>,
 }
 

@@ -8,6 +8,11 @@ use utoipa::{IntoParams, ToSchema};
 pub const MAX_LIMIT: u32 = 500;
 pub const DEFAULT_LIMIT: u32 = 100;
 
+/// What a page token of hearth's own lists looks like: the position of the last item of the
+/// previous page in the list's order (its creation instant in nanoseconds since 1970, or
+/// its sequence number) and its uuid. Any token of this form names a place in the list.
+pub const PAGE_TOKEN_PATTERN: &str = "^([0-8]?[0-9]{1,18}-[0-9a-f]{32})?$";
+
 /// `?limit=&pageToken=`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
@@ -16,7 +21,8 @@ pub struct PageQuery {
     /// Items per page, 1 to 500 (default 100).
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
-    /// The `nextPageToken` of the previous page; absent for the first page.
+    /// The `nextPageToken` of the previous page; absent (or empty) for the first page.
+    #[param(pattern = "^([0-8]?[0-9]{1,18}-[0-9a-f]{32})?$")]
     pub page_token: Option<String>,
 }
 

@@ -15,10 +15,31 @@ use crate::state::AppState;
 /// The parsed body and the bytes it came from (for `Idempotency-Key` checks).
 pub struct JsonBody<T>(pub T, pub web::Bytes);
 
+/// JSON has one kind of number: `3.0` is the integer 3 to JSON Schema (and to the document
+/// at `/openapi.json`), so a float without fraction becomes that integer before the body
+/// is read into integer fields. Other floats stay as they are.
+fn integral_floats_as_integers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f.abs() < 9.0e15
+            {
+                *value = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_floats_as_integers),
+        Value::Object(map) => map.values_mut().for_each(integral_floats_as_integers),
+        _ => {}
+    }
+}
+
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // Syntax first: broken JSON is a 400 whatever shape the route expects.
-    let value: serde_json::Value = serde_json::from_slice(bytes)
+    let mut value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::Validation(format!("body is not valid JSON: {e}")))?;
+    integral_floats_as_integers(&mut value);
     match serde_path_to_error::deserialize::<_, T>(value) {
         Ok(v) => Ok(v),
         Err(e) => {
@@ -66,5 +87,32 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             let bytes = body.freeze();
             parse_json(&bytes).map(|v| JsonBody(v, bytes))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct B {
+        n: i64,
+        x: f64,
+        list: Vec<u32>,
+    }
+
+    #[test]
+    fn a_float_without_fraction_is_an_integer() {
+        let b: B = parse_json(br#"{"n": -743.0, "x": 2.0, "list": [1.0, 2]}"#).unwrap();
+        assert_eq!(
+            b,
+            B {
+                n: -743,
+                x: 2.0,
+                list: vec![1, 2]
+            }
+        );
+        let e = parse_json::<B>(br#"{"n": 1.5, "x": 1, "list": []}"#).unwrap_err();
+        assert!(e.to_string().starts_with("n: invalid type"), "{e}");
     }
 }

@@ -160,34 +160,35 @@ impl RouteTable {
         RouteTable(out)
     }
 
-    /// The methods of the route `path` names, or `None` when no route has that path.
+    /// The methods of the route `path` names, or `None` when no route has that path. When
+    /// templates of several routes fit, those with the most literal segments win, as in
+    /// the router (`/pools/paginate` is not `/pools/{uuid}`).
     pub fn methods_of(&self, path: &str) -> Option<Vec<&'static str>> {
         let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-        let mut found: Option<Vec<&'static str>> = None;
-        for t in &self.0 {
-            let fits = t.segments.len() == parts.len()
+        let fitting = self.0.iter().filter(|t| {
+            t.segments.len() == parts.len()
                 && t.segments
                     .iter()
                     .zip(&parts)
-                    .all(|(s, p)| s.as_deref().is_none_or(|s| s == *p));
-            if fits {
-                let list = found.get_or_insert_with(Vec::new);
-                for m in &t.methods {
-                    if !list.contains(m) {
-                        list.push(m);
-                    }
+                    .all(|(s, p)| s.as_deref().is_none_or(|s| s == *p))
+        });
+        let literals = |t: &Template| t.segments.iter().filter(|s| s.is_some()).count();
+        let best = fitting.clone().map(literals).max()?;
+        let mut list: Vec<&'static str> = Vec::new();
+        for t in fitting.filter(|t| literals(t) == best) {
+            for m in &t.methods {
+                if !list.contains(m) {
+                    list.push(m);
                 }
             }
         }
-        if let Some(list) = found.as_mut() {
-            let rank = |m: &&str| {
-                ["GET", "PUT", "POST", "DELETE", "PATCH"]
-                    .iter()
-                    .position(|x| x == m)
-            };
-            list.sort_by_key(rank);
-        }
-        found
+        let rank = |m: &&str| {
+            ["GET", "PUT", "POST", "DELETE", "PATCH"]
+                .iter()
+                .position(|x| x == m)
+        };
+        list.sort_by_key(rank);
+        Some(list)
     }
 }
 
@@ -228,8 +229,8 @@ mod tests {
         let t = RouteTable::of(&api);
         assert_eq!(t.methods_of("/pools"), Some(vec!["GET", "POST"]));
         assert_eq!(t.methods_of("/pools/abc"), Some(vec!["GET"]));
-        // A literal segment and a template both match: both routes' methods.
-        assert_eq!(t.methods_of("/pools/paginate"), Some(vec!["GET", "POST"]));
+        // A literal segment wins over a template.
+        assert_eq!(t.methods_of("/pools/paginate"), Some(vec!["POST"]));
         assert_eq!(t.methods_of("/pools/abc/def"), None);
         assert_eq!(t.methods_of("/nope"), None);
     }

@@ -83,7 +83,7 @@ async fn set_quotas(
 }
 
 /// Issues an API token; the secret is shown only in this answer (owner).
-#[utoipa::path(tag = "tokens", request_body = TokenBody, responses((status = 201, body = TokenCreated)))]
+#[utoipa::path(tag = "tokens", request_body = TokenBody, responses((status = 201, body = TokenCreated), (status = 404, description = "userUuid names no user of the tenant", body = ErrorBody)))]
 #[post("/tokens")]
 async fn create_token(
     state: web::Data<AppState>,

@@ -59,6 +59,11 @@ async fn usage(
                 "is required for the operator: 'all' or a tenant's uuid",
             ));
         }
+        (Some("all"), Some(_)) => {
+            return Err(ApiError::Forbidden(
+                "only the operator reports every tenant".into(),
+            ));
+        }
         (Some(t), Some(own)) => {
             if body_id(t, "tenant")? != own {
                 return Err(ApiError::Forbidden(
@@ -68,8 +73,19 @@ async fn usage(
             Scope::Tenant(own)
         }
     };
-    let group_by = GroupBy::parse(query.group_by.as_deref().unwrap_or("pool"))?;
-    let csv = match query.format.as_deref().unwrap_or("json") {
+    let group_by = GroupBy::parse(
+        query
+            .group_by
+            .as_deref()
+            .filter(|g| !g.is_empty())
+            .unwrap_or("pool"),
+    )?;
+    let csv = match query
+        .format
+        .as_deref()
+        .filter(|f| !f.is_empty())
+        .unwrap_or("json")
+    {
         "json" => false,
         "csv" => true,
         other => {
@@ -88,12 +104,8 @@ async fn usage(
     let (offset, now) = match paging.offset_cursor()? {
         None => (0, state.clock.now()),
         Some((offset, at)) => {
-            let at = at
-                .parse::<i64>()
-                .ok()
-                .and_then(chrono::DateTime::from_timestamp_millis)
-                .filter(|at| *at <= state.clock.now())
-                .ok_or_else(|| ApiError::field("pageToken", "is not a token this list gave"))?;
+            let now = state.clock.now();
+            let at = chrono::DateTime::from_timestamp_millis(at).map_or(now, |at| at.min(now));
             (offset, at)
         }
     };
@@ -113,8 +125,7 @@ async fn usage(
         let total = report.items.len();
         let end = offset.saturating_add(paging.limit).min(total);
         report.items = report.items.drain(offset.min(total)..end).collect();
-        report.next_page_token =
-            (end < total).then(|| format!("off:{end}:{}", now.timestamp_millis()));
+        report.next_page_token = (end < total).then(|| format!("{end}-{}", now.timestamp_millis()));
         return Ok(ok(report));
     }
     let file = format!(

@@ -22,7 +22,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 }
 
 /// Creates a job, optionally bound to a pool (`POST /jobs/` as the SDK sends it).
-#[utoipa::path(tag = "jobs", responses((status = 201, description = "{\"uuid\"}")))]
+#[utoipa::path(tag = "jobs", request_body = crate::wire::job::JobBody, responses((status = 201, body = hearth_api::platform::Created)))]
 #[post("/jobs")]
 async fn create_job(
     state: web::Data<AppState>,
@@ -43,7 +43,7 @@ async fn create_job(
 }
 
 /// Pages of jobs, with Qarnot filters.
-#[utoipa::path(tag = "jobs", responses((status = 200, description = "a page")))]
+#[utoipa::path(tag = "jobs", request_body = crate::wire::filter::PaginateBody, responses((status = 200, description = "a page")))]
 #[post("/jobs/paginate")]
 async fn paginate_jobs(
     state: web::Data<AppState>,

@@ -2,6 +2,7 @@
 
 use actix_web::{HttpResponse, delete, get, post, put, web};
 
+use hearth_api::platform::Created;
 use hearth_api::pools::{Node, ScalingDecision};
 use hearth_api::{ErrorBody, Page, PageQuery};
 
@@ -32,7 +33,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 }
 
 /// Creates a pool from a profile (Qarnot body). `instanceCount` counts slots.
-#[utoipa::path(tag = "pools", responses((status = 201, description = "{\"uuid\"}"), (status = 400, description = "invalid field"), (status = 403, description = "multi-slot not entitled")))]
+#[utoipa::path(tag = "pools", request_body = PoolBody, responses((status = 201, body = Created), (status = 400, description = "invalid field"), (status = 403, description = "multi-slot not entitled")))]
 #[post("/pools")]
 async fn create_pool(
     state: web::Data<AppState>,
@@ -96,7 +97,7 @@ async fn paginate(
 }
 
 /// Pages of pools, with Qarnot filters.
-#[utoipa::path(tag = "pools", responses((status = 200, description = "a page")))]
+#[utoipa::path(tag = "pools", request_body = PaginateBody, responses((status = 200, description = "a page")))]
 #[post("/pools/paginate")]
 async fn paginate_pools(
     state: web::Data<AppState>,
@@ -107,7 +108,7 @@ async fn paginate_pools(
 }
 
 /// Pages of pool summaries (the same objects).
-#[utoipa::path(tag = "pools", responses((status = 200, description = "a page")))]
+#[utoipa::path(tag = "pools", request_body = PaginateBody, responses((status = 200, description = "a page")))]
 #[post("/pools/summaries/paginate")]
 async fn paginate_pool_summaries(
     state: web::Data<AppState>,
@@ -131,7 +132,7 @@ async fn get_pool(
 }
 
 /// Changes scaling, elastic settings, constants and tags of a live pool.
-#[utoipa::path(tag = "pools", responses((status = 200, description = "pool"), (status = 409, description = "pool closing or closed")))]
+#[utoipa::path(tag = "pools", request_body = PoolBody, responses((status = 200, description = "pool"), (status = 409, description = "pool closing or closed", body = ErrorBody)))]
 #[put("/pools/{uuid}")]
 async fn update_pool(
     state: web::Data<AppState>,

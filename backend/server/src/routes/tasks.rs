@@ -14,6 +14,7 @@ use crate::services::{idempotency, path_id};
 use crate::state::AppState;
 use crate::wire::filter::{MAX_PAGE, PaginateBody, filter_of, has_filter, page_bounds, select};
 use crate::wire::task::TaskBody;
+use crate::wire::task::TaskSubmission;
 use actix_web::http::StatusCode;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -36,7 +37,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 }
 
 /// Submits one task (201 `{"uuid"}`) or, given an array, a bulk (200, one result per item, in order).
-#[utoipa::path(tag = "tasks", responses((status = 201, description = "{\"uuid\"}"), (status = 200, description = "bulk results")))]
+#[utoipa::path(tag = "tasks", request_body = TaskSubmission, responses((status = 201, body = hearth_api::platform::Created), (status = 200, description = "bulk results")))]
 #[post("/tasks")]
 async fn submit_tasks(
     state: web::Data<AppState>,
@@ -229,7 +230,7 @@ async fn paginate(
 }
 
 /// Pages of tasks, with Qarnot filters.
-#[utoipa::path(tag = "tasks", responses((status = 200, description = "a page")))]
+#[utoipa::path(tag = "tasks", request_body = crate::wire::filter::PaginateBody, responses((status = 200, description = "a page")))]
 #[post("/tasks/paginate")]
 async fn paginate_tasks(
     state: web::Data<AppState>,
@@ -240,7 +241,7 @@ async fn paginate_tasks(
 }
 
 /// Pages of task summaries (the same objects).
-#[utoipa::path(tag = "tasks", responses((status = 200, description = "a page")))]
+#[utoipa::path(tag = "tasks", request_body = crate::wire::filter::PaginateBody, responses((status = 200, description = "a page")))]
 #[post("/tasks/summaries/paginate")]
 async fn paginate_task_summaries(
     state: web::Data<AppState>,

@@ -247,16 +247,30 @@ pub async fn revoke_token(state: &AppState, tenant_id: Uuid, id: Uuid) -> ApiRes
 }
 
 pub async fn create_user(state: &AppState, tenant_id: Uuid, body: UserBody) -> ApiResult<User> {
-    let email = required_name(&body.email, "email")?.to_lowercase();
-    let valid = email.split_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty() && !domain.is_empty() && !email.contains(char::is_whitespace)
-    });
+    let email = body
+        .email
+        .as_deref()
+        .ok_or_else(|| ApiError::field("email", "is required"))?;
+    // The document's pattern for `email`: `^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+$`.
+    let made_of = |s: &str, extra: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
+    };
+    let valid = email.len() <= 256
+        && email
+            .split_once('@')
+            .is_some_and(|(local, domain)| made_of(local, "._%+-") && made_of(domain, ".-"));
     if !valid {
         return Err(ApiError::field(
             "email",
-            format!("must be an email address, got '{email}'"),
+            format!(
+                "must be an email address (letters, digits and ._%+- before the @, letters, digits, . and - after it; at most 256), got '{}'",
+                email.escape_debug()
+            ),
         ));
     }
+    let email = email.to_lowercase();
     let role = tenant_role(&body.role, "role")?;
     let taken = user::Entity::find()
         .filter(user::Column::TenantId.eq(tenant_id))

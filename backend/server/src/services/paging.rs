@@ -9,6 +9,9 @@ use sea_orm::{
     Select,
 };
 
+use chrono::DateTime;
+use uuid::Uuid;
+
 use super::keyset::Cursor;
 use crate::error::{ApiError, ApiResult};
 
@@ -38,42 +41,43 @@ impl Paging {
         ApiError::field("pageToken", "is not a token this list gave")
     }
 
-    /// The creation-order cursor the token names (`None`: first page).
-    pub fn creation_cursor(&self) -> ApiResult<Option<Cursor>> {
-        match &self.token {
-            None => Ok(None),
-            Some(t) => Cursor::parse(t)
-                .map_err(|_| Self::bad_token())?
-                .map(Some)
-                .ok_or_else(Self::bad_token),
+    /// The cursor the token names (`None`: first page): `<nanos>-<uuid hex>`, see
+    /// `hearth_api::page::PAGE_TOKEN_PATTERN`.
+    pub fn cursor(&self) -> ApiResult<Option<Cursor>> {
+        let Some(t) = &self.token else {
+            return Ok(None);
+        };
+        let (nanos, id) = t.split_once('-').ok_or_else(Self::bad_token)?;
+        let nanos = nanos.parse::<i64>().map_err(|_| Self::bad_token())?;
+        if id.len() != 32 {
+            return Err(Self::bad_token());
         }
+        let id = Uuid::try_parse(id).map_err(|_| Self::bad_token())?;
+        Ok(Some(Cursor {
+            created_at: DateTime::from_timestamp_nanos(nanos),
+            id,
+        }))
     }
 
-    /// The sequence number the token names, for lists read newest first by a sequence.
-    pub fn seq_cursor(&self) -> ApiResult<Option<i64>> {
-        match &self.token {
-            None => Ok(None),
-            Some(t) => t
-                .strip_prefix("seq:")
-                .and_then(|n| n.parse::<i64>().ok())
-                .map(Some)
-                .ok_or_else(Self::bad_token),
-        }
-    }
-
-    /// The offset the token names, and the text after it (`off:<n>:<rest>`), for lists
+    /// The offset the token names and the instant after it (`<offset>-<ms>`), for lists
     /// computed whole (a billing report).
-    pub fn offset_cursor(&self) -> ApiResult<Option<(usize, String)>> {
+    pub fn offset_cursor(&self) -> ApiResult<Option<(usize, i64)>> {
         match &self.token {
             None => Ok(None),
             Some(t) => t
-                .strip_prefix("off:")
-                .and_then(|r| r.split_once(':'))
-                .and_then(|(n, rest)| Some((n.parse::<usize>().ok()?, rest.to_owned())))
+                .split_once('-')
+                .and_then(|(n, ms)| Some((n.parse::<usize>().ok()?, ms.parse::<i64>().ok()?)))
                 .map(Some)
                 .ok_or_else(Self::bad_token),
         }
     }
+}
+
+/// The token of a page that ends with the row of this cursor.
+pub fn token_of(c: &Cursor) -> String {
+    // Nanoseconds fit in an i64 until 2262; later instants are not stored.
+    let nanos = c.created_at.timestamp_nanos_opt().unwrap_or(i64::MAX);
+    format!("{nanos}-{}", c.id.simple())
 }
 
 /// Rows of `base` in creation order (`created_at`, then `id`), one page after the
@@ -90,7 +94,7 @@ where
     E: EntityTrait,
 {
     let mut query = base;
-    if let Some(c) = paging.creation_cursor()? {
+    if let Some(c) = paging.cursor()? {
         query = query.filter(
             Condition::any().add(created_at.gt(c.created_at)).add(
                 Condition::all()
@@ -107,27 +111,28 @@ where
         .await?;
     let next = if rows.len() > paging.limit {
         rows.truncate(paging.limit);
-        rows.last().map(|r| key(r).token())
+        rows.last().map(|r| token_of(&key(r)))
     } else {
         None
     };
     Ok((rows, next))
 }
 
-/// Rows of `base` newest first by `seq`, one page after the paging's cursor.
+/// Rows of `base` newest first by a unique sequence number, one page after the paging's
+/// cursor (whose position is the sequence number).
 pub async fn newest_first_page<E>(
     db: &impl ConnectionTrait,
     base: Select<E>,
     seq: E::Column,
-    key: impl Fn(&E::Model) -> i64,
+    key: impl Fn(&E::Model) -> (i64, Uuid),
     paging: &Paging,
 ) -> ApiResult<(Vec<E::Model>, Option<String>)>
 where
     E: EntityTrait,
 {
     let mut query = base;
-    if let Some(after) = paging.seq_cursor()? {
-        query = query.filter(seq.lt(after));
+    if let Some(c) = paging.cursor()? {
+        query = query.filter(seq.lt(c.created_at.timestamp_nanos_opt().unwrap_or(i64::MAX)));
     }
     let mut rows = query
         .order_by_desc(seq)
@@ -136,7 +141,13 @@ where
         .await?;
     let next = if rows.len() > paging.limit {
         rows.truncate(paging.limit);
-        rows.last().map(|r| format!("seq:{}", key(r)))
+        rows.last().map(|r| {
+            let (seq, id) = key(r);
+            token_of(&Cursor {
+                created_at: DateTime::from_timestamp_nanos(seq),
+                id,
+            })
+        })
     } else {
         None
     };
@@ -170,21 +181,23 @@ mod tests {
             let e = paging(Some(bad), None).unwrap_err().to_string();
             assert!(e.starts_with("limit must be between 1 and 500"), "{e}");
         }
-        let p = paging(None, Some("seq:41")).unwrap();
-        assert_eq!(p.seq_cursor().unwrap(), Some(41));
-        assert!(p.creation_cursor().is_err());
-        let p = paging(None, Some("off:200:1796166419000")).unwrap();
+        let c = Cursor {
+            created_at: DateTime::from_timestamp_nanos(1_796_166_419_123_456_789),
+            id: Uuid::new_v4(),
+        };
+        let token = token_of(&c);
+        assert_eq!(token.len(), 19 + 1 + 32, "{token}");
         assert_eq!(
-            p.offset_cursor().unwrap(),
-            Some((200, "1796166419000".to_owned()))
+            paging(None, Some(&token)).unwrap().cursor().unwrap(),
+            Some(c)
         );
-        for bad in ["seq:x", "nope", "off:1"] {
-            let p = paging(None, Some(bad)).unwrap();
-            assert!(
-                p.seq_cursor().is_err() && p.offset_cursor().is_err(),
-                "{bad}"
-            );
+        let p = paging(None, Some("200-1796166419000")).unwrap();
+        assert_eq!(p.offset_cursor().unwrap(), Some((200, 1_796_166_419_000)));
+        for bad in ["x-y", "nope", "1", "12-0123"] {
+            let e = paging(None, Some(bad)).unwrap().cursor().unwrap_err();
+            assert!(e.to_string().starts_with("pageToken"), "{bad}: {e}");
         }
-        assert_eq!(paging(None, Some("")).unwrap().seq_cursor().unwrap(), None);
+        assert!(paging(None, Some("x-1")).unwrap().offset_cursor().is_err());
+        assert_eq!(paging(None, Some("")).unwrap().cursor().unwrap(), None);
     }
 }

@@ -805,7 +805,7 @@ pub async fn decisions(
         db,
         scaling_decision::Entity::find().filter(scaling_decision::Column::PoolId.eq(pool_id)),
         scaling_decision::Column::Seq,
-        |d| d.seq,
+        |d| (d.seq, d.id),
         paging,
     )
     .await

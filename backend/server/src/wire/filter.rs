@@ -7,11 +7,12 @@ use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PaginateBody {
     pub filter: Option<Value>,
     pub token: Option<String>,
+    #[schema(minimum = 1)]
     pub maximum_results: Option<i64>,
 }
 

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use super::{date, opt_date};
 
 /// `POST /jobs/`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobBody {
     pub name: Option<String>,
@@ -16,6 +16,7 @@ pub struct JobBody {
     pub max_wall_time: Option<String>,
     pub tags: Option<Vec<String>>,
     #[serde(flatten)]
+    #[schema(ignore)]
     pub rest: Map<String, Value>,
 }
 

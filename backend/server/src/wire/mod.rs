@@ -21,7 +21,7 @@ pub fn opt_date(t: Option<DateTime<Utc>>) -> serde_json::Value {
 }
 
 /// Pool and task constants: `{"key","value"}`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct KeyValue {
     pub key: String,
     #[serde(default)]

@@ -13,7 +13,7 @@ use super::{KeyValue, date, opt_date};
 use crate::error::{ApiError, ApiResult};
 
 /// `POST /pools` and `PUT /pools/{uuid}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PoolBody {
     pub name: Option<String>,
@@ -29,6 +29,7 @@ pub struct PoolBody {
     pub default_retry_settings: Option<RetrySettingsWire>,
     /// Everything else the SDK sends, kept to read back (see `ECHOED_KEYS`).
     #[serde(flatten)]
+    #[schema(ignore)]
     pub rest: Map<String, Value>,
 }
 
@@ -50,20 +51,20 @@ pub const ECHOED_KEYS: &[&str] = &[
     "constraints",
 ];
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RetrySettingsWire {
     pub max_total_retries: Option<i64>,
     pub max_per_instance_retries: Option<i64>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MultiSlotsWire {
     pub slots_per_node: Option<i64>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ElasticWire {
     pub is_elastic: Option<bool>,
@@ -75,13 +76,13 @@ pub struct ElasticWire {
     pub min_idle_time_seconds: Option<i64>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct ScalingWire {
     pub policies: Option<Vec<PolicyWire>>,
 }
 
 /// One policy as Qarnot spells it; also the stored form (normalized) of a pool's policies.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyWire {
     #[serde(rename = "type")]
@@ -104,7 +105,7 @@ pub struct PolicyWire {
     pub enabled_periods: Vec<PeriodWire>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PeriodWire {
     #[serde(rename = "type")]

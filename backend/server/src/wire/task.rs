@@ -9,7 +9,7 @@ use super::pool::RetrySettingsWire;
 use super::{KeyValue, date, opt_date};
 
 /// `POST /tasks` (one item of a bulk array too).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskBody {
     pub name: Option<String>,
@@ -25,7 +25,17 @@ pub struct TaskBody {
     pub dependencies: Option<DependenciesWire>,
     pub retry_settings: Option<RetrySettingsWire>,
     #[serde(flatten)]
+    #[schema(ignore)]
     pub rest: Map<String, Value>,
+}
+
+/// `POST /tasks` reads one task, or an array of them (Qarnot's bulk submit, answered with
+/// one result per item). For the document only: the route parses the items one by one.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, clippy::large_enum_variant)]
+pub enum TaskSubmission {
+    One(TaskBody),
+    Many(Vec<TaskBody>),
 }
 
 pub const ECHOED_KEYS: &[&str] = &[
@@ -47,7 +57,7 @@ pub const ECHOED_KEYS: &[&str] = &[
     "resultsBlacklist",
 ];
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DependenciesWire {
     #[serde(default)]
@@ -56,7 +66,7 @@ pub struct DependenciesWire {
     pub advanced_depends_on: Option<Vec<AdvancedDependency>>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AdvancedDependency {
     pub task_uuid: String,

@@ -13,6 +13,11 @@ async fn billing_is_for_owners_billing_users_and_the_operator() {
     assert_eq!(report["totals"]["cost"], "0.000000");
     assert_eq!(report["totals"]["slotSeconds"], "0.000");
 
+    // Only the operator reports every tenant.
+    app.get("/billing/usage?tenant=all", &owner)
+        .await
+        .expect_error(403, "forbidden", &["operator"]);
+
     let billing = app.create_token("billing").await;
     app.get("/billing/usage?groupBy=day", &billing)
         .await

@@ -167,3 +167,98 @@ async fn unknown_route_is_a_client_error() {
     let response = app.get("/no-such-route", &app.owner_token).await;
     assert_eq!(response.status, 404, "{response:?}");
 }
+
+#[tokio::test]
+async fn the_document_describes_bodies_errors_and_the_bearer_scheme() {
+    let app = spawn_app().await;
+    let doc = app
+        .get_with("/openapi.json", Auth::None)
+        .await
+        .expect_json(200);
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    assert_eq!(doc["security"], json!([{"bearer": []}]));
+    let error_ref = json!({"$ref": "#/components/schemas/ErrorBody"});
+    let error = &doc["components"]["schemas"]["ErrorBody"];
+    assert_eq!(error["required"], json!(["message", "code"]), "{error}");
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            operations += 1;
+            let responses = op["responses"].as_object().unwrap();
+            let schema = &responses["500"]["content"]["application/json"]["schema"];
+            assert_eq!(
+                schema, &error_ref,
+                "{method} {path}: 500 without the error body"
+            );
+            let public = op["security"] == json!([{}]);
+            assert_eq!(!public, responses.contains_key("401"), "{method} {path}");
+            if path.contains('{') {
+                assert!(responses.contains_key("404"), "{method} {path}");
+            }
+        }
+    }
+    assert!(operations > 60, "{operations} operations");
+    // Typed bodies are described, with the constraints the server checks.
+    let token_body = &doc["components"]["schemas"]["TokenBody"];
+    assert_eq!(
+        token_body["required"],
+        json!(["name", "role"]),
+        "{token_body}"
+    );
+    let tokens = &doc["paths"]["/tokens"]["get"];
+    let params: Vec<&str> = tokens["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(params, ["limit", "pageToken"]);
+}
+
+#[tokio::test]
+async fn a_wrong_method_on_a_known_path_is_405_with_allow() {
+    let app = spawn_app().await;
+    let client = http_client();
+    for (method, path, allow) in [
+        ("TRACE", "/pools", "GET, POST"),
+        ("DELETE", "/tokens", "GET, POST"),
+        (
+            "PATCH",
+            "/pools/0d6b6ad4-5a8f-4e0a-8f7e-4c0f2ad1d111",
+            "GET, PUT, DELETE",
+        ),
+        ("GET", "/pools/paginate", "POST"),
+        ("OPTIONS", "/billing/usage", "GET"),
+    ] {
+        let answer = client
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                app.url(path),
+            )
+            .bearer_auth(&app.owner_token)
+            .send()
+            .await
+            .unwrap();
+        let status = answer.status().as_u16();
+        let header = answer
+            .headers()
+            .get("allow")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body: serde_json::Value = answer.json().await.unwrap();
+        if method == "GET" {
+            // `/pools/{uuid}` takes GET /pools/paginate first, as the router does: a pool
+            // named "paginate" does not exist.
+            assert_eq!(status, 404, "{method} {path}: {body}");
+            continue;
+        }
+        assert_eq!(status, 405, "{method} {path}: {body}");
+        assert_eq!(header.as_deref(), Some(allow), "{method} {path}");
+        assert_eq!(body["code"], "method_not_allowed", "{body}");
+    }
+    app.get("/no/such/route", &app.owner_token)
+        .await
+        .expect_error(404, "not_found", &["no such route"]);
+}

@@ -180,6 +180,23 @@ async fn usage_lines_are_exact_for_every_grouping_across_a_price_change() {
         figures(&lines[1]),
         f("10800.000", "0.000", "1.800000", "0.000000")
     );
+    // A line a page: the same lines in the same order, the totals on every page.
+    let first = app
+        .api
+        .get(&format!("/billing/usage?{period}&groupBy=task&limit=1"))
+        .await;
+    assert_eq!(first["items"], json!([lines[0].clone()]), "{first:#}");
+    assert_eq!(first["totals"], by_task["totals"]);
+    let token = first["nextPageToken"].as_str().expect("a second page");
+    let second = app
+        .api
+        .get(&format!(
+            "/billing/usage?{period}&groupBy=task&limit=1&pageToken={token}"
+        ))
+        .await;
+    assert_eq!(second["items"], json!([lines[1].clone()]), "{second:#}");
+    assert_eq!(second["nextPageToken"], Value::Null);
+    assert_eq!(second["totals"], by_task["totals"]);
 
     let by_day = report(&app, &format!("{period}&groupBy=day")).await;
     let lines = by_day["items"].as_array().unwrap();

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Runs schemathesis (every check) against a real hearth server's /openapi.json with the
+# owner token a fresh data directory gets, then prints the counts.
+#
+#   bash e2e/contract/run.sh [schemathesis run args...]
+#
+# HEARTH_BIN  the hearth binary (default: target/debug/hearth in the repository)
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+bin="${HEARTH_BIN:-$repo/target/debug/hearth}"
+if [[ ! -x "$bin" ]]; then
+  echo "error: no hearth binary at $bin (cargo build -p hearth-server, or set HEARTH_BIN)" >&2
+  exit 1
+fi
+
+venv="$repo/e2e/.venv"
+if [[ ! -x "$venv/bin/python" ]]; then
+  python3 -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+  -r "$here/requirements.txt" </dev/null
+
+data="$(mktemp -d)"
+port="$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+"$bin" serve --data-dir "$data" --bind "127.0.0.1:$port" >"$data/serve.log" 2>&1 &
+server=$!
+cleanup() {
+  kill "$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+  rm -rf "$data"
+}
+trap cleanup EXIT
+
+for _ in $(seq 1 100); do
+  if [[ -s "$data/owner.token" ]] && curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1; then
+    break
+  fi
+  sleep 0.1
+done
+if [[ ! -s "$data/owner.token" ]]; then
+  echo "error: hearth did not start:" >&2
+  cat "$data/serve.log" >&2
+  exit 1
+fi
+
+cd "$here"
+# Every check runs (`checks.enabled = true` in the config, where the exceptions are; a
+# `--checks` here would override them). GET /events is a stream that stays open: its own tests (backend/server/tests/*/events.rs)
+# cover it.
+"$venv/bin/schemathesis" --config-file "$here/schemathesis.toml" run \
+  "http://127.0.0.1:$port/openapi.json" \
+  --exclude-path /events \
+  -H "Authorization: Bearer $(cat "$data/owner.token")" \
+  --no-color \
+  "$@" </dev/null
