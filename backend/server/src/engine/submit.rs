@@ -18,6 +18,7 @@ use crate::state::AppState;
 use crate::wire::task::TaskBody;
 
 pub async fn submit(state: &AppState, tenant_id: Uuid, body: TaskBody) -> ApiResult<task::Model> {
+    state.budgets.check_new_work(tenant_id)?;
     let new = tasks::new_task(state, body)?;
     let named_pool = new.named_pool();
     let lock = named_pool.map(|p| state.dispatch_lock(p));
