@@ -267,10 +267,9 @@ async fn evaluate_unchanged_in_bulk(
         let Some(inputs) = d.inputs.as_ref().or_else(|| read.get(&d.pool)) else {
             continue; // not scaled, or gone: dealt with above
         };
-        let decision =
-            state
-                .budgets
-                .decide(inputs.tenant, &inputs.policies, now, &inputs.snapshot);
+        let decision = state
+            .budgets
+            .decide(inputs.tenant, &inputs.policies, now, &inputs.snapshot);
         let holds = matches!(decision.action, ScalingAction::Hold)
             && decision.target_slots as i32 == inputs.target_slots;
         if !holds || waiting.contains(&d.pool) {

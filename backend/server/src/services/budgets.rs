@@ -37,7 +37,9 @@ use crate::error::{ApiError, ApiResult};
 use crate::feed::Change;
 use crate::services::keyset::Cursor;
 use crate::state::AppState;
-use crate::wire::budget::{Budget, BudgetBody, BudgetPage, BudgetPeriod, DecimalInput, OverrunPolicy};
+use crate::wire::budget::{
+    Budget, BudgetBody, BudgetPage, BudgetPeriod, DecimalInput, OverrunPolicy,
+};
 
 /// Budgets one tenant may hold.
 pub const MAX_BUDGETS: u64 = 100;
@@ -200,7 +202,9 @@ fn check(body: BudgetBody) -> ApiResult<Checked> {
         .amount
         .as_ref()
         .map(DecimalInput::text)
-        .ok_or_else(|| ApiError::field("amount", "is required (a decimal text, e.g. \"100.00\")"))?;
+        .ok_or_else(|| {
+            ApiError::field("amount", "is required (a decimal text, e.g. \"100.00\")")
+        })?;
     let amount = units_of(&amount_text, MONEY_DECIMALS)
         .filter(|u| *u > 0)
         .ok_or_else(|| {
@@ -386,7 +390,9 @@ impl<C: ConnectionTrait> Costs<'_, C> {
         };
         let consumed = round_half_even(exact, COST_DENOMINATOR);
         let length = (to - from).num_milliseconds().max(1) as i128;
-        let elapsed = (now.min(to) - from).num_milliseconds().clamp(0, length as i64) as i128;
+        let elapsed = (now.min(to) - from)
+            .num_milliseconds()
+            .clamp(0, length as i64) as i128;
         let forecast = if elapsed == 0 {
             0
         } else {
@@ -693,6 +699,7 @@ pub async fn evaluate_tenant(state: &AppState, tenant: Uuid) -> ApiResult<()> {
         .await?;
     let mut verdict = Verdict::default();
     let mut stale: Vec<Uuid> = Vec::new();
+    let mut crossed: Vec<(&budget::Model, Standing, Decimal, OverrunPolicy)> = Vec::new();
     for b in &budgets {
         let s = costs.standing(b).await?;
         let mut fired: HashSet<String> = HashSet::new();
@@ -713,7 +720,7 @@ pub async fn evaluate_tenant(state: &AppState, tenant: Uuid) -> ApiResult<()> {
             if fired.contains(&text) || !s.crossed(amount, &t) {
                 continue;
             }
-            fire(state, b, &s, &t, policy, now).await?;
+            crossed.push((b, s, t, policy));
         }
         if s.spent(amount) && policy != OverrunPolicy::AlertOnly && verdict.block.is_none() {
             verdict.block = Some(format!(
@@ -742,7 +749,12 @@ pub async fn evaluate_tenant(state: &AppState, tenant: Uuid) -> ApiResult<()> {
             .exec(&state.writer)
             .await?;
     }
-    if state.budgets.set(tenant, verdict) {
+    // The verdict first: whoever sees an alert sees the new work refused already.
+    let stop_changed = state.budgets.set(tenant, verdict);
+    for (b, s, t, policy) in crossed {
+        fire(state, b, &s, &t, policy, now).await?;
+    }
+    if stop_changed {
         reconsider_pools(state, tenant).await?;
     }
     Ok(())
@@ -858,7 +870,10 @@ mod tests {
         assert_eq!(c.amount, 10_500_000);
         assert_eq!(c.policy, OverrunPolicy::AlertOnly);
         assert_eq!(
-            c.thresholds.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
+            c.thresholds
+                .iter()
+                .map(|t| t.to_string())
+                .collect::<Vec<_>>(),
             ["0.5", "0.8", "1"]
         );
         let m = |v: Value| field_of(v);
@@ -888,7 +903,10 @@ mod tests {
         let t = serde_json::json!([1.0, 0.5, "0.50", 0.8]);
         let c = check(body(base("alertThresholds", t))).expect("valid");
         assert_eq!(
-            c.thresholds.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
+            c.thresholds
+                .iter()
+                .map(|t| t.to_string())
+                .collect::<Vec<_>>(),
             ["0.5", "0.8", "1"]
         );
     }
@@ -913,8 +931,20 @@ mod tests {
         };
         let t: Decimal = "0.8".parse().unwrap();
         assert!(!s.crossed(1_000_000, &t));
-        assert!(Standing { consumed: 800_000, ..s }.crossed(1_000_000, &t));
+        assert!(
+            Standing {
+                consumed: 800_000,
+                ..s
+            }
+            .crossed(1_000_000, &t)
+        );
         assert!(!s.spent(1_000_000));
-        assert!(Standing { consumed: 1_000_000, ..s }.spent(1_000_000));
+        assert!(
+            Standing {
+                consumed: 1_000_000,
+                ..s
+            }
+            .spent(1_000_000)
+        );
     }
 }

@@ -44,7 +44,10 @@ impl OverrunPolicy {
 pub enum BudgetPeriod {
     #[schema(example = "monthly")]
     Named(String),
-    Range { from: String, to: String },
+    Range {
+        from: String,
+        to: String,
+    },
 }
 
 /// A decimal given as text (`"100.50"`, exact) or as a JSON number.
