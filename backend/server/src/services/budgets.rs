@@ -834,12 +834,12 @@ pub async fn evaluate_all(state: &AppState) -> ApiResult<()> {
         .all(&state.db)
         .await?;
     let with_budgets: HashSet<Uuid> = tenants.iter().copied().collect();
-    for tenant in state.budgets.tenants() {
-        if !with_budgets.contains(&tenant) {
-            evaluate_tenant(state, tenant).await?;
-        }
-    }
-    for tenant in tenants {
+    let gone = state
+        .budgets
+        .tenants()
+        .into_iter()
+        .filter(|t| !with_budgets.contains(t));
+    for tenant in gone.chain(tenants) {
         if let Err(e) = evaluate_tenant(state, tenant).await {
             tracing::error!(tenant = %tenant, error = %e, "budgets not evaluated");
         }
