@@ -14,6 +14,7 @@ mod m0006_job_pages;
 mod m0007_job_tasks;
 mod m0008_billing_indexes;
 mod m0009_idempotency;
+mod m0010_budgets;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_job_tasks::Migration),
             Box::new(m0008_billing_indexes::Migration),
             Box::new(m0009_idempotency::Migration),
+            Box::new(m0010_budgets::Migration),
         ]
     }
 }

@@ -13,6 +13,10 @@ pub enum ApiError {
     Validation(String),
     #[error("{0}")]
     Unauthorized(String),
+    /// A budget of the tenant is spent: new work is refused (the Qarnot SDK raises
+    /// `NotEnoughCreditsException`).
+    #[error("{0}")]
+    PaymentRequired(String),
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -47,6 +51,7 @@ impl ApiError {
         match self {
             ApiError::Validation(_) => "validation",
             ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::PaymentRequired(_) => "payment_required",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
@@ -79,6 +84,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Validation(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::PaymentRequired(_) => StatusCode::PAYMENT_REQUIRED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,

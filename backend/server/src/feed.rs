@@ -72,6 +72,22 @@ pub enum Change {
         target_slots: i32,
         reason: String,
     },
+    /// A budget's consumption crossed one of its alert thresholds (once per threshold and
+    /// period).
+    #[serde(rename_all = "camelCase")]
+    BudgetAlert {
+        budget: Uuid,
+        name: String,
+        /// The fraction of the amount crossed.
+        threshold: f64,
+        /// Exact decimal texts, in `currency`.
+        amount: String,
+        consumed: String,
+        currency: String,
+        overrun_policy: String,
+        period_from: String,
+        period_to: String,
+    },
 }
 
 impl Change {
@@ -83,17 +99,19 @@ impl Change {
             Change::TaskProgress { .. } => "taskProgress",
             Change::InstanceEnded { .. } => "instanceEnded",
             Change::Decision { .. } => "decision",
+            Change::BudgetAlert { .. } => "budgetAlert",
         }
     }
 
-    /// The pool the change is about (every change is about one).
-    pub fn pool_id(&self) -> Uuid {
+    /// The pool the change is about (a budget alert is about the tenant, no pool).
+    pub fn pool_id(&self) -> Option<Uuid> {
         match self {
             Change::Pool { pool, .. }
             | Change::Node { pool, .. }
             | Change::TaskProgress { pool, .. }
             | Change::InstanceEnded { pool, .. }
-            | Change::Decision { pool, .. } => *pool,
+            | Change::Decision { pool, .. } => Some(*pool),
+            Change::BudgetAlert { .. } => None,
         }
     }
 

@@ -43,6 +43,9 @@ pub struct Settings {
     pub event_heartbeat: Duration,
     /// The currency of every price (ISO 4217 code), shown on billing reports.
     pub currency: String,
+    /// How often (of the injected clock) each tenant's budgets are evaluated again: the
+    /// budget check on new pools and tasks is at most this old (plus a second).
+    pub budget_refresh: chrono::Duration,
 }
 
 impl Settings {
@@ -66,6 +69,7 @@ impl Settings {
             event_backlog: crate::events::DEFAULT_BACKLOG,
             event_heartbeat: Duration::from_secs(15),
             currency: "EUR".into(),
+            budget_refresh: chrono::Duration::seconds(10),
         }
     }
 
@@ -116,6 +120,11 @@ impl Settings {
 
     pub fn with_currency(mut self, currency: impl Into<String>) -> Self {
         self.currency = currency.into();
+        self
+    }
+
+    pub fn with_budget_refresh(mut self, every: chrono::Duration) -> Self {
+        self.budget_refresh = every.max(chrono::Duration::seconds(1));
         self
     }
 

@@ -76,6 +76,9 @@ pub struct AppState {
     pending_dispatch: Mutex<std::collections::HashSet<Uuid>>,
     /// Committed changes, announced once each (see `feed`).
     pub feed: crate::feed::Feed,
+    /// Each tenant's budgets as last evaluated: whether new work is refused and pools
+    /// wound down (see `services::budgets`).
+    pub budgets: crate::services::budgets::Verdicts,
     /// Set once the server begins to stop: long-lived answers (event streams, long polls)
     /// end at once instead of holding the shutdown.
     pub stopping: tokio::sync::watch::Sender<bool>,
@@ -126,6 +129,7 @@ impl AppState {
             schedule: crate::schedule::Schedule::default(),
             pending_dispatch: Mutex::new(std::collections::HashSet::new()),
             feed,
+            budgets: Default::default(),
             stopping: tokio::sync::watch::Sender::new(false),
             inherited: Mutex::new(Inherited::default()),
             tokens: Mutex::new(HashMap::new()),

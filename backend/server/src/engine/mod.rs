@@ -5,6 +5,7 @@
 
 pub mod assign;
 pub mod batch;
+pub mod budgets;
 pub mod dispatch;
 pub mod instances;
 pub mod nodes;
@@ -118,6 +119,7 @@ pub async fn start(state: web::Data<AppState>) -> anyhow::Result<EngineTasks> {
     let handles = vec![
         tokio::spawn(resize::run(state.clone(), rx.clone())),
         tokio::spawn(count_changes(state.clone(), rx.clone())),
+        tokio::spawn(budgets::run(state.clone(), rx.clone())),
         tokio::spawn(watch::run(state.clone(), rx)),
     ];
     Ok(EngineTasks { stop, handles })

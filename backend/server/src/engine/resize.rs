@@ -11,7 +11,7 @@ use actix_web::web;
 use chrono::Utc;
 use hearth_core::model::NodeState;
 use hearth_core::pool_state::PoolState;
-use hearth_core::scaling::{ScalingAction, evaluate};
+use hearth_core::scaling::ScalingAction;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect};
 use tokio::sync::watch;
@@ -90,7 +90,11 @@ fn follow_changes(
     use tokio::sync::broadcast::error::TryRecvError;
     loop {
         match changes.try_recv() {
-            Ok(event) => state.schedule.changed(event.change.pool_id()),
+            Ok(event) => {
+                if let Some(pool) = event.change.pool_id() {
+                    state.schedule.changed(pool);
+                }
+            }
             Err(TryRecvError::Lagged(_)) => state.schedule.changed_all(),
             Err(TryRecvError::Empty | TryRecvError::Closed) => break,
         }
@@ -263,7 +267,9 @@ async fn evaluate_unchanged_in_bulk(
         let Some(inputs) = d.inputs.as_ref().or_else(|| read.get(&d.pool)) else {
             continue; // not scaled, or gone: dealt with above
         };
-        let decision = evaluate(&inputs.policies, now, &inputs.snapshot);
+        let decision = state
+            .budgets
+            .decide(inputs.tenant, &inputs.policies, now, &inputs.snapshot);
         let holds = matches!(decision.action, ScalingAction::Hold)
             && decision.target_slots as i32 == inputs.target_slots;
         if !holds || waiting.contains(&d.pool) {
@@ -411,6 +417,7 @@ async fn evaluate_locked(
             kept: state.settings.decisions_kept_per_pool,
             why_now,
             max_live_nodes: state.settings.max_live_nodes,
+            stopped_by: state.budgets.stop_reason(p.tenant_id),
         },
     )
     .await?;

@@ -19,6 +19,7 @@ use crate::wire::task::TaskBody;
 
 pub async fn submit(state: &AppState, tenant_id: Uuid, body: TaskBody) -> ApiResult<task::Model> {
     let new = tasks::new_task(state, body)?;
+    state.budgets.check_new_work(tenant_id)?;
     let named_pool = new.named_pool();
     let lock = named_pool.map(|p| state.dispatch_lock(p));
     let _guard = match &lock {

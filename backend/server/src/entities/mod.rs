@@ -1,6 +1,8 @@
 //! sea-orm models, one per table of `hearth-migrations`.
 
 pub mod api_token;
+pub mod budget;
+pub mod budget_alert;
 pub mod idempotency_key;
 pub mod instance;
 pub mod instance_execution;

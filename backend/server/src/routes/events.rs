@@ -37,7 +37,8 @@ struct EventsQuery {
     pool: Option<String>,
     /// Only the events of this task (its progress and its instances' ends).
     task: Option<String>,
-    /// Comma-separated kinds: pool, node, taskProgress, instanceEnded, decision.
+    /// Comma-separated kinds: pool, node, taskProgress, instanceEnded, decision,
+    /// budgetAlert.
     types: Option<String>,
     /// A ticket from `POST /events/tickets`, for clients that cannot send headers.
     ticket: Option<String>,
@@ -125,7 +126,14 @@ async fn event_ticket(state: web::Data<AppState>, caller: Caller) -> ApiResult<H
 }
 
 /// The kinds a `types` filter may name.
-const KINDS: &[&str] = &["pool", "node", "taskProgress", "instanceEnded", "decision"];
+const KINDS: &[&str] = &[
+    "pool",
+    "node",
+    "taskProgress",
+    "instanceEnded",
+    "decision",
+    "budgetAlert",
+];
 
 async fn filter_of(state: &AppState, tenant: Uuid, q: &EventsQuery) -> ApiResult<Filter> {
     let mut filter = Filter::default();
@@ -245,7 +253,7 @@ pub struct Filter {
 impl Filter {
     pub fn admits(&self, event: &Event) -> bool {
         (self.types.is_empty() || self.types.contains(&event.change.kind()))
-            && self.pool.is_none_or(|p| event.change.pool_id() == p)
+            && self.pool.is_none_or(|p| event.change.pool_id() == Some(p))
             && self.task.is_none_or(|t| event.change.task_id() == Some(t))
     }
 }

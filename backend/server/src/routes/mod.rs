@@ -4,6 +4,7 @@
 pub mod account;
 pub mod agent;
 pub mod billing;
+pub mod budgets;
 pub mod events;
 pub mod jobs;
 pub mod platform;
@@ -23,6 +24,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     jobs::configure(cfg);
     events::configure(cfg);
     billing::configure(cfg);
+    budgets::configure(cfg);
 }
 
 pub fn ok<T: Serialize>(body: T) -> HttpResponse {

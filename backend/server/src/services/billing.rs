@@ -495,6 +495,37 @@ pub async fn usage<C: ConnectionTrait>(db: &C, req: &UsageRequest) -> ApiResult<
     render(db, req, report).await
 }
 
+/// The exact cost of a tenant's nodes over `[from, to)` up to `now`, as a numerator over
+/// `COST_DENOMINATOR` micro-units: the report's `totals.cost` before its one rounding. One
+/// aggregate query (node time by pool and price); busy time does not change a total.
+pub async fn tenant_cost<C: ConnectionTrait>(
+    db: &C,
+    tenant: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> ApiResult<i128> {
+    let req = UsageRequest {
+        scope: Scope::Tenant(tenant),
+        from,
+        to,
+        group_by: GroupBy::Pool,
+        now,
+        currency: String::new(),
+    };
+    let mut total = 0i128;
+    for s in sums(db, &req, false).await? {
+        let price = price_units(&s.price).ok_or_else(|| {
+            ApiError::Internal(anyhow::anyhow!(
+                "a usage interval has an unreadable price '{}'",
+                s.price
+            ))
+        })?;
+        total += cost_numerator(s.ms, price);
+    }
+    Ok(total)
+}
+
 /// Names of what the lines name (`id` and `name` columns of `E`), read in chunks.
 async fn names<E, C>(
     db: &C,

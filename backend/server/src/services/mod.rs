@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod billing;
+pub mod budgets;
 pub mod idempotency;
 pub mod jobs;
 pub mod keyset;

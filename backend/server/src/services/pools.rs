@@ -164,6 +164,7 @@ pub async fn create(state: &AppState, tenant_id: Uuid, body: PoolBody) -> ApiRes
     // Counted and inserted in one write transaction: two requests cannot both take the
     // last pool of a quota.
     let txn = state.write().await?;
+    state.budgets.check_new_work(tenant_id)?;
     super::quotas::check_new_pool(&txn, tenant_id).await?;
     let row = pool::ActiveModel {
         id: Set(Uuid::new_v4()),
@@ -646,6 +647,9 @@ pub struct Recording<'a> {
     pub why_now: Option<&'a str>,
     /// The launcher's capacity: growth stops at it.
     pub max_live_nodes: u32,
+    /// Set while a spent `StopAndBlockAll` budget stops the tenant: the pool winds down
+    /// to zero instead of following its policies, and the decision says why.
+    pub stopped_by: Option<String>,
 }
 
 /// What the resize loop remembers of a decision row.
@@ -688,7 +692,10 @@ pub async fn evaluate_and_record(
     let kept = how.kept;
     let why_now = how.why_now;
     let snapshot = snapshot(db, pool).await?;
-    let mut decision = evaluate(&policies_of(pool), now, &snapshot);
+    let mut decision = match &how.stopped_by {
+        Some(reason) => super::budgets::stopped_decision(&snapshot, now, reason),
+        None => evaluate(&policies_of(pool), now, &snapshot),
+    };
     if let hearth_core::scaling::ScalingAction::Grow { nodes } = decision.action {
         let (room, limit) = super::quotas::growth_room(
             db,

@@ -2,6 +2,7 @@
 //! SDK sends them, and the JSON it reads back. Bodies are lenient (unknown keys ignored, most
 //! keys optional); responses never carry `null` where the SDK would crash.
 
+pub mod budget;
 pub mod filter;
 pub mod job;
 pub mod pool;

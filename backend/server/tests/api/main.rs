@@ -7,6 +7,7 @@ mod accounts;
 mod auth;
 mod billing;
 mod bootstrap;
+mod budgets;
 mod errors;
 mod events;
 mod helpers;

@@ -11,20 +11,25 @@ use super::helpers::*;
 
 /// One Server-Sent Event.
 #[derive(Debug, Clone, PartialEq)]
-struct Sse {
-    id: Option<u64>,
-    event: String,
-    data: Value,
+pub(crate) struct Sse {
+    pub(crate) id: Option<u64>,
+    pub(crate) event: String,
+    pub(crate) data: Value,
 }
 
 /// Reads an event stream frame by frame (comments skipped).
-struct SseReader {
+pub(crate) struct SseReader {
     response: reqwest::Response,
     buffer: String,
 }
 
 impl SseReader {
-    async fn open(base: &str, path: &str, token: Option<&str>, last_id: Option<u64>) -> SseReader {
+    pub(crate) async fn open(
+        base: &str,
+        path: &str,
+        token: Option<&str>,
+        last_id: Option<u64>,
+    ) -> SseReader {
         let client = reqwest::Client::new();
         let mut request = client.get(format!("{base}{path}"));
         if let Some(token) = token {
@@ -46,7 +51,7 @@ impl SseReader {
     }
 
     /// The next event, or `None` when none came within `within`.
-    async fn next(&mut self, within: Duration) -> Option<Sse> {
+    pub(crate) async fn next(&mut self, within: Duration) -> Option<Sse> {
         let deadline = tokio::time::Instant::now() + within;
         loop {
             while let Some(end) = self.buffer.find("\n\n") {
@@ -76,7 +81,7 @@ impl SseReader {
     }
 
     /// Events until one satisfies `last` (included).
-    async fn until(&mut self, what: &str, last: impl Fn(&Sse) -> bool) -> Vec<Sse> {
+    pub(crate) async fn until(&mut self, what: &str, last: impl Fn(&Sse) -> bool) -> Vec<Sse> {
         let deadline = Instant::now() + WAIT;
         let mut got = Vec::new();
         loop {

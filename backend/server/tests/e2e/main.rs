@@ -11,6 +11,7 @@
 
 mod agent_kill;
 mod billing;
+mod budgets;
 mod events;
 mod execution;
 mod failures;
