@@ -18,6 +18,7 @@ mod feed;
 mod helpers;
 mod idempotency;
 mod metering;
+mod metrics;
 mod protocol;
 mod restart;
 mod scaling;
