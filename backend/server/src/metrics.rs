@@ -19,8 +19,8 @@ use crate::engine::census::Census;
 /// Upper bounds of the submit→start histogram, in seconds: from a warm slot (milliseconds)
 /// to a pool that had to boot a node, or a long queue (minutes).
 const START_BUCKETS: &[f64] = &[
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
-    600.0, 1800.0,
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+    1800.0,
 ];
 
 /// Upper bounds of the resize tick histogram, in seconds.

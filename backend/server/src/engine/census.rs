@@ -90,7 +90,9 @@ async fn busy_slots(db: &impl ConnectionTrait) -> ApiResult<(i64, i64)> {
     let working: Vec<(Uuid, String)> = node::Entity::find()
         .select_only()
         .columns([node::Column::Id, node::Column::State])
-        .filter(node::Column::State.is_in([NodeState::Ready.as_str(), NodeState::Draining.as_str()]))
+        .filter(
+            node::Column::State.is_in([NodeState::Ready.as_str(), NodeState::Draining.as_str()]),
+        )
         .into_tuple()
         .all(db)
         .await?;
