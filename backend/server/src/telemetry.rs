@@ -1,11 +1,15 @@
-//! Logging setup and a middleware that counts requests by status class.
+//! Logging setup and a middleware that counts and times requests by route template, method
+//! and status class.
 
 use std::future::{Ready, ready};
 use std::pin::Pin;
 
 use actix_web::Error;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::http::Method;
 use actix_web::web;
+
+use crate::metrics::UNMATCHED_ROUTE;
 
 use crate::state::AppState;
 
@@ -55,6 +59,7 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
+        let started = std::time::Instant::now();
         let fut = self.service.call(req);
         Box::pin(async move {
             let res = fut.await?;
@@ -65,13 +70,35 @@ where
                     400..=499 => "4xx",
                     _ => "5xx",
                 };
-                state
-                    .metrics
-                    .http_requests
-                    .with_label_values(&[class])
-                    .inc();
+                let request = res.request();
+                // The template (`/pools/{uuid}`), never the path: one series per route.
+                let route = request.match_pattern();
+                let route = route.as_deref().unwrap_or(UNMATCHED_ROUTE);
+                let m = &state.metrics;
+                m.http_requests.with_label_values(&[class]).inc();
+                m.http_request_duration
+                    .with_label_values(&[route, method_label(request.method()), class])
+                    .observe(started.elapsed().as_secs_f64());
             }
             Ok(res)
         })
     }
+}
+
+/// A method's label: the standard ones by name, anything else as `other`, so that a client
+/// inventing methods cannot add series.
+fn method_label(method: &Method) -> &'static str {
+    [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::HEAD,
+        Method::OPTIONS,
+    ]
+    .iter()
+    .zip(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+    .find(|(m, _)| *m == method)
+    .map_or("other", |(_, label)| label)
 }

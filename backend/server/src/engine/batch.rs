@@ -114,6 +114,17 @@ pub struct Applied {
     /// Instance ends applied, and how many of them came within `QUICK` of their start.
     pub ends: usize,
     pub quick_ends: usize,
+    /// Seconds from submission to start of the instances first started by the batch.
+    pub waits: Vec<f64>,
+}
+
+/// Once a batch has committed: its first starts' waits and its ends (`Applied::waits`,
+/// `Applied::changes`) into the metrics, from figures already in memory.
+pub fn observe(state: &crate::state::AppState, waits: &[f64], changes: &[(Uuid, Change)]) {
+    for wait in waits {
+        state.metrics.submit_to_start.observe(*wait);
+    }
+    super::instances::count_ends(state, changes);
 }
 
 /// Applies the reports in the caller's transaction; one verdict per report, in order.
@@ -207,6 +218,7 @@ pub async fn apply(
     let mut ends: Vec<End> = Vec::new();
     let mut changes: Vec<(Uuid, Change)> = Vec::new();
     let mut quick_ends = 0;
+    let mut waits: Vec<f64> = Vec::new();
     for report in reports {
         let verdict = match report {
             Report::Started { id, attempt } => start(
@@ -216,7 +228,7 @@ pub async fn apply(
                 now,
                 *id,
                 *attempt,
-                &mut starts,
+                (&mut starts, &mut waits),
             ),
             Report::Finished { id, finish } => {
                 let Some(i) = live.get_mut(id).filter(|i| i.on_node) else {
@@ -329,6 +341,7 @@ pub async fn apply(
         changes,
         ends: ends.len(),
         quick_ends,
+        waits,
     })
 }
 
@@ -356,7 +369,7 @@ fn start(
     now: DateTime<Utc>,
     id: Uuid,
     attempt: Option<i32>,
-    starts: &mut Vec<instance_execution::ActiveModel>,
+    (starts, waits): (&mut Vec<instance_execution::ActiveModel>, &mut Vec<f64>),
 ) -> Verdict {
     let Some(i) = live.get_mut(&id).filter(|i| i.on_node) else {
         return Verdict::Refused(409, "instance is no longer assigned to this node".into());
@@ -382,6 +395,8 @@ fn start(
         if i.attempts > 1 {
             t.retries_used += 1;
             t.retries_delta += 1;
+        } else {
+            waits.push(seconds_between(t.row.created_at, now));
         }
     }
     starts.push(instance_execution::ActiveModel {
@@ -401,6 +416,11 @@ fn start(
         outcome: Set(None),
     });
     Verdict::Done
+}
+
+/// Seconds from `from` to `to`, never negative (an injected clock may stand behind).
+pub fn seconds_between(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
+    (to - from).to_std().map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// Rows per multi-row insert: 13 columns each stays far below SQLite's parameter limit.

@@ -92,8 +92,11 @@ pub async fn started(
     attempt: Option<i32>,
 ) -> ApiResult<()> {
     let txn = state.write().await?;
-    let progress = started_in(&txn, state.clock.now(), node_id, id, attempt).await?;
+    let (progress, wait) = started_in(&txn, state.clock.now(), node_id, id, attempt).await?;
     txn.commit().await?;
+    if let Some(wait) = wait {
+        state.metrics.submit_to_start.observe(wait);
+    }
     if let Some(t) = progress {
         state.announce_progress(&t);
     }
@@ -101,20 +104,23 @@ pub async fn started(
 }
 
 /// `started` inside the caller's transaction. A refusal (409) is decided before anything is
-/// written. Answers the task's row after the change, to announce once committed.
+/// written. Answers the task's row after the change, to announce once committed, and the
+/// seconds the instance waited since its task's submission when this is its first start.
 pub async fn started_in(
     txn: &impl ConnectionTrait,
     now: DateTime<Utc>,
     node_id: Uuid,
     id: Uuid,
     attempt: Option<i32>,
-) -> ApiResult<Option<task::Model>> {
+) -> ApiResult<(Option<task::Model>, Option<f64>)> {
     let inst = load_for_node(txn, node_id, id)
         .await
         .map_err(|_| ApiError::Conflict("instance is no longer assigned to this node".into()))?;
     match inst_state(&inst) {
         // A repeated report of the attempt already running.
-        InstanceState::Executing if attempt.is_none_or(|a| a == inst.attempts) => return Ok(None),
+        InstanceState::Executing if attempt.is_none_or(|a| a == inst.attempts) => {
+            return Ok((None, None));
+        }
         InstanceState::Assigned if attempt.is_none_or(|a| a == inst.attempts + 1) => {}
         other => {
             return Err(ApiError::Conflict(format!(
@@ -155,7 +161,11 @@ pub async fn started_in(
         i32::from(attempt > 1),
     )
     .await?;
-    settle_moved(txn, inst.task_id, moved, now).await
+    let wait = moved
+        .as_ref()
+        .filter(|_| attempt == 1)
+        .map(|t| super::batch::seconds_between(t.created_at, now));
+    Ok((settle_moved(txn, inst.task_id, moved, now).await?, wait))
 }
 
 /// Output written since the agent's previous report.
@@ -198,6 +208,7 @@ pub async fn finished(
     let txn = state.write().await?;
     let changes = finished_in(&txn, now, node_id, id, report).await?;
     txn.commit().await?;
+    count_ends(state, &changes);
     for (tenant, change) in changes {
         state.announce(tenant, change);
     }
@@ -277,6 +288,17 @@ pub async fn finished_in(
         changes.push((row.tenant_id, Change::progress_of(&row)));
     }
     Ok(changes)
+}
+
+/// Counts the instance ends among committed changes (`hearth_instances_finished_total`).
+pub fn count_ends(state: &AppState, changes: &[(Uuid, Change)]) {
+    for (_, change) in changes {
+        if let Change::InstanceEnded { outcome, .. } = change
+            && let Ok(outcome) = outcome.parse()
+        {
+            state.metrics.instance_ended(outcome);
+        }
+    }
 }
 
 /// What an execution records of its outcome: a requeue is a retry.
@@ -424,16 +446,17 @@ pub(super) fn retry_allowed_by(
 }
 
 /// An instance whose node was lost: back to the queue if retries remain, else Failed.
-/// An instance that never started costs no retry. Changes nothing (and answers false) when
-/// the instance has left that node meanwhile (a report committed first).
+/// An instance that never started costs no retry. Answers the state it was left in; changes
+/// nothing (and answers `None`) when the instance has left that node meanwhile (a report
+/// committed first).
 pub async fn lose_instance(
     db: &impl ConnectionTrait,
     inst: &instance::Model,
     at: DateTime<Utc>,
     consume_retry: bool,
-) -> ApiResult<bool> {
+) -> ApiResult<Option<InstanceState>> {
     let Some(t) = tasks::lock(db, inst.task_id).await? else {
-        return Ok(false);
+        return Ok(None);
     };
     let Some(inst) = instance::Entity::find_by_id(inst.id)
         .filter(instance::Column::NodeId.eq(inst.node_id))
@@ -441,7 +464,7 @@ pub async fn lose_instance(
         .one(db)
         .await?
     else {
-        return Ok(false);
+        return Ok(None);
     };
     let current = inst_state(&inst);
     let started = current == InstanceState::Executing;
@@ -477,7 +500,7 @@ pub async fn lose_instance(
     active.update(db).await?;
     close_executions(db, inst.id, at, None, "lost").await?;
     tasks::shift_many(db, t.id, &[(current, -1), (next, 1)], retries).await?;
-    Ok(true)
+    Ok(Some(next))
 }
 
 #[cfg(test)]

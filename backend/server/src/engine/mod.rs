@@ -6,6 +6,7 @@
 pub mod assign;
 pub mod batch;
 pub mod budgets;
+pub mod census;
 pub mod dispatch;
 pub mod instances;
 pub mod nodes;
@@ -189,11 +190,15 @@ async fn repair_stranded(state: &AppState) -> crate::error::ApiResult<usize> {
     let mut pools: Vec<Uuid> = Vec::new();
     for inst in stranded {
         let txn = state.write().await?;
-        if instances::lose_instance(&txn, &inst, now, false).await? {
+        let left = instances::lose_instance(&txn, &inst, now, false).await?;
+        if left.is_some() {
             progress::refresh_task_state(&txn, inst.task_id, now).await?;
             repaired += 1;
         }
         txn.commit().await?;
+        if let Some(left) = left {
+            state.metrics.instance_ended(left);
+        }
         if !pools.contains(&inst.pool_id) {
             pools.push(inst.pool_id);
         }

@@ -227,10 +227,15 @@ pub async fn end_node(
         .await?;
     let mut tasks = Vec::new();
     let mut progress = Vec::new();
+    let mut ends = Vec::new();
     for inst in lost {
-        if super::instances::lose_instance(&txn, &inst, ended_at, consume_retry).await?
-            && !tasks.contains(&inst.task_id)
-        {
+        let Some(left) =
+            super::instances::lose_instance(&txn, &inst, ended_at, consume_retry).await?
+        else {
+            continue;
+        };
+        ends.push(left);
+        if !tasks.contains(&inst.task_id) {
             tasks.push(inst.task_id);
         }
     }
@@ -240,6 +245,17 @@ pub async fn end_node(
         }
     }
     txn.commit().await?;
+    for left in ends {
+        state.metrics.instance_ended(left);
+    }
+    if let Some(ready_at) = n.ready_at {
+        // Billed from Ready to its end (DESIGN §6), at every price its intervals had.
+        let seconds = super::batch::seconds_between(ready_at, ended_at);
+        state
+            .metrics
+            .billed_slot_seconds
+            .inc_by(seconds * f64::from(n.slots.max(0)));
+    }
     state.announce(ended.tenant_id, crate::feed::Change::node(&ended));
     for t in &progress {
         state.announce_progress(t);

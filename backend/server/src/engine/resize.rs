@@ -189,6 +189,7 @@ async fn tick(state: &AppState) -> ApiResult<()> {
     let spent = started.elapsed().as_secs_f64();
     state.metrics.resize_last_tick_seconds.set(spent);
     state.metrics.resize_tick_seconds.inc_by(spent);
+    state.metrics.resize_tick_duration.observe(spent);
     state.metrics.resize_last_tick_pools.set(evaluated as i64);
     Ok(())
 }

@@ -496,10 +496,12 @@ async fn report(
     // On PostgreSQL the refill takes a transaction of its own: the batch has locked its
     // tasks, and a placement locks nodes before tasks, the order every other writer keeps.
     // SQLite runs one writer at a time, so there the refill shares the batch's commit.
-    let txn = if txn.get_database_backend() == sea_orm::DbBackend::Sqlite {
+    let serialized = txn.get_database_backend() == sea_orm::DbBackend::Sqlite;
+    let txn = if serialized {
         txn
     } else {
         txn.commit().await?;
+        batch::observe(&state, &applied.waits, &applied.changes);
         state.write().await?
     };
     let placement = match &refilling {
@@ -524,6 +526,9 @@ async fn report(
         })
         .collect();
     txn.commit().await?;
+    if serialized {
+        batch::observe(&state, &applied.waits, &applied.changes);
+    }
     for (tenant, change) in applied.changes {
         state.announce(tenant, change);
     }

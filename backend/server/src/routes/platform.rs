@@ -45,6 +45,12 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
 #[utoipa::path(tag = "platform", security(()), responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
 #[get("/metrics")]
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    // A census that cannot be read leaves its gauges as the last one set; the counters
+    // are still worth scraping.
+    match crate::engine::census::read(&state.db).await {
+        Ok(census) => state.metrics.show(&census),
+        Err(e) => tracing::warn!(error = %e, "metrics: census not read"),
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render())

@@ -19,6 +19,7 @@ mod feed;
 mod helpers;
 mod idempotency;
 mod metering;
+mod metrics;
 mod protocol;
 mod restart;
 mod scaling;
