@@ -72,7 +72,8 @@ impl DecimalInput {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BudgetBody {
-    /// 1 to 256 characters.
+    /// Not blank, at most 256 characters.
+    #[schema(required = true, nullable = false, pattern = "\\S", max_length = 256)]
     pub name: Option<String>,
     /// Positive, at most 6 decimal places, at most 1,000,000,000,000, in the server's
     /// currency.
