@@ -9,6 +9,11 @@ pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> DateTime<Utc>;
 }
 
+/// Seconds from `from` to `to`, never negative (an injected clock may stand behind).
+pub fn seconds_between(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
+    (to - from).to_std().map_or(0.0, |d| d.as_secs_f64())
+}
+
 /// The real wall clock, in UTC.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;

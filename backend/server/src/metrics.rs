@@ -14,8 +14,6 @@ use prometheus::{
     IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
-use crate::engine::census::Census;
-
 /// Upper bounds of the submit→start histogram, in seconds: from a warm slot (milliseconds)
 /// to a pool that had to boot a node, or a long queue (minutes).
 const START_BUCKETS: &[f64] = &[
@@ -286,4 +284,28 @@ impl Default for Metrics {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// What exists now, as `engine::census` reads it from the database at a scrape.
+/// Slots of live nodes by use.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SlotCounts {
+    /// Holding an instance (assigned or executing), on a Ready or Draining node.
+    pub busy: i64,
+    /// Free on a Ready node: work placed now starts at once.
+    pub idle: i64,
+    /// Of a node Requested or Booting.
+    pub booting: i64,
+}
+
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Census {
+    /// (state, pools in it); states with none are absent.
+    pub pools: Vec<(String, i64)>,
+    /// (state, nodes in it); states with none are absent.
+    pub nodes: Vec<(String, i64)>,
+    pub slots: SlotCounts,
+    /// Instances waiting for a slot with their dependencies met (not held), in pools that
+    /// are not Closed (a closed pool has no queue).
+    pub queued: i64,
 }

@@ -78,7 +78,7 @@ pub struct AppState {
     pub feed: crate::feed::Feed,
     /// Each tenant's budgets as last evaluated: whether new work is refused and pools
     /// wound down (see `services::budgets`).
-    pub budgets: crate::services::budgets::Verdicts,
+    pub budgets: crate::services::verdicts::Verdicts,
     /// Set once the server begins to stop: long-lived answers (event streams, long polls)
     /// end at once instead of holding the shutdown.
     pub stopping: tokio::sync::watch::Sender<bool>,

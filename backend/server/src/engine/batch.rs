@@ -396,7 +396,7 @@ fn start(
             t.retries_used += 1;
             t.retries_delta += 1;
         } else {
-            waits.push(seconds_between(t.row.created_at, now));
+            waits.push(hearth_core::clock::seconds_between(t.row.created_at, now));
         }
     }
     starts.push(instance_execution::ActiveModel {
@@ -416,11 +416,6 @@ fn start(
         outcome: Set(None),
     });
     Verdict::Done
-}
-
-/// Seconds from `from` to `to`, never negative (an injected clock may stand behind).
-pub fn seconds_between(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
-    (to - from).to_std().map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// Rows per multi-row insert: 13 columns each stays far below SQLite's parameter limit.

@@ -15,32 +15,10 @@ use uuid::Uuid;
 use super::instances::ON_SLOT;
 use crate::entities::{instance, node, pool};
 use crate::error::ApiResult;
+pub use crate::metrics::{Census, SlotCounts};
 
 /// Node ids per `IN (…)` list.
 const IN_CHUNK: usize = 500;
-
-/// Slots of live nodes by use.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct SlotCounts {
-    /// Holding an instance (assigned or executing), on a Ready or Draining node.
-    pub busy: i64,
-    /// Free on a Ready node: work placed now starts at once.
-    pub idle: i64,
-    /// Of a node Requested or Booting.
-    pub booting: i64,
-}
-
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct Census {
-    /// (state, pools in it); states with none are absent.
-    pub pools: Vec<(String, i64)>,
-    /// (state, nodes in it); states with none are absent.
-    pub nodes: Vec<(String, i64)>,
-    pub slots: SlotCounts,
-    /// Instances waiting for a slot with their dependencies met (not held), in pools that
-    /// are not Closed (a closed pool has no queue).
-    pub queued: i64,
-}
 
 pub async fn read(db: &impl ConnectionTrait) -> ApiResult<Census> {
     let pools: Vec<(String, i64)> = pool::Entity::find()

@@ -164,7 +164,7 @@ pub async fn started_in(
     let wait = moved
         .as_ref()
         .filter(|_| attempt == 1)
-        .map(|t| super::batch::seconds_between(t.created_at, now));
+        .map(|t| hearth_core::clock::seconds_between(t.created_at, now));
     Ok((settle_moved(txn, inst.task_id, moved, now).await?, wait))
 }
 

@@ -250,7 +250,7 @@ pub async fn end_node(
     }
     if let Some(ready_at) = n.ready_at {
         // Billed from Ready to its end (DESIGN §6), at every price its intervals had.
-        let seconds = super::batch::seconds_between(ready_at, ended_at);
+        let seconds = hearth_core::clock::seconds_between(ready_at, ended_at);
         state
             .metrics
             .billed_slot_seconds

@@ -96,6 +96,21 @@ pub struct UsageRequest {
     pub currency: String,
 }
 
+/// An instant as a client writes one: RFC 3339, or `YYYY-MM-DD` for its UTC midnight.
+pub fn instant(text: &str, field: &str) -> ApiResult<DateTime<Utc>> {
+    let text = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
+    }
+    Err(ApiError::field(
+        field,
+        format!("must be an RFC 3339 instant or a date (YYYY-MM-DD), got '{text}'"),
+    ))
+}
+
 /// `from` and `to` as given (RFC 3339, or a date meaning its UTC midnight), by default the
 /// current month up to now, checked.
 pub fn period(
@@ -103,19 +118,6 @@ pub fn period(
     to: Option<&str>,
     now: DateTime<Utc>,
 ) -> ApiResult<(DateTime<Utc>, DateTime<Utc>)> {
-    fn instant(text: &str, field: &str) -> ApiResult<DateTime<Utc>> {
-        let text = text.trim();
-        if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-            return Ok(t.with_timezone(&Utc));
-        }
-        if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-            return Ok(d.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
-        }
-        Err(ApiError::field(
-            field,
-            format!("must be an RFC 3339 instant or a date (YYYY-MM-DD), got '{text}'"),
-        ))
-    }
     let from = match from.filter(|t| !t.trim().is_empty()) {
         Some(t) => instant(t, "from")?,
         None => Utc

@@ -19,11 +19,10 @@
 //! each, and only the current period's fired thresholds are kept.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::RwLock;
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
 use hearth_core::billing::{COST_DENOMINATOR, MONEY_DECIMALS, decimal_text, round_half_even};
-use hearth_core::scaling::{PoolSnapshot, ScalingAction, ScalingDecision, evaluate};
+
 use rust_decimal::Decimal;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
@@ -37,6 +36,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::feed::Change;
 use crate::services::keyset::Cursor;
 use crate::services::paging::{Paging, creation_page};
+pub use crate::services::verdicts::{Verdict, Verdicts, stopped_decision};
 use crate::state::AppState;
 use crate::wire::budget::{Budget, BudgetBody, BudgetPeriod, DecimalInput, OverrunPolicy};
 use hearth_api::Page;
@@ -54,102 +54,6 @@ pub const MAX_RANGE_DAYS: i64 = 366;
 
 const MONTHLY: &str = "monthly";
 const RANGE: &str = "range";
-
-// ---------------------------------------------------------------------------------------
-// The verdicts: what the checks on new work read
-// ---------------------------------------------------------------------------------------
-
-/// What a tenant's budgets say now.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Verdict {
-    /// Why new pools and tasks are refused (a spent `BlockNew` or `StopAndBlockAll`).
-    pub block: Option<String>,
-    /// Why the tenant's pools wind down to zero (a spent `StopAndBlockAll`), as their
-    /// scaling decisions say it.
-    pub stop: Option<String>,
-}
-
-/// Every tenant's verdict (tenants without a budget have none).
-#[derive(Default)]
-pub struct Verdicts {
-    tenants: RwLock<HashMap<Uuid, Verdict>>,
-}
-
-impl Verdicts {
-    /// Refuses new work of a tenant with a spent blocking budget: 402.
-    pub fn check_new_work(&self, tenant: Uuid) -> ApiResult<()> {
-        let tenants = self.tenants.read().expect("budget verdicts");
-        match tenants.get(&tenant).and_then(|v| v.block.as_ref()) {
-            Some(why) => Err(ApiError::PaymentRequired(why.clone())),
-            None => Ok(()),
-        }
-    }
-
-    /// Why the tenant's pools are wound down, if they are.
-    pub fn stop_reason(&self, tenant: Uuid) -> Option<String> {
-        let tenants = self.tenants.read().expect("budget verdicts");
-        tenants.get(&tenant).and_then(|v| v.stop.clone())
-    }
-
-    /// Keeps a tenant's verdict; answers whether its stop changed.
-    fn set(&self, tenant: Uuid, verdict: Verdict) -> bool {
-        let mut tenants = self.tenants.write().expect("budget verdicts");
-        let before = tenants.get(&tenant).and_then(|v| v.stop.clone());
-        let changed = before != verdict.stop;
-        if verdict == Verdict::default() {
-            tenants.remove(&tenant);
-        } else {
-            tenants.insert(tenant, verdict);
-        }
-        changed
-    }
-
-    fn tenants(&self) -> Vec<Uuid> {
-        let tenants = self.tenants.read().expect("budget verdicts");
-        tenants.keys().copied().collect()
-    }
-
-    /// A pool's scaling decision: its policies', or a wind-down to zero while a spent
-    /// `StopAndBlockAll` budget stops the tenant.
-    pub fn decide(
-        &self,
-        tenant: Uuid,
-        policies: &[hearth_core::scaling::Policy],
-        now: DateTime<Utc>,
-        snapshot: &PoolSnapshot,
-    ) -> ScalingDecision {
-        match self.stop_reason(tenant) {
-            Some(reason) => stopped_decision(snapshot, now, &reason),
-            None => evaluate(policies, now, snapshot),
-        }
-    }
-}
-
-/// The decision of a pool whose tenant is stopped by a budget: every node it counts on is
-/// released (starting and idle ones end, busy ones drain: their instances finish, nothing
-/// new starts on them), the target is zero, queued instances stay queued.
-pub fn stopped_decision(
-    snapshot: &PoolSnapshot,
-    now: DateTime<Utc>,
-    reason: &str,
-) -> ScalingDecision {
-    let mut decision = evaluate(&[], now, snapshot);
-    let leaving: Vec<Uuid> = snapshot
-        .nodes
-        .iter()
-        .filter(|n| n.state.counts_toward_capacity())
-        .map(|n| n.id)
-        .collect();
-    decision.action = if leaving.is_empty() {
-        ScalingAction::Hold
-    } else {
-        ScalingAction::Shrink { nodes: leaving }
-    };
-    decision.wanted_slots = 0;
-    decision.target_slots = 0;
-    decision.reason = reason.to_owned();
-    decision
-}
 
 // ---------------------------------------------------------------------------------------
 // Input
@@ -177,20 +81,6 @@ fn units_of(text: &str, places: u32) -> Option<i128> {
         m = m.checked_mul(10)?;
     }
     Some(m)
-}
-
-fn instant(text: &str, field: &str) -> ApiResult<DateTime<Utc>> {
-    let text = text.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
-    }
-    Err(ApiError::field(
-        field,
-        format!("must be an RFC 3339 instant or a date (YYYY-MM-DD), got '{text}'"),
-    ))
 }
 
 fn check(body: BudgetBody) -> ApiResult<Checked> {
@@ -234,8 +124,8 @@ fn check(body: BudgetBody) -> ApiResult<Checked> {
             ));
         }
         Some(BudgetPeriod::Range { from, to }) => {
-            let from = instant(&from, "period.from")?;
-            let to = instant(&to, "period.to")?;
+            let from = super::billing::instant(&from, "period.from")?;
+            let to = super::billing::instant(&to, "period.to")?;
             if to <= from {
                 return Err(ApiError::field("period.to", "must be after period.from"));
             }

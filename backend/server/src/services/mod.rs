@@ -14,6 +14,7 @@ pub mod pools;
 pub mod profiles;
 pub mod quotas;
 pub mod tasks;
+pub mod verdicts;
 
 use hearth_core::transition::TransitionError;
 use hearth_core::validation::FieldError;
