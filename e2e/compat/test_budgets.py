@@ -35,7 +35,7 @@ def _wait_ready_node(hearth, token, pool_uuid):
     while time.monotonic() < deadline:
         answer = hearth.request("GET", f"/pools/{pool_uuid}/nodes", token)
         assert answer.status_code == 200, answer.text
-        nodes = answer.json()
+        nodes = answer.json()["items"]
         if any(n.get("state") == "Ready" for n in nodes):
             return
         time.sleep(0.2)
