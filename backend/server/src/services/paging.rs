@@ -41,22 +41,19 @@ impl Paging {
         ApiError::field("pageToken", "is not a token this list gave")
     }
 
-    /// The cursor the token names (`None`: first page): `<nanos>-<uuid hex>`, see
-    /// `hearth_api::page::PAGE_TOKEN_PATTERN`.
-    pub fn cursor(&self) -> ApiResult<Option<Cursor>> {
+    /// Where the token says the previous page ended (`None`: first page):
+    /// `<position>-<uuid hex>`, see `hearth_api::page::PAGE_TOKEN_PATTERN`.
+    pub fn position(&self) -> ApiResult<Option<Position>> {
         let Some(t) = &self.token else {
             return Ok(None);
         };
-        let (nanos, id) = t.split_once('-').ok_or_else(Self::bad_token)?;
-        let nanos = nanos.parse::<i64>().map_err(|_| Self::bad_token())?;
+        let (at, id) = t.split_once('-').ok_or_else(Self::bad_token)?;
+        let at = at.parse::<i64>().map_err(|_| Self::bad_token())?;
         if id.len() != 32 {
             return Err(Self::bad_token());
         }
         let id = Uuid::try_parse(id).map_err(|_| Self::bad_token())?;
-        Ok(Some(Cursor {
-            created_at: DateTime::from_timestamp_nanos(nanos),
-            id,
-        }))
+        Ok(Some(Position { at, id }))
     }
 
     /// The offset the token names and the instant after it (`<offset>-<ms>`), for lists
@@ -73,15 +70,45 @@ impl Paging {
     }
 }
 
-/// The token of a page that ends with the row of this cursor.
-pub fn token_of(c: &Cursor) -> String {
-    // Nanoseconds fit in an i64 until 2262; later instants are not stored.
-    let nanos = c.created_at.timestamp_nanos_opt().unwrap_or(i64::MAX);
-    format!("{nanos}-{}", c.id.simple())
+/// The last item of a page: its place in the list's order (a creation instant in
+/// nanoseconds, or a sequence number) and its uuid. Its token is `<at>-<uuid hex>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    pub at: i64,
+    pub id: Uuid,
+}
+
+impl Position {
+    pub fn token(&self) -> String {
+        format!("{}-{}", self.at, self.id.simple())
+    }
+
+    /// A creation cursor's position (nanoseconds fit in an i64 until 2262; later instants
+    /// are not stored).
+    fn of_creation(c: &Cursor) -> Position {
+        Position {
+            at: c.created_at.timestamp_nanos_opt().unwrap_or(i64::MAX),
+            id: c.id,
+        }
+    }
+}
+
+/// Rows read one more than a page: the page, and the token of the next one if there is one.
+fn page_end<R>(
+    mut rows: Vec<R>,
+    limit: usize,
+    position: impl Fn(&R) -> Position,
+) -> (Vec<R>, Option<String>) {
+    if rows.len() <= limit {
+        return (rows, None);
+    }
+    rows.truncate(limit);
+    let next = rows.last().map(|r| position(r).token());
+    (rows, next)
 }
 
 /// Rows of `base` in creation order (`created_at`, then `id`), one page after the
-/// paging's cursor; answers the rows and the next page's token.
+/// paging's position; answers the rows and the next page's token.
 pub async fn creation_page<E>(
     db: &impl ConnectionTrait,
     base: Select<E>,
@@ -94,64 +121,47 @@ where
     E: EntityTrait,
 {
     let mut query = base;
-    if let Some(c) = paging.cursor()? {
+    if let Some(p) = paging.position()? {
+        let after = DateTime::from_timestamp_nanos(p.at);
         query = query.filter(
-            Condition::any().add(created_at.gt(c.created_at)).add(
-                Condition::all()
-                    .add(created_at.eq(c.created_at))
-                    .add(id.gt(c.id)),
-            ),
+            Condition::any()
+                .add(created_at.gt(after))
+                .add(Condition::all().add(created_at.eq(after)).add(id.gt(p.id))),
         );
     }
-    let mut rows = query
+    let rows = query
         .order_by_asc(created_at)
         .order_by_asc(id)
         .limit(paging.limit as u64 + 1)
         .all(db)
         .await?;
-    let next = if rows.len() > paging.limit {
-        rows.truncate(paging.limit);
-        rows.last().map(|r| token_of(&key(r)))
-    } else {
-        None
-    };
-    Ok((rows, next))
+    Ok(page_end(rows, paging.limit, |r| {
+        Position::of_creation(&key(r))
+    }))
 }
 
 /// Rows of `base` newest first by a unique sequence number, one page after the paging's
-/// cursor (whose position is the sequence number).
+/// position (a sequence number).
 pub async fn newest_first_page<E>(
     db: &impl ConnectionTrait,
     base: Select<E>,
     seq: E::Column,
-    key: impl Fn(&E::Model) -> (i64, Uuid),
+    key: impl Fn(&E::Model) -> Position,
     paging: &Paging,
 ) -> ApiResult<(Vec<E::Model>, Option<String>)>
 where
     E: EntityTrait,
 {
     let mut query = base;
-    if let Some(c) = paging.cursor()? {
-        query = query.filter(seq.lt(c.created_at.timestamp_nanos_opt().unwrap_or(i64::MAX)));
+    if let Some(p) = paging.position()? {
+        query = query.filter(seq.lt(p.at));
     }
-    let mut rows = query
+    let rows = query
         .order_by_desc(seq)
         .limit(paging.limit as u64 + 1)
         .all(db)
         .await?;
-    let next = if rows.len() > paging.limit {
-        rows.truncate(paging.limit);
-        rows.last().map(|r| {
-            let (seq, id) = key(r);
-            token_of(&Cursor {
-                created_at: DateTime::from_timestamp_nanos(seq),
-                id,
-            })
-        })
-    } else {
-        None
-    };
-    Ok((rows, next))
+    Ok(page_end(rows, paging.limit, key))
 }
 
 /// A page of items, mapped from its rows.
@@ -185,19 +195,21 @@ mod tests {
             created_at: DateTime::from_timestamp_nanos(1_796_166_419_123_456_789),
             id: Uuid::new_v4(),
         };
-        let token = token_of(&c);
+        let p = Position::of_creation(&c);
+        assert_eq!(p.at, 1_796_166_419_123_456_789);
+        let token = p.token();
         assert_eq!(token.len(), 19 + 1 + 32, "{token}");
         assert_eq!(
-            paging(None, Some(&token)).unwrap().cursor().unwrap(),
-            Some(c)
+            paging(None, Some(&token)).unwrap().position().unwrap(),
+            Some(p)
         );
         let p = paging(None, Some("200-1796166419000")).unwrap();
         assert_eq!(p.offset_cursor().unwrap(), Some((200, 1_796_166_419_000)));
         for bad in ["x-y", "nope", "1", "12-0123"] {
-            let e = paging(None, Some(bad)).unwrap().cursor().unwrap_err();
+            let e = paging(None, Some(bad)).unwrap().position().unwrap_err();
             assert!(e.to_string().starts_with("pageToken"), "{bad}: {e}");
         }
         assert!(paging(None, Some("x-1")).unwrap().offset_cursor().is_err());
-        assert_eq!(paging(None, Some("")).unwrap().cursor().unwrap(), None);
+        assert_eq!(paging(None, Some("")).unwrap().position().unwrap(), None);
     }
 }

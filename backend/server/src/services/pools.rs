@@ -20,7 +20,7 @@ use hearth_api::Page;
 use hearth_api::pools::{Node, ScalingDecision as DecisionView};
 
 use super::keyset::Cursor;
-use super::paging::{Paging, creation_page, newest_first_page, page_of};
+use super::paging::{Paging, Position, creation_page, newest_first_page, page_of};
 use super::{json_of, required_name};
 use crate::entities::{instance, node, pool, profile, scaling_decision, task, tenant};
 use crate::error::{ApiError, ApiResult};
@@ -812,7 +812,10 @@ pub async fn decisions(
         db,
         scaling_decision::Entity::find().filter(scaling_decision::Column::PoolId.eq(pool_id)),
         scaling_decision::Column::Seq,
-        |d| (d.seq, d.id),
+        |d| Position {
+            at: d.seq,
+            id: d.id,
+        },
         paging,
     )
     .await

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 /// `YYYY-MM-DDTHH:MM:SS.ffffffZ`: the SDK rejects 7 fractional digits and `+00:00`.
 pub fn date(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    hearth_api::time::text(t)
 }
 
 pub fn opt_date(t: Option<DateTime<Utc>>) -> serde_json::Value {
