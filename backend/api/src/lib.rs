@@ -7,12 +7,14 @@
 
 pub mod accounts;
 pub mod billing;
+pub mod budgets;
 pub mod error;
 pub mod events;
 pub mod page;
 pub mod platform;
 pub mod pools;
 pub mod profiles;
+pub mod qarnot;
 pub mod time;
 
 pub use error::ErrorBody;

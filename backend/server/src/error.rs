@@ -64,6 +64,13 @@ impl ApiError {
     }
 }
 
+/// An answer that would not serialize: a bug of ours, answered 500 and logged.
+impl From<serde_json::Error> for ApiError {
+    fn from(e: serde_json::Error) -> Self {
+        ApiError::Internal(e.into())
+    }
+}
+
 impl From<sea_orm::DbErr> for ApiError {
     fn from(e: sea_orm::DbErr) -> Self {
         ApiError::Internal(e.into())

@@ -14,7 +14,7 @@ use crate::query::Query;
 use crate::services::paging::Paging;
 use crate::services::{budgets, idempotency, path_id};
 use crate::state::AppState;
-use crate::wire::budget::{Budget, BudgetBody};
+use hearth_api::budgets::{Budget, BudgetBody};
 use hearth_api::{Page, PageQuery};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

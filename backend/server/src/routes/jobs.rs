@@ -10,7 +10,10 @@ use crate::error::{ApiError, ApiResult};
 use crate::services::{idempotency, jobs, path_id, tasks};
 use crate::state::AppState;
 use crate::wire::filter::{PaginateBody, filter_of, select};
-use crate::wire::job::{JobBody, job_json};
+use crate::wire::job::{JobBody, job_answer};
+use hearth_api::qarnot::QarnotPage;
+use hearth_api::qarnot::job::Job;
+use hearth_api::qarnot::task::Task;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(create_job)
@@ -22,7 +25,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 }
 
 /// Creates a job, optionally bound to a pool (`POST /jobs/` as the SDK sends it).
-#[utoipa::path(tag = "jobs", request_body = crate::wire::job::JobBody, responses((status = 201, body = hearth_api::platform::Created)))]
+#[utoipa::path(tag = "jobs", request_body = JobBody, responses((status = 201, body = hearth_api::platform::Created)))]
 #[post("/jobs")]
 async fn create_job(
     state: web::Data<AppState>,
@@ -36,14 +39,14 @@ async fn create_job(
         let job = jobs::create(&state, tenant, job_body).await?;
         Ok((
             actix_web::http::StatusCode::CREATED,
-            serde_json::json!({"uuid": job.id}),
+            serde_json::to_value(hearth_api::platform::Created { uuid: job.id })?,
         ))
     })
     .await
 }
 
 /// Pages of jobs, with Qarnot filters.
-#[utoipa::path(tag = "jobs", request_body = crate::wire::filter::PaginateBody, responses((status = 200, description = "a page")))]
+#[utoipa::path(tag = "jobs", request_body = PaginateBody, responses((status = 200, description = "a page", body = QarnotPage<Job>)))]
 #[post("/jobs/paginate")]
 async fn paginate_jobs(
     state: web::Data<AppState>,
@@ -64,14 +67,14 @@ async fn paginate_jobs(
         None => select(jobs::list(&state.db, tenant).await?, &body)?,
     };
     Ok(ok(page_json(
-        rows.iter().map(job_json).collect(),
+        rows.iter().map(job_answer).collect(),
         body.token.clone(),
         next,
     )))
 }
 
 /// One job.
-#[utoipa::path(tag = "jobs", responses((status = 200, description = "job")))]
+#[utoipa::path(tag = "jobs", responses((status = 200, description = "job", body = Job)))]
 #[get("/jobs/{uuid}")]
 async fn get_job(
     state: web::Data<AppState>,
@@ -79,13 +82,13 @@ async fn get_job(
     uuid: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let tenant = caller.tenant()?;
-    Ok(ok(job_json(
+    Ok(ok(job_answer(
         &jobs::load(&state.db, tenant, path_id(&uuid, "job")?).await?,
     )))
 }
 
 /// The job's tasks (a plain array).
-#[utoipa::path(tag = "jobs", responses((status = 200, description = "tasks")))]
+#[utoipa::path(tag = "jobs", responses((status = 200, description = "tasks", body = Vec<Task>)))]
 #[get("/jobs/{uuid}/tasks")]
 async fn job_tasks(
     state: web::Data<AppState>,
@@ -111,7 +114,7 @@ async fn job_tasks(
 }
 
 /// Terminates a job: its unfinished tasks are cancelled.
-#[utoipa::path(tag = "jobs", responses((status = 200, description = "job")))]
+#[utoipa::path(tag = "jobs", responses((status = 200, description = "job", body = Job)))]
 #[post("/jobs/{uuid}/terminate")]
 async fn terminate_job(
     state: web::Data<AppState>,
@@ -119,7 +122,7 @@ async fn terminate_job(
     uuid: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let tenant = caller.writer()?;
-    Ok(ok(job_json(
+    Ok(ok(job_answer(
         &jobs::terminate(&state, tenant, path_id(&uuid, "job")?).await?,
     )))
 }

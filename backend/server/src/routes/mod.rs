@@ -40,17 +40,17 @@ pub fn no_content() -> HttpResponse {
 }
 
 /// The Qarnot listing answer.
-pub fn page_json(
-    data: Vec<serde_json::Value>,
+pub fn page_json<T>(
+    data: Vec<T>,
     token: Option<String>,
     next: Option<String>,
-) -> serde_json::Value {
-    serde_json::json!({
-        "data": data,
-        "token": token,
-        "nextToken": next,
-        "isTruncated": next.is_some(),
-    })
+) -> hearth_api::qarnot::QarnotPage<T> {
+    hearth_api::qarnot::QarnotPage {
+        data,
+        token,
+        is_truncated: next.is_some(),
+        next_token: next,
+    }
 }
 
 /// Where a pool or job page starts: `Some(None)` for the first page, `Some(cursor)` after a
@@ -81,12 +81,12 @@ pub fn page_size(body: &crate::wire::filter::PaginateBody) -> crate::error::ApiR
 /// Objects per chunk of a streamed list (`streamed_array`).
 pub const STREAM_CHUNK: usize = 500;
 
-pub fn streamed_array<C, F, Fut>(start: C, fetch: F) -> actix_web::HttpResponse
+pub fn streamed_array<T, C, F, Fut>(start: C, fetch: F) -> actix_web::HttpResponse
 where
+    T: serde::Serialize,
     C: 'static,
     F: Fn(C) -> Fut + 'static,
-    Fut: std::future::Future<Output = crate::error::ApiResult<(Vec<serde_json::Value>, Option<C>)>>
-        + 'static,
+    Fut: std::future::Future<Output = crate::error::ApiResult<(Vec<T>, Option<C>)>> + 'static,
 {
     let fetch = std::rc::Rc::new(fetch);
     let chunks = futures_util::stream::unfold(Some((start, true)), move |at| {
@@ -103,7 +103,10 @@ where
                         if i > 0 || !first {
                             text.push(',');
                         }
-                        text.push_str(&item.to_string());
+                        match serde_json::to_string(item) {
+                            Ok(json) => text.push_str(&json),
+                            Err(e) => return Some((Err(crate::error::ApiError::from(e)), None)),
+                        }
                     }
                     let rest = match next {
                         Some(next) => Some((next, false)),

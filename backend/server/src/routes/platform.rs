@@ -1,11 +1,11 @@
 //! Health, metrics, settings, info and the profile catalogue.
 
 use actix_web::{HttpResponse, get, post, put, web};
-use serde_json::json;
 
 use hearth_api::ErrorBody;
 use hearth_api::platform::{Health, Settings};
 use hearth_api::profiles::Profile;
+use hearth_api::qarnot::account::{AccountQuotas, ComputingQuotas, Launcher, UserInfo};
 
 use super::{created, ok};
 use crate::auth::Caller;
@@ -64,7 +64,7 @@ async fn settings(_caller: Caller) -> HttpResponse {
 }
 
 /// The caller's account summary (Qarnot's `/info`).
-#[utoipa::path(tag = "platform", responses((status = 200, description = "account summary")))]
+#[utoipa::path(tag = "platform", responses((status = 200, description = "account summary", body = UserInfo)))]
 #[get("/info")]
 async fn info(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
     let tenant = caller.tenant()?;
@@ -83,31 +83,31 @@ async fn info(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpRespo
         .map(|u| u.email)
         .unwrap_or_default();
     let limit = |v: Option<i32>| v.map_or(-1, i64::from);
-    Ok(ok(json!({
-        "email": email,
-        "poolCount": usage.pools,
-        "runningPoolCount": usage.pools,
-        "taskCount": task_count,
-        "runningTaskCount": running_tasks,
-        "runningInstanceCount": usage.running_instances,
-        "runningCoreCount": usage.running_slots,
-        "maxPool": limit(t.max_pools),
-        "maxTask": -1,
-        "maxRunningTask": -1,
-        "maxRunningPool": limit(t.max_pools),
-        "maxInstances": limit(t.max_running_slots),
-        "maxQueuedInstances": limit(t.max_queued_instances),
-        "queuedInstanceCount": usage.queued_instances,
-        "computingQuotas": {
-            "user": quotas::computing_quotas(db, tenant, false).await?,
-            "organization": quotas::computing_quotas(db, tenant, true).await?,
+    Ok(ok(UserInfo {
+        email,
+        pool_count: usage.pools,
+        running_pool_count: usage.pools,
+        task_count,
+        running_task_count: running_tasks,
+        running_instance_count: usage.running_instances,
+        running_core_count: usage.running_slots,
+        max_pool: limit(t.max_pools),
+        max_task: -1,
+        max_running_task: -1,
+        max_running_pool: limit(t.max_pools),
+        max_instances: limit(t.max_running_slots),
+        max_queued_instances: limit(t.max_queued_instances),
+        queued_instance_count: usage.queued_instances,
+        computing_quotas: AccountQuotas {
+            user: quotas::computing_quotas(db, tenant, false).await?,
+            organization: quotas::computing_quotas(db, tenant, true).await?,
         },
-        "launcher": {
-            "maxLiveNodes": state.settings.max_live_nodes,
-            "liveNodes": quotas::live_nodes(db).await?,
+        launcher: Launcher {
+            max_live_nodes: state.settings.max_live_nodes as u64,
+            live_nodes: quotas::live_nodes(db).await?,
         },
-        "projects": [],
-    })))
+        projects: vec![],
+    }))
 }
 
 async fn count_tasks(
@@ -127,7 +127,7 @@ async fn count_tasks(
 }
 
 /// The caller's computing quotas (Qarnot's shape: flex, onDemand, reserved).
-#[utoipa::path(tag = "platform", responses((status = 200, description = "computing quotas")))]
+#[utoipa::path(tag = "platform", responses((status = 200, description = "computing quotas", body = ComputingQuotas)))]
 #[get("/quotas/computing-quotas/user")]
 async fn user_quotas(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
     let tenant = caller.tenant()?;
@@ -135,7 +135,7 @@ async fn user_quotas(state: web::Data<AppState>, caller: Caller) -> ApiResult<Ht
 }
 
 /// The caller's organization (tenant) computing quotas.
-#[utoipa::path(tag = "platform", responses((status = 200, description = "computing quotas")))]
+#[utoipa::path(tag = "platform", responses((status = 200, description = "computing quotas", body = ComputingQuotas)))]
 #[get("/quotas/computing-quotas/organization")]
 async fn organization_quotas(
     state: web::Data<AppState>,

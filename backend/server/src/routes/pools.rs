@@ -17,6 +17,8 @@ use crate::services::{idempotency, path_id, pools};
 use crate::state::AppState;
 use crate::wire::filter::{PaginateBody, filter_of, select};
 use crate::wire::pool::PoolBody;
+use hearth_api::qarnot::QarnotPage;
+use hearth_api::qarnot::pool::Pool;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(create_pool)
@@ -47,14 +49,14 @@ async fn create_pool(
         let pool = pools::create(&state, tenant, pool_body).await?;
         Ok((
             actix_web::http::StatusCode::CREATED,
-            serde_json::json!({"uuid": pool.id}),
+            serde_json::to_value(hearth_api::platform::Created { uuid: pool.id })?,
         ))
     })
     .await
 }
 
 /// Every pool of the tenant, in creation order, streamed as read (`STREAM_CHUNK` at a time).
-#[utoipa::path(tag = "pools", responses((status = 200, description = "pools")))]
+#[utoipa::path(tag = "pools", responses((status = 200, description = "pools", body = Vec<Pool>)))]
 #[get("/pools")]
 async fn list_pools(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
     let tenant = caller.tenant()?;
@@ -97,7 +99,7 @@ async fn paginate(
 }
 
 /// Pages of pools, with Qarnot filters.
-#[utoipa::path(tag = "pools", request_body = PaginateBody, responses((status = 200, description = "a page")))]
+#[utoipa::path(tag = "pools", request_body = PaginateBody, responses((status = 200, description = "a page", body = QarnotPage<Pool>)))]
 #[post("/pools/paginate")]
 async fn paginate_pools(
     state: web::Data<AppState>,
@@ -108,7 +110,7 @@ async fn paginate_pools(
 }
 
 /// Pages of pool summaries (the same objects).
-#[utoipa::path(tag = "pools", request_body = PaginateBody, responses((status = 200, description = "a page")))]
+#[utoipa::path(tag = "pools", request_body = PaginateBody, responses((status = 200, description = "a page", body = QarnotPage<Pool>)))]
 #[post("/pools/summaries/paginate")]
 async fn paginate_pool_summaries(
     state: web::Data<AppState>,
@@ -119,7 +121,7 @@ async fn paginate_pool_summaries(
 }
 
 /// One pool.
-#[utoipa::path(tag = "pools", responses((status = 200, description = "pool"), (status = 404, description = "not found")))]
+#[utoipa::path(tag = "pools", responses((status = 200, description = "pool", body = Pool), (status = 404, description = "not found")))]
 #[get("/pools/{uuid}")]
 async fn get_pool(
     state: web::Data<AppState>,
@@ -132,7 +134,7 @@ async fn get_pool(
 }
 
 /// Changes scaling, elastic settings, constants and tags of a live pool.
-#[utoipa::path(tag = "pools", request_body = PoolBody, responses((status = 200, description = "pool"), (status = 409, description = "pool closing or closed", body = ErrorBody)))]
+#[utoipa::path(tag = "pools", request_body = PoolBody, responses((status = 200, description = "pool", body = Pool), (status = 409, description = "pool closing or closed", body = ErrorBody)))]
 #[put("/pools/{uuid}")]
 async fn update_pool(
     state: web::Data<AppState>,
@@ -146,7 +148,7 @@ async fn update_pool(
 }
 
 /// Closes a pool: no new tasks, queued work cancelled, nodes terminated.
-#[utoipa::path(tag = "pools", responses((status = 200, description = "pool"), (status = 409, description = "already closing or closed")))]
+#[utoipa::path(tag = "pools", responses((status = 200, description = "pool", body = Pool), (status = 409, description = "already closing or closed")))]
 #[post("/pools/{uuid}/close")]
 async fn close_pool(
     state: web::Data<AppState>,

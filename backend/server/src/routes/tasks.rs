@@ -1,7 +1,7 @@
 //! Qarnot's task routes.
 
 use actix_web::{HttpResponse, delete, get, post, web};
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::{no_content, ok, page_json};
@@ -16,6 +16,8 @@ use crate::wire::filter::{MAX_PAGE, PaginateBody, filter_of, has_filter, page_bo
 use crate::wire::task::TaskBody;
 use crate::wire::task::TaskSubmission;
 use actix_web::http::StatusCode;
+use hearth_api::qarnot::task::Task;
+use hearth_api::qarnot::{BulkResult, QarnotPage};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(submit_tasks)
@@ -37,7 +39,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 }
 
 /// Submits one task (201 `{"uuid"}`) or, given an array, a bulk (200, one result per item, in order).
-#[utoipa::path(tag = "tasks", request_body = TaskSubmission, responses((status = 201, body = hearth_api::platform::Created), (status = 200, description = "bulk results")))]
+#[utoipa::path(tag = "tasks", request_body = TaskSubmission, responses((status = 201, body = hearth_api::platform::Created), (status = 200, description = "bulk: one result per item, in order", body = Vec<BulkResult>)))]
 #[post("/tasks")]
 async fn submit_tasks(
     state: web::Data<AppState>,
@@ -78,7 +80,11 @@ async fn submit_body(
                         if waits_for_slots(&t) && !pools.contains(&t.pool_id) {
                             pools.push(t.pool_id);
                         }
-                        json!({"statusCode": 201, "uuid": t.id, "message": null})
+                        BulkResult {
+                            status_code: 201,
+                            uuid: Some(t.id),
+                            message: None,
+                        }
                     }
                     Err(e) => {
                         let status = actix_web::ResponseError::status_code(&e).as_u16();
@@ -89,7 +95,11 @@ async fn submit_body(
                             }
                             return Err(e);
                         }
-                        json!({"statusCode": status, "uuid": null, "message": e.to_string()})
+                        BulkResult {
+                            status_code: status,
+                            uuid: None,
+                            message: Some(e.to_string()),
+                        }
                     }
                 });
             }
@@ -97,14 +107,17 @@ async fn submit_body(
             for pool in pools {
                 engine::work_arrived(state.clone(), pool);
             }
-            Ok((StatusCode::OK, Value::Array(results)))
+            Ok((StatusCode::OK, serde_json::to_value(results)?))
         }
         _ => {
             let t = engine::submit::submit(state, tenant, parse_json::<TaskBody>(bytes)?).await?;
             if waits_for_slots(&t) {
                 engine::work_arrived(state.clone(), t.pool_id);
             }
-            Ok((StatusCode::CREATED, json!({"uuid": t.id})))
+            Ok((
+                StatusCode::CREATED,
+                serde_json::to_value(hearth_api::platform::Created { uuid: t.id })?,
+            ))
         }
     }
 }
@@ -126,7 +139,7 @@ struct ListQuery {
 /// The tenant's tasks in submission order, an array. Without `limit`, every task, streamed
 /// as read in chunks of `STREAM_CHUNK` (memory stays bounded whatever their number); with
 /// `?limit=N` (1–1000, and `pageToken`), one page, and `X-Next-Page-Token` when more follow.
-#[utoipa::path(tag = "tasks", responses((status = 200, description = "tasks"), (status = 400, description = "bad limit or page token")))]
+#[utoipa::path(tag = "tasks", responses((status = 200, description = "tasks", body = Vec<Task>), (status = 400, description = "bad limit or page token")))]
 #[get("/tasks")]
 async fn list_tasks(
     state: web::Data<AppState>,
@@ -230,7 +243,7 @@ async fn paginate(
 }
 
 /// Pages of tasks, with Qarnot filters.
-#[utoipa::path(tag = "tasks", request_body = crate::wire::filter::PaginateBody, responses((status = 200, description = "a page")))]
+#[utoipa::path(tag = "tasks", request_body = PaginateBody, responses((status = 200, description = "a page", body = QarnotPage<Task>)))]
 #[post("/tasks/paginate")]
 async fn paginate_tasks(
     state: web::Data<AppState>,
@@ -241,7 +254,7 @@ async fn paginate_tasks(
 }
 
 /// Pages of task summaries (the same objects).
-#[utoipa::path(tag = "tasks", request_body = crate::wire::filter::PaginateBody, responses((status = 200, description = "a page")))]
+#[utoipa::path(tag = "tasks", request_body = PaginateBody, responses((status = 200, description = "a page", body = QarnotPage<Task>)))]
 #[post("/tasks/summaries/paginate")]
 async fn paginate_task_summaries(
     state: web::Data<AppState>,
@@ -252,7 +265,7 @@ async fn paginate_task_summaries(
 }
 
 /// One task, with its status and completed instances.
-#[utoipa::path(tag = "tasks", responses((status = 200, description = "task"), (status = 404, description = "not found")))]
+#[utoipa::path(tag = "tasks", responses((status = 200, description = "task", body = Task), (status = 404, description = "not found")))]
 #[get("/tasks/{uuid}")]
 async fn get_task(
     state: web::Data<AppState>,
@@ -278,7 +291,7 @@ struct WaitQuery {
 /// The task (as `GET /tasks/{uuid}`) as soon as it is finished (Success, Failure or
 /// Cancelled), or as it is when `timeout` seconds have passed: a long poll for clients
 /// without the event stream.
-#[utoipa::path(tag = "tasks", params(WaitQuery), responses((status = 200, description = "task"), (status = 400, description = "bad timeout"), (status = 404, description = "not found")))]
+#[utoipa::path(tag = "tasks", params(WaitQuery), responses((status = 200, description = "task", body = Task), (status = 400, description = "bad timeout"), (status = 404, description = "not found")))]
 #[get("/tasks/{uuid}/wait")]
 async fn wait_task(
     state: web::Data<AppState>,
@@ -338,7 +351,7 @@ async fn wait_task(
 }
 
 /// Aborts a task; a finished task is left as it is (2xx).
-#[utoipa::path(tag = "tasks", responses((status = 200, description = "task")))]
+#[utoipa::path(tag = "tasks", responses((status = 200, description = "task", body = Task)))]
 #[post("/tasks/{uuid}/abort")]
 async fn abort_task(
     state: web::Data<AppState>,
@@ -391,7 +404,7 @@ async fn output(
 }
 
 /// All instances' standard output.
-#[utoipa::path(tag = "tasks", responses((status = 200, description = "text")))]
+#[utoipa::path(tag = "tasks", responses((status = 200, description = "text", body = String, content_type = "text/plain")))]
 #[get("/tasks/{uuid}/stdout")]
 async fn stdout_all(
     state: web::Data<AppState>,
@@ -402,7 +415,7 @@ async fn stdout_all(
 }
 
 /// Standard output written since the previous fresh read.
-#[utoipa::path(tag = "tasks", responses((status = 200, description = "text")))]
+#[utoipa::path(tag = "tasks", responses((status = 200, description = "text", body = String, content_type = "text/plain")))]
 #[post("/tasks/{uuid}/stdout")]
 async fn stdout_fresh(
     state: web::Data<AppState>,
@@ -413,7 +426,7 @@ async fn stdout_fresh(
 }
 
 /// One instance's standard output.
-#[utoipa::path(tag = "tasks", responses((status = 200, description = "text")))]
+#[utoipa::path(tag = "tasks", responses((status = 200, description = "text", body = String, content_type = "text/plain")))]
 #[get("/tasks/{uuid}/stdout/{instance_id}")]
 async fn stdout_instance(
     state: web::Data<AppState>,
@@ -432,7 +445,7 @@ async fn stdout_instance(
 }
 
 /// One instance's fresh standard output.
-#[utoipa::path(tag = "tasks", responses((status = 200, description = "text")))]
+#[utoipa::path(tag = "tasks", responses((status = 200, description = "text", body = String, content_type = "text/plain")))]
 #[post("/tasks/{uuid}/stdout/{instance_id}")]
 async fn stdout_instance_fresh(
     state: web::Data<AppState>,
@@ -451,7 +464,7 @@ async fn stdout_instance_fresh(
 }
 
 /// All instances' standard error.
-#[utoipa::path(tag = "tasks", responses((status = 200, description = "text")))]
+#[utoipa::path(tag = "tasks", responses((status = 200, description = "text", body = String, content_type = "text/plain")))]
 #[get("/tasks/{uuid}/stderr")]
 async fn stderr_all(
     state: web::Data<AppState>,
@@ -462,7 +475,7 @@ async fn stderr_all(
 }
 
 /// Standard error written since the previous fresh read.
-#[utoipa::path(tag = "tasks", responses((status = 200, description = "text")))]
+#[utoipa::path(tag = "tasks", responses((status = 200, description = "text", body = String, content_type = "text/plain")))]
 #[post("/tasks/{uuid}/stderr")]
 async fn stderr_fresh(
     state: web::Data<AppState>,
@@ -473,7 +486,7 @@ async fn stderr_fresh(
 }
 
 /// One instance's standard error.
-#[utoipa::path(tag = "tasks", responses((status = 200, description = "text")))]
+#[utoipa::path(tag = "tasks", responses((status = 200, description = "text", body = String, content_type = "text/plain")))]
 #[get("/tasks/{uuid}/stderr/{instance_id}")]
 async fn stderr_instance(
     state: web::Data<AppState>,
@@ -492,7 +505,7 @@ async fn stderr_instance(
 }
 
 /// One instance's fresh standard error.
-#[utoipa::path(tag = "tasks", responses((status = 200, description = "text")))]
+#[utoipa::path(tag = "tasks", responses((status = 200, description = "text", body = String, content_type = "text/plain")))]
 #[post("/tasks/{uuid}/stderr/{instance_id}")]
 async fn stderr_instance_fresh(
     state: web::Data<AppState>,

@@ -38,8 +38,8 @@ use crate::services::keyset::Cursor;
 use crate::services::paging::{Paging, creation_page};
 pub use crate::services::verdicts::{Verdict, Verdicts, stopped_decision};
 use crate::state::AppState;
-use crate::wire::budget::{Budget, BudgetBody, BudgetPeriod, DecimalInput, OverrunPolicy};
 use hearth_api::Page;
+use hearth_api::budgets::{Budget, BudgetBody, BudgetPeriod, DecimalInput, OverrunPolicy};
 
 /// Budgets one tenant may hold.
 pub const MAX_BUDGETS: u64 = 100;

@@ -51,8 +51,8 @@ pub async fn create(state: &AppState, tenant_id: Uuid, body: JobBody) -> ApiResu
     };
     let now = state.clock.now();
     let spec = json!({
-        "autoDeleteOnCompletion": body.rest.get("autoDeleteOnCompletion").cloned().unwrap_or(json!(false)),
-        "completionTimeToLive": body.rest.get("completionTimeToLive").cloned().filter(|v| v.is_string()).unwrap_or(json!("00:00:00")),
+        "autoDeleteOnCompletion": body.auto_delete_on_completion.unwrap_or(false),
+        "completionTimeToLive": body.completion_time_to_live.as_deref().unwrap_or("00:00:00"),
     });
     Ok(job::ActiveModel {
         id: Set(Uuid::new_v4()),

@@ -27,7 +27,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::wire::filter::Filterable;
 use crate::wire::pool::{
-    ECHOED_KEYS, ElasticWire, PolicyWire, PoolBody, PoolFigures, PoolView, ScalingSource, pool_json,
+    ECHOED_KEYS, Elastic, ElasticCore, PolicyCore, PoolBody, PoolFigures, PoolScalingSpec,
+    PoolView, ScalingPolicy, ScalingSource, pool_answer,
 };
 use crate::wire::{constants_from, echoed, tags_from};
 
@@ -63,7 +64,7 @@ struct Checked {
     slots_per_node: u32,
     source: ScalingSource,
     policies: Vec<Policy>,
-    elastic: ElasticWire,
+    elastic: Elastic,
     resize_period: u32,
 }
 
@@ -114,7 +115,7 @@ fn check_body(body: &PoolBody, profile: &profile::Model, entitled: bool) -> ApiR
         slots_per_node,
         source: spec.source,
         resize_period: spec.elastic.resize_period_seconds,
-        elastic: ElasticWire::from_core(&spec.elastic),
+        elastic: Elastic::from_core(&spec.elastic),
         policies: spec.policies,
     })
 }
@@ -123,7 +124,7 @@ fn stored_policies(policies: &[Policy]) -> Value {
     json_of(
         &policies
             .iter()
-            .map(PolicyWire::from_core)
+            .map(ScalingPolicy::from_core)
             .collect::<Vec<_>>(),
     )
 }
@@ -241,7 +242,7 @@ pub async fn update(
         body.name = Some(current.name.clone());
     }
     if body.multi_slots_settings.is_none() {
-        body.multi_slots_settings = Some(crate::wire::pool::MultiSlotsWire {
+        body.multi_slots_settings = Some(crate::wire::pool::MultiSlots {
             slots_per_node: Some(i64::from(current.slots_per_node)),
         });
     }
@@ -337,9 +338,12 @@ pub fn active_policy_name(pool: &pool::Model, now: DateTime<Utc>) -> Option<Stri
     active_policy(&policies, now).and_then(|(_, p, _)| p.name.clone())
 }
 
-pub async fn view(state: &AppState, pool: &pool::Model) -> ApiResult<Value> {
+pub async fn view(
+    state: &AppState,
+    pool: &pool::Model,
+) -> ApiResult<hearth_api::qarnot::pool::Pool> {
     let figures = figures(&state.db, pool).await?;
-    Ok(pool_json(&PoolView {
+    Ok(pool_answer(&PoolView {
         pool,
         figures,
         active_policy_name: active_policy_name(pool, state.clock.now()),

@@ -5,10 +5,10 @@
 //! capacity holds at the limit and its scaling decision says which.
 
 use hearth_api::accounts::{QuotaUsage, Quotas};
+use hearth_api::qarnot::account::{ComputingQuotas, QuotaFigures};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
 };
-use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::entities::{node, pool, task, tenant};
@@ -204,25 +204,26 @@ pub async fn computing_quotas(
     db: &impl ConnectionTrait,
     tenant_id: Uuid,
     organization: bool,
-) -> ApiResult<Value> {
+) -> ApiResult<ComputingQuotas> {
     let t = tenant_row(db, tenant_id).await?;
     let u = usage(db, tenant_id).await?;
     let max = t.max_running_slots.map_or(-1, i64::from);
-    let mut flex = json!({
-        "maxCores": max,
-        "runningCoresCount": u.running_slots,
-        "maxInstances": max,
-        "runningInstancesCount": u.running_instances,
-    });
-    let mut on_demand = json!({
-        "maxCores": 0,
-        "runningCoresCount": 0,
-        "maxInstances": 0,
-        "runningInstancesCount": 0,
-    });
-    if organization {
-        flex["runningCountsPerUser"] = json!([]);
-        on_demand["runningCountsPerUser"] = json!([]);
-    }
-    Ok(json!({"flex": flex, "onDemand": on_demand, "reserved": []}))
+    let per_user = organization.then(Vec::new);
+    Ok(ComputingQuotas {
+        flex: QuotaFigures {
+            max_cores: max,
+            running_cores_count: u.running_slots,
+            max_instances: max,
+            running_instances_count: u.running_instances,
+            running_counts_per_user: per_user.clone(),
+        },
+        on_demand: QuotaFigures {
+            max_cores: 0,
+            running_cores_count: 0,
+            max_instances: 0,
+            running_instances_count: 0,
+            running_counts_per_user: per_user,
+        },
+        reserved: vec![],
+    })
 }

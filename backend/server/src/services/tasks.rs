@@ -18,8 +18,9 @@ use crate::entities::{instance, job, pool, task};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::wire::filter::Filterable;
-use crate::wire::task::{DependenciesWire, ECHOED_KEYS, TaskBody, TaskFigures, task_json};
+use crate::wire::task::{Dependencies, ECHOED_KEYS, TaskBody, TaskFigures, task_answer};
 use crate::wire::{constants_from, echoed, tags_from};
+use hearth_api::qarnot::task::{CompletedInstance, RunningInstance, Task};
 
 /// Instances inserted per statement: keeps SQLite under its bound-parameter limit.
 const INSERT_CHUNK: usize = 500;
@@ -74,7 +75,7 @@ fn retry(v: Option<i64>, field: &str) -> ApiResult<Option<i32>> {
 async fn check_dependencies(
     db: &impl ConnectionTrait,
     tenant_id: Uuid,
-    deps: &Option<DependenciesWire>,
+    deps: &Option<Dependencies>,
 ) -> ApiResult<Value> {
     let Some(deps) = deps else {
         return Ok(json!({"dependsOn": []}));
@@ -596,19 +597,22 @@ pub async fn figures(db: &impl ConnectionTrait, t: &task::Model) -> ApiResult<Ta
         .iter()
         .filter(|i| matches!(i.state, InstanceState::Succeeded | InstanceState::Failed))
         .take(MAX_COMPLETED_LISTED)
-        .map(|i| {
-            json!({
-                "instanceId": i.instance_id,
-                "state": if i.state == InstanceState::Succeeded { "Success" } else { "Failure" },
-                "wallTimeSec": seconds(i),
-                "execTimeSec": seconds(i),
-                "execTimeSecGHz": 0.0,
-                "peakMemoryMB": 0,
-                "averageGHz": 0.0,
-                "results": [],
-                "executionAttemptCount": i.attempts,
-                "exitCode": i.exit_code,
-            })
+        .map(|i| CompletedInstance {
+            instance_id: i.instance_id,
+            state: if i.state == InstanceState::Succeeded {
+                "Success"
+            } else {
+                "Failure"
+            }
+            .into(),
+            wall_time_sec: seconds(i),
+            exec_time_sec: seconds(i),
+            exec_time_sec_ghz: 0.0,
+            peak_memory_mb: 0,
+            average_ghz: 0.0,
+            results: vec![],
+            execution_attempt_count: i.attempts,
+            exit_code: i.exit_code,
         })
         .collect();
     let running: Vec<&InstanceFigures> = all
@@ -625,26 +629,29 @@ pub async fn figures(db: &impl ConnectionTrait, t: &task::Model) -> ApiResult<Ta
         completed_count: (t.succeeded_count + t.failed_count).max(0) as u32,
         per_running_instance: running
             .iter()
-            .map(|i| {
-                json!({
-                    "instanceId": i.instance_id,
-                    "phase": if i.state == InstanceState::Executing { "execution" } else { "environment" },
-                    "progress": 0.0,
-                    "executionTimeSec": 0.0,
-                    "executionAttemptCount": i.attempts,
-                    "activeForwards": [],
-                    "vpnConnections": [],
-                    "nodeUuid": i.node_id,
-                    "slotIndex": i.slot_index,
-                })
+            .map(|i| RunningInstance {
+                instance_id: i.instance_id,
+                phase: if i.state == InstanceState::Executing {
+                    "execution"
+                } else {
+                    "environment"
+                }
+                .into(),
+                progress: 0.0,
+                execution_time_sec: 0.0,
+                execution_attempt_count: i.attempts,
+                active_forwards: vec![],
+                vpn_connections: vec![],
+                node_uuid: i.node_id,
+                slot_index: i.slot_index,
             })
             .collect(),
         execution_time_sec: all.iter().map(seconds).sum(),
     })
 }
 
-pub async fn view(db: &impl ConnectionTrait, t: &task::Model) -> ApiResult<Value> {
-    Ok(task_json(t, &figures(db, t).await?))
+pub async fn view(db: &impl ConnectionTrait, t: &task::Model) -> ApiResult<Task> {
+    Ok(task_answer(t, figures(db, t).await?))
 }
 
 /// Aborts inside a transaction: queued instances are cancelled at once; running ones are

@@ -1,44 +1,35 @@
-//! Job bodies and job JSON.
+//! Jobs on Qarnot's wire: a job row into the job answer.
 
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use hearth_api::qarnot::job::Job;
+pub use hearth_api::qarnot::job::JobBody;
 
-use super::{date, opt_date};
+use super::pool::column;
 
-/// `POST /jobs/`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct JobBody {
-    pub name: Option<String>,
-    pub shortname: Option<String>,
-    pub pool_uuid: Option<String>,
-    pub use_dependencies: Option<bool>,
-    pub max_wall_time: Option<String>,
-    pub tags: Option<Vec<String>>,
-    #[serde(flatten)]
-    #[schema(ignore)]
-    pub rest: Map<String, Value>,
-}
-
-pub fn job_json(job: &crate::entities::job::Model) -> Value {
-    let spec = job.spec.as_object().cloned().unwrap_or_default();
-    json!({
-        "uuid": job.id,
-        "name": job.name,
-        "shortname": job.shortname.clone().unwrap_or_else(|| job.id.to_string()),
-        "poolUuid": job.pool_id,
-        "useDependencies": job.use_dependencies,
-        "state": job.state,
-        "previousState": job.previous_state,
-        "stateTransitionTime": date(job.state_transition_time),
-        "previousStateTransitionTime": opt_date(job.previous_state_transition_time),
-        "creationDate": date(job.created_at),
-        "lastModified": date(job.updated_at),
-        "maxWallTime": job
+pub fn job_answer(job: &crate::entities::job::Model) -> Job {
+    let spec = job.spec.as_object();
+    let stored = |key: &str| spec.and_then(|s| s.get(key));
+    Job {
+        uuid: job.id,
+        name: job.name.clone(),
+        shortname: job.shortname.clone().unwrap_or_else(|| job.id.to_string()),
+        pool_uuid: job.pool_id,
+        use_dependencies: job.use_dependencies,
+        state: job.state.clone(),
+        previous_state: job.previous_state.clone(),
+        state_transition_time: job.state_transition_time,
+        previous_state_transition_time: job.previous_state_transition_time,
+        creation_date: job.created_at,
+        last_modified: job.updated_at,
+        max_wall_time: job
             .max_wall_time_seconds
             .map(|s| hearth_core::timespan::format_timespan(chrono::Duration::seconds(s))),
-        "tags": job.tags,
-        "autoDeleteOnCompletion": spec.get("autoDeleteOnCompletion").cloned().unwrap_or(json!(false)),
-        "completionTimeToLive": spec.get("completionTimeToLive").cloned().unwrap_or(json!("00:00:00")),
-    })
+        tags: column(&job.tags),
+        auto_delete_on_completion: stored("autoDeleteOnCompletion")
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false),
+        completion_time_to_live: stored("completionTimeToLive")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("00:00:00")
+            .to_owned(),
+    }
 }

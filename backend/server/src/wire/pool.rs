@@ -1,129 +1,17 @@
-//! Pool bodies and pool JSON.
+//! Pools on Qarnot's wire: bodies into policies, rows into the pool answer.
 
-use std::collections::BTreeMap;
-
-use chrono::{DateTime, NaiveTime, Utc};
+use chrono::NaiveTime;
+pub use hearth_api::qarnot::pool::{
+    ECHOED_KEYS, Elastic, MultiSlots, PoolBody, Scaling, ScalingPeriod, ScalingPolicy,
+};
+use hearth_api::qarnot::pool::{Pool, PoolScaling, SlotsPerNode};
+use hearth_api::qarnot::{Echoed, RetrySettings, Status};
 use hearth_core::scaling::{
     ElasticProperty, ManagedQueue, Period, Policy, PolicyRule, parse_weekday, weekday_name,
 };
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
-use super::{KeyValue, date, opt_date};
 use crate::error::{ApiError, ApiResult};
-
-/// `POST /pools` and `PUT /pools/{uuid}`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct PoolBody {
-    pub name: Option<String>,
-    pub shortname: Option<String>,
-    pub profile: Option<String>,
-    pub constants: Option<Vec<KeyValue>>,
-    pub instance_count: Option<i64>,
-    pub tags: Option<Vec<String>>,
-    pub labels: Option<BTreeMap<String, String>>,
-    pub elastic_property: Option<ElasticWire>,
-    pub scaling: Option<ScalingWire>,
-    pub multi_slots_settings: Option<MultiSlotsWire>,
-    pub default_retry_settings: Option<RetrySettingsWire>,
-    /// Everything else the SDK sends, kept to read back (see `ECHOED_KEYS`).
-    #[serde(flatten)]
-    #[schema(ignore)]
-    pub rest: Map<String, Value>,
-}
-
-/// Keys stored as sent and returned as they came, when they hold a value of the right kind.
-pub const ECHOED_KEYS: &[&str] = &[
-    "preparationTask",
-    "hardwareConstraints",
-    "forcedNetworkRules",
-    "privileges",
-    "secretsAccessRights",
-    "schedulingType",
-    "autoDeleteOnCompletion",
-    "completionTimeToLive",
-    "taskDefaultWaitForPoolResourcesSynchronization",
-    "maxTimeQueueSeconds",
-    "defaultResourcesCacheTTLSec",
-    "projectUuid",
-    "targetedReservationName",
-    "constraints",
-];
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct RetrySettingsWire {
-    pub max_total_retries: Option<i64>,
-    pub max_per_instance_retries: Option<i64>,
-}
-
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct MultiSlotsWire {
-    pub slots_per_node: Option<i64>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ElasticWire {
-    pub is_elastic: Option<bool>,
-    pub min_total_slots: Option<i64>,
-    pub max_total_slots: Option<i64>,
-    pub min_idle_slots: Option<i64>,
-    pub resize_period: Option<i64>,
-    pub ramp_resize_factor: Option<f64>,
-    pub min_idle_time_seconds: Option<i64>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
-pub struct ScalingWire {
-    pub policies: Option<Vec<PolicyWire>>,
-}
-
-/// One policy as Qarnot spells it; also the stored form (normalized) of a pool's policies.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct PolicyWire {
-    #[serde(rename = "type")]
-    pub kind: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub slots_count: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub min_total_slots: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_total_slots: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub min_idle_slots: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub min_idle_time_seconds: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scaling_factor: Option<f64>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub enabled_periods: Vec<PeriodWire>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct PeriodWire {
-    #[serde(rename = "type")]
-    pub kind: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub days: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub start_time_utc: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub end_time_utc: Option<String>,
-    /// DateRange (hearth's extension).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub from: Option<DateTime<Utc>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub to: Option<DateTime<Utc>>,
-}
 
 fn non_negative(v: Option<i64>, field: &str, default: i64) -> ApiResult<u32> {
     let v = v.unwrap_or(default);
@@ -142,8 +30,14 @@ fn parse_time(text: &Option<String>, field: &str) -> ApiResult<NaiveTime> {
         .map_err(|_| ApiError::field(field, format!("must be a time HH:MM:SS, got '{text}'")))
 }
 
-impl PeriodWire {
-    pub fn to_core(&self, path: &str) -> ApiResult<Period> {
+/// A period of the wire as hearth's domain, and back.
+pub trait PeriodCore: Sized {
+    fn to_core(&self, path: &str) -> ApiResult<Period>;
+    fn from_core(period: &Period) -> Self;
+}
+
+impl PeriodCore for ScalingPeriod {
+    fn to_core(&self, path: &str) -> ApiResult<Period> {
         let name = self.name.clone();
         match self.kind.as_deref() {
             Some("Always") | None => Ok(Period::Always { name }),
@@ -189,9 +83,9 @@ impl PeriodWire {
     }
 
     /// Normalized stored form: days lowercase, times `HH:MM:SS`.
-    fn from_core(period: &Period) -> PeriodWire {
+    fn from_core(period: &Period) -> ScalingPeriod {
         match period {
-            Period::Always { name } => PeriodWire {
+            Period::Always { name } => ScalingPeriod {
                 kind: Some("Always".into()),
                 name: name.clone(),
                 ..Default::default()
@@ -201,7 +95,7 @@ impl PeriodWire {
                 days,
                 start,
                 end,
-            } => PeriodWire {
+            } => ScalingPeriod {
                 kind: Some("Weekly".into()),
                 name: name.clone(),
                 days: Some(days.iter().map(|d| weekday_name(*d).to_owned()).collect()),
@@ -209,7 +103,7 @@ impl PeriodWire {
                 end_time_utc: Some(end.format("%H:%M:%S").to_string()),
                 ..Default::default()
             },
-            Period::DateRange { name, from, to } => PeriodWire {
+            Period::DateRange { name, from, to } => ScalingPeriod {
                 kind: Some("DateRange".into()),
                 name: name.clone(),
                 from: Some(*from),
@@ -220,8 +114,14 @@ impl PeriodWire {
     }
 }
 
-impl PolicyWire {
-    pub fn to_core(&self, path: &str) -> ApiResult<Policy> {
+/// A policy of the wire as hearth's domain, and back (normalized).
+pub trait PolicyCore: Sized {
+    fn to_core(&self, path: &str) -> ApiResult<Policy>;
+    fn from_core(policy: &Policy) -> Self;
+}
+
+impl PolicyCore for ScalingPolicy {
+    fn to_core(&self, path: &str) -> ApiResult<Policy> {
         let enabled_periods = self
             .enabled_periods
             .iter()
@@ -279,13 +179,13 @@ impl PolicyWire {
         })
     }
 
-    pub fn from_core(policy: &Policy) -> PolicyWire {
-        let mut wire = PolicyWire {
+    fn from_core(policy: &Policy) -> ScalingPolicy {
+        let mut wire = ScalingPolicy {
             name: policy.name.clone(),
             enabled_periods: policy
                 .enabled_periods
                 .iter()
-                .map(PeriodWire::from_core)
+                .map(ScalingPeriod::from_core)
                 .collect(),
             ..Default::default()
         };
@@ -307,9 +207,15 @@ impl PolicyWire {
     }
 }
 
-impl ElasticWire {
+/// Qarnot's elastic settings as hearth's domain, and back.
+pub trait ElasticCore: Sized {
     /// Qarnot's defaults for what the SDK leaves out.
-    pub fn to_core(&self) -> ApiResult<ElasticProperty> {
+    fn to_core(&self) -> ApiResult<ElasticProperty>;
+    fn from_core(e: &ElasticProperty) -> Self;
+}
+
+impl ElasticCore for Elastic {
+    fn to_core(&self) -> ApiResult<ElasticProperty> {
         let p = "elasticProperty";
         let elastic = ElasticProperty {
             is_elastic: self.is_elastic.unwrap_or(false),
@@ -337,8 +243,8 @@ impl ElasticWire {
         Ok(elastic)
     }
 
-    pub fn from_core(e: &ElasticProperty) -> ElasticWire {
-        ElasticWire {
+    fn from_core(e: &ElasticProperty) -> Elastic {
+        Elastic {
             is_elastic: Some(e.is_elastic),
             min_total_slots: Some(i64::from(e.min_total_slots)),
             max_total_slots: Some(i64::from(e.max_total_slots)),
@@ -384,8 +290,13 @@ pub struct ScalingSpec {
     pub elastic: ElasticProperty,
 }
 
-impl PoolBody {
-    pub fn scaling_spec(&self, instance_count: u32) -> ApiResult<ScalingSpec> {
+/// The policies a pool body asks for.
+pub trait PoolScalingSpec {
+    fn scaling_spec(&self, instance_count: u32) -> ApiResult<ScalingSpec>;
+}
+
+impl PoolScalingSpec for PoolBody {
+    fn scaling_spec(&self, instance_count: u32) -> ApiResult<ScalingSpec> {
         let elastic = self
             .elastic_property
             .clone()
@@ -438,65 +349,67 @@ pub struct PoolView<'a> {
     pub active_policy_name: Option<String>,
 }
 
-pub fn stored_policies(pool: &crate::entities::pool::Model) -> Vec<PolicyWire> {
+pub fn stored_policies(pool: &crate::entities::pool::Model) -> Vec<ScalingPolicy> {
     serde_json::from_value(pool.policies.clone()).unwrap_or_default()
 }
 
-pub fn pool_json(view: &PoolView<'_>) -> Value {
+/// A stored JSON column read as `T`, or `T`'s default when it does not read (a row written
+/// by an older version).
+pub(crate) fn column<T: serde::de::DeserializeOwned + Default>(v: &Value) -> T {
+    serde_json::from_value(v.clone()).unwrap_or_default()
+}
+
+pub fn pool_answer(view: &PoolView<'_>) -> Pool {
     let pool = view.pool;
-    let elastic: ElasticWire = serde_json::from_value(pool.elastic.clone()).unwrap_or_default();
-    let scaling = if ScalingSource::parse(&pool.scaling_source) == ScalingSource::Scaling {
-        json!({
-            "policies": stored_policies(pool),
-            "activePolicyName": view.active_policy_name,
-        })
-    } else {
-        Value::Null
-    };
-    let spec = pool.spec.as_object().cloned().unwrap_or_default();
-    let retry = spec
-        .get("defaultRetrySettings")
-        .cloned()
-        .filter(Value::is_object)
-        .unwrap_or_else(|| json!({"maxTotalRetries": null, "maxPerInstanceRetries": null}));
-    let mut out = json!({
-        "uuid": pool.id,
-        "name": pool.name,
-        "shortname": pool.shortname.clone().unwrap_or_else(|| pool.id.to_string()),
-        "profile": pool.profile_name,
-        "instanceCount": pool.instance_count,
-        "state": pool.state,
-        "previousState": pool.previous_state,
-        "stateTransitionTime": date(pool.state_transition_time),
-        "previousStateTransitionTime": opt_date(pool.previous_state_transition_time),
-        "creationDate": date(pool.created_at),
-        "lastModified": date(pool.updated_at),
-        "endDate": opt_date(pool.end_date),
-        "constants": pool.constants,
-        "tags": pool.tags,
-        "labels": pool.labels,
-        "errors": [],
-        "elasticProperty": elastic,
-        "scaling": scaling,
-        "resizePeriod": pool.resize_period_seconds,
-        "multiSlotsSettings": {"slotsPerNode": pool.slots_per_node},
-        "defaultRetrySettings": retry,
-        "hardwareConstraints": [],
-        "forcedNetworkRules": [],
-        "privileges": {"exportApiAndStorageCredentialsInEnvironment": false},
-        "secretsAccessRights": {"bySecret": [], "byPrefix": []},
-        "resourceBuckets": [],
-        "advancedResourceBuckets": [],
-        "status": super::empty_status(view.figures.running_instances),
-        "runningCoreCount": view.figures.running_cores,
-        "runningInstanceCount": view.figures.running_instances,
-        "totalSlotCapacity": view.figures.total_slots,
-        "queuedOrRunningTaskInstancesCount": view.figures.queued_or_running,
-        "poolUsage": if view.figures.total_slots == 0 { 0.0 } else {
-            f64::from(view.figures.running_instances) / f64::from(view.figures.total_slots)
+    let scaling =
+        (ScalingSource::parse(&pool.scaling_source) == ScalingSource::Scaling).then(|| {
+            PoolScaling {
+                policies: stored_policies(pool),
+                active_policy_name: view.active_policy_name.clone(),
+            }
+        });
+    let spec = pool.spec.as_object();
+    let figures = &view.figures;
+    Pool {
+        uuid: pool.id,
+        name: pool.name.clone(),
+        shortname: pool
+            .shortname
+            .clone()
+            .unwrap_or_else(|| pool.id.to_string()),
+        profile: pool.profile_name.clone(),
+        instance_count: pool.instance_count,
+        state: pool.state.clone(),
+        previous_state: pool.previous_state.clone(),
+        state_transition_time: pool.state_transition_time,
+        previous_state_transition_time: pool.previous_state_transition_time,
+        creation_date: pool.created_at,
+        last_modified: pool.updated_at,
+        end_date: pool.end_date,
+        constants: column(&pool.constants),
+        tags: column(&pool.tags),
+        labels: column(&pool.labels),
+        errors: vec![],
+        elastic_property: column(&pool.elastic),
+        scaling,
+        resize_period: pool.resize_period_seconds,
+        multi_slots_settings: SlotsPerNode {
+            slots_per_node: pool.slots_per_node,
         },
-    });
-    // Echo what was sent, keeping the defaults above where the sent value is the wrong kind.
-    super::merge_echoed(&mut out, &spec);
-    out
+        default_retry_settings: spec
+            .and_then(|s| s.get("defaultRetrySettings"))
+            .map(column::<RetrySettings>)
+            .unwrap_or_default(),
+        echoed: Echoed::over_defaults(spec.and_then(|s| s.get("echo")).and_then(Value::as_object)),
+        status: Status::empty(figures.running_instances),
+        running_core_count: figures.running_cores,
+        running_instance_count: figures.running_instances,
+        total_slot_capacity: figures.total_slots,
+        queued_or_running_task_instances_count: figures.queued_or_running,
+        pool_usage: if figures.total_slots == 0 {
+            0.0
+        } else {
+            f64::from(figures.running_instances) / f64::from(figures.total_slots)
+        },
+    }
 }
