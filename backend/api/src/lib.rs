@@ -6,6 +6,7 @@
 //! which fields exist and of what kind.
 
 pub mod accounts;
+pub mod agent;
 pub mod billing;
 pub mod budgets;
 pub mod error;

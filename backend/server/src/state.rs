@@ -62,7 +62,7 @@ pub struct AppState {
     node_signals: Mutex<HashMap<Uuid, Arc<Notify>>>,
     /// Assignments the dispatcher just placed on a node, for its woken poll to answer
     /// without reading them back (see `hand_over`).
-    handed: Mutex<HashMap<Uuid, Vec<serde_json::Value>>>,
+    handed: Mutex<HashMap<Uuid, Vec<hearth_api::agent::Assignment>>>,
     dispatch_locks: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
     evaluation_locks: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
     /// When each live node was last heard from, in real time: liveness is about machines,
@@ -334,7 +334,7 @@ impl AppState {
     /// drops what is left before it reads the node's work from the database, so a poll
     /// that was not waiting loses nothing, and what is kept never exceeds one node's
     /// slots for long (at most `MAX_HANDED` per node).
-    pub fn hand_over(&self, node: Uuid, assignments: Vec<serde_json::Value>) {
+    pub fn hand_over(&self, node: Uuid, assignments: Vec<hearth_api::agent::Assignment>) {
         if assignments.is_empty() {
             return;
         }
@@ -346,7 +346,7 @@ impl AppState {
     }
 
     /// What was handed over to a node since its poll last looked (and forgets it).
-    pub fn take_handed(&self, node: Uuid) -> Vec<serde_json::Value> {
+    pub fn take_handed(&self, node: Uuid) -> Vec<hearth_api::agent::Assignment> {
         self.handed
             .lock()
             .expect("handed assignments")

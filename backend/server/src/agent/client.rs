@@ -15,9 +15,8 @@ use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use super::exit::{Exit, ExitSignal};
-use super::wire::{
-    Directives, Finished, Output, RegisterRequest, Registration, RunningReport, Started,
-};
+use super::wire::{Directives, Finished, Output, RegisterBody, Registration, Running, Started};
+use hearth_api::agent::Report;
 
 /// Bound on any call but the long poll: a hung server must not stall a retry loop for long.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -53,11 +52,16 @@ struct Pending {
 
 /// A `/finished` report as an item of a batch.
 fn finished_report(uuid: Uuid, finished: &Finished) -> Result<serde_json::Value, CallError> {
-    let mut body = serde_json::to_value(finished)
-        .map_err(|e| CallError::Unreachable(format!("encoding a report: {e}")))?;
-    body["kind"] = "finished".into();
-    body["instanceUuid"] = uuid.to_string().into();
-    Ok(body)
+    report_body(&Report::Finished {
+        instance_uuid: uuid,
+        report: finished.clone(),
+    })
+}
+
+/// A report as an item of a batch.
+fn report_body(report: &Report) -> Result<serde_json::Value, CallError> {
+    serde_json::to_value(report)
+        .map_err(|e| CallError::Unreachable(format!("encoding a report: {e}")))
 }
 
 /// Work to do once a report is queued, before its answer comes (see `Client::finished`).
@@ -144,37 +148,44 @@ impl Client {
     }
 
     pub async fn register(&self) -> Result<Registration, CallError> {
-        let body = RegisterRequest {
-            pid: std::process::id(),
-            hostname: hostname(),
-            agent_version: env!("CARGO_PKG_VERSION").to_string(),
+        let body = RegisterBody {
+            pid: Some(std::process::id()),
+            hostname: Some(hostname()),
+            agent_version: Some(env!("CARGO_PKG_VERSION").to_string()),
         };
         self.post_json("/register", &body, CALL_TIMEOUT).await
     }
 
     pub async fn heartbeat(&self, running: Vec<Uuid>) -> Result<Directives, CallError> {
-        self.post_json("/heartbeat", &RunningReport { running }, CALL_TIMEOUT)
+        self.post_json("/heartbeat", &Running { running }, CALL_TIMEOUT)
             .await
     }
 
     pub async fn poll(&self, running: Vec<Uuid>, wait: Duration) -> Result<Directives, CallError> {
-        self.post_json("/poll", &RunningReport { running }, wait + POLL_MARGIN)
+        self.post_json("/poll", &Running { running }, wait + POLL_MARGIN)
             .await
     }
 
     pub async fn started(&self, uuid: Uuid, attempt: u32) -> Result<(), CallError> {
         if !self.unbatched.load(Ordering::Relaxed) {
-            let body = serde_json::json!({
-                "kind": "started", "instanceUuid": uuid, "attempt": attempt,
-            });
+            let body = report_body(&Report::Started {
+                instance_uuid: uuid,
+                attempt: Some(attempt),
+            })?;
             if let Some(answer) = self.batched(body).await {
                 return answer;
             }
         }
         let path = format!("/instances/{uuid}/started");
-        self.post(&path, &Started { attempt }, CALL_TIMEOUT)
-            .await
-            .map(drop)
+        self.post(
+            &path,
+            &Started {
+                attempt: Some(attempt),
+            },
+            CALL_TIMEOUT,
+        )
+        .await
+        .map(drop)
     }
 
     pub async fn output(&self, uuid: Uuid, output: &Output) -> Result<(), CallError> {
@@ -216,9 +227,13 @@ impl Client {
         if self.unbatched.load(Ordering::Relaxed) {
             return None;
         }
-        let started = serde_json::json!({
-            "kind": "started", "instanceUuid": uuid, "attempt": attempt,
-        });
+        let started = match report_body(&Report::Started {
+            instance_uuid: uuid,
+            attempt: Some(attempt),
+        }) {
+            Ok(body) => body,
+            Err(e) => return Some((Err(e.clone()), Err(e))),
+        };
         let ended = match finished_report(uuid, finished) {
             Ok(body) => body,
             Err(e) => return Some((Err(e.clone()), Err(e))),

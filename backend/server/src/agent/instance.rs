@@ -350,7 +350,7 @@ impl Reports {
             None => return,
         };
         let body = Finished {
-            attempt: self.attempt,
+            attempt: Some(self.attempt),
             exit_code,
             signal,
             stdout: rest.stdout,

@@ -1,39 +1,18 @@
-//! Bodies of `/agent/v1` as the agent sends and reads them (`docs/agent-protocol.md`).
+//! Bodies of `/agent/v1` (`docs/agent-protocol.md`): the types of `hearth_api::agent`,
+//! which the server answers with, and the agent's own lenient reading of a poll's answer.
 //!
 //! Replies are parsed leniently (`#[serde(default)]`): a server that adds a field, or leaves
 //! an empty list out, must not make an agent stop working.
 
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use uuid::Uuid;
 
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RegisterRequest {
-    pub pid: u32,
-    pub hostname: String,
-    pub agent_version: String,
-}
+pub use hearth_api::agent::{
+    Assignment, Finished, Output, RegisterBody, Registration, Running, Started,
+};
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Registration {
-    pub node_uuid: Uuid,
-    pub pool_uuid: Uuid,
-    pub slots: usize,
-    pub heartbeat_interval_ms: u64,
-    pub poll_wait_ms: u64,
-    pub kill_grace_ms: u64,
-}
-
-/// Body of both `/heartbeat` and `/poll`.
-#[derive(Debug, Serialize)]
-pub struct RunningReport {
-    pub running: Vec<Uuid>,
-}
-
-/// What the server wants from the node; `/heartbeat` answers carry no assignments.
+/// `hearth_api::agent::Directives` as the agent reads it: one unreadable assignment is
+/// skipped, not the whole answer; `/heartbeat` answers carry no assignments.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct Directives {
@@ -60,58 +39,6 @@ where
             }
         })
         .collect())
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Assignment {
-    pub instance_uuid: Uuid,
-    /// Which attempt of the instance this is: a retried instance comes back with the same
-    /// uuid and the next attempt, and must run again.
-    #[serde(default = "first_attempt")]
-    pub attempt: u32,
-    #[serde(default)]
-    pub task_uuid: Option<Uuid>,
-    #[serde(default)]
-    pub instance_id: Option<i64>,
-    #[serde(default)]
-    pub slot_index: Option<i64>,
-    pub command: String,
-    #[serde(default)]
-    pub env: BTreeMap<String, String>,
-    pub workdir: String,
-}
-
-fn first_attempt() -> u32 {
-    1
-}
-
-/// `/started` body.
-#[derive(Debug, Serialize)]
-pub struct Started {
-    pub attempt: u32,
-}
-
-#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
-pub struct Output {
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Output {
-    pub fn is_empty(&self) -> bool {
-        self.stdout.is_empty() && self.stderr.is_empty()
-    }
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Finished {
-    pub attempt: u32,
-    pub exit_code: Option<i32>,
-    pub signal: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
 }
 
 #[cfg(test)]
@@ -148,7 +75,7 @@ mod tests {
     #[test]
     fn finished_serialises_a_null_signal() {
         let f = Finished {
-            attempt: 1,
+            attempt: Some(1),
             exit_code: Some(0),
             signal: None,
             stdout: "a".into(),

@@ -3,9 +3,9 @@
 //! which hands the assignments it just placed to the node's waiting poll, and by the poll
 //! route, which reads a node's assigned instances back from the database.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
-use serde_json::{Value, json};
+use hearth_api::agent::Assignment;
 use uuid::Uuid;
 
 use crate::entities::{pool, task};
@@ -33,7 +33,7 @@ pub async fn assignments(
     node_id: Uuid,
     placed: &[Placed],
     tasks: &HashMap<Uuid, task::Model>,
-) -> ApiResult<Vec<Value>> {
+) -> ApiResult<Vec<Assignment>> {
     if placed.is_empty() {
         return Ok(Vec::new());
     }
@@ -61,12 +61,13 @@ struct TaskEnvironment {
     constants: Vec<(String, String)>,
 }
 
-fn assignment(node_id: Uuid, t: &task::Model, environment: &TaskEnvironment, p: &Placed) -> Value {
-    let mut env: serde_json::Map<String, Value> = environment
-        .constants
-        .iter()
-        .map(|(k, v)| (k.clone(), json!(v)))
-        .collect();
+fn assignment(
+    node_id: Uuid,
+    t: &task::Model,
+    environment: &TaskEnvironment,
+    p: &Placed,
+) -> Assignment {
+    let mut env: BTreeMap<String, String> = environment.constants.iter().cloned().collect();
     for (k, v) in [
         ("INSTANCE_ID", p.instance_id.to_string()),
         ("TASK_UUID", t.id.to_string()),
@@ -75,21 +76,21 @@ fn assignment(node_id: Uuid, t: &task::Model, environment: &TaskEnvironment, p: 
         ("NODE_UUID", node_id.to_string()),
         ("SLOT_INDEX", p.slot_index.to_string()),
     ] {
-        env.insert(k.into(), json!(v));
+        env.insert(k.into(), v);
     }
     if let Some(job) = t.job_id {
-        env.insert("JOB_UUID".into(), json!(job.to_string()));
+        env.insert("JOB_UUID".into(), job.to_string());
     }
-    json!({
-        "instanceUuid": p.id,
-        "attempt": p.attempts + 1,
-        "taskUuid": t.id,
-        "instanceId": p.instance_id,
-        "slotIndex": p.slot_index,
-        "command": environment.command,
-        "env": env,
-        "workdir": format!("job/{}", t.id),
-    })
+    Assignment {
+        instance_uuid: p.id,
+        attempt: u32::try_from(p.attempts + 1).unwrap_or(1),
+        task_uuid: Some(t.id),
+        instance_id: Some(i64::from(p.instance_id)),
+        slot_index: Some(i64::from(p.slot_index)),
+        command: environment.command.clone(),
+        env,
+        workdir: format!("job/{}", t.id),
+    }
 }
 
 /// Constants every task of a pool inherits: its profile's, overridden by the pool's. `None`

@@ -28,7 +28,7 @@ pub struct Dispatched {
     /// Nodes that got work.
     pub nodes: Vec<Uuid>,
     /// The assignments placed on the quiet node (see `deliver`), for its caller to answer.
-    pub assignments: Vec<serde_json::Value>,
+    pub assignments: Vec<hearth_api::agent::Assignment>,
 }
 
 /// Places what can be placed in one pool now, in a transaction of its own; wakes the nodes

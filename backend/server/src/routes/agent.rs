@@ -4,11 +4,13 @@
 use std::collections::{HashMap, HashSet};
 
 use actix_web::{HttpResponse, post, web};
+use hearth_api::agent::{
+    Assignment, Directives, Finished, HeartbeatAnswer, Output, Recorded, RegisterBody,
+    Registration, Report, ReportAnswer, ReportBatch, ReportResult, Running, Started,
+};
 use hearth_core::model::{InstanceState, NodeState};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
-use serde::Deserialize;
-use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::ok;
@@ -30,15 +32,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(report);
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RegisterBody {
-    pid: Option<u32>,
-    hostname: Option<String>,
-}
-
 /// An agent announces itself: its node becomes Ready.
-#[utoipa::path(tag = "agent", responses((status = 200, description = "node settings")))]
+#[utoipa::path(tag = "agent", request_body = RegisterBody, responses((status = 200, description = "node settings", body = Registration)))]
 #[post("/agent/v1/register")]
 async fn register(
     state: web::Data<AppState>,
@@ -50,26 +45,19 @@ async fn register(
     tracing::debug!(node = %n.id, pid = ?body.0.pid, host = ?body.0.hostname, "agent registered");
     engine::spawn_dispatch(state.clone(), n.pool_id);
     let s = &state.settings;
-    Ok(ok(json!({
-        "nodeUuid": n.id,
-        "poolUuid": n.pool_id,
-        "slots": n.slots,
-        "heartbeatIntervalMs": s.heartbeat_interval.as_millis() as u64,
-        "pollWaitMs": s.poll_wait.as_millis() as u64,
-        "killGraceMs": s.kill_grace.as_millis() as u64,
-    })))
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct RunningBody {
-    #[serde(default)]
-    running: Vec<Uuid>,
+    Ok(ok(Registration {
+        node_uuid: n.id,
+        pool_uuid: n.pool_id,
+        slots: n.slots.max(0) as usize,
+        heartbeat_interval_ms: s.heartbeat_interval.as_millis() as u64,
+        poll_wait_ms: s.poll_wait.as_millis() as u64,
+        kill_grace_ms: s.kill_grace.as_millis() as u64,
+    }))
 }
 
 /// What a node should do now: new assignments, instances to stop, whether to shut down.
 struct Work {
-    assignments: Vec<Value>,
+    assignments: Vec<Assignment>,
     cancel: Vec<Uuid>,
     /// Some of `cancel` stop work that still runs (not only reports still in flight).
     urgent_cancel: bool,
@@ -82,8 +70,12 @@ impl Work {
         self.assignments.is_empty() && !self.urgent_cancel && !self.shutdown
     }
 
-    fn json(&self) -> Value {
-        json!({"assignments": self.assignments, "cancel": self.cancel, "shutdown": self.shutdown})
+    fn directives(self) -> Directives {
+        Directives {
+            assignments: self.assignments,
+            cancel: self.cancel,
+            shutdown: self.shutdown,
+        }
     }
 }
 
@@ -236,12 +228,12 @@ async fn note_heartbeat(state: &AppState, node_id: Uuid) -> ApiResult<()> {
 }
 
 /// Liveness; answers instances to stop and whether to shut down.
-#[utoipa::path(tag = "agent", responses((status = 200, description = "cancel list and shutdown flag")))]
+#[utoipa::path(tag = "agent", request_body = Running, responses((status = 200, description = "cancel list and shutdown flag", body = HeartbeatAnswer)))]
 #[post("/agent/v1/heartbeat")]
 async fn heartbeat(
     state: web::Data<AppState>,
     caller: NodeCaller,
-    body: JsonBody<RunningBody>,
+    body: JsonBody<Running>,
 ) -> ApiResult<HttpResponse> {
     note_heartbeat(&state, caller.node.id).await?;
     let work = work_for(
@@ -252,18 +244,19 @@ async fn heartbeat(
         false,
     )
     .await?;
-    Ok(ok(
-        json!({"cancel": work.cancel, "shutdown": work.shutdown}),
-    ))
+    Ok(ok(HeartbeatAnswer {
+        cancel: work.cancel,
+        shutdown: work.shutdown,
+    }))
 }
 
 /// Long poll: answered at once when there is work, else when woken or after `pollWaitMs`.
-#[utoipa::path(tag = "agent", responses((status = 200, description = "assignments, cancel list, shutdown flag")))]
+#[utoipa::path(tag = "agent", request_body = Running, responses((status = 200, description = "assignments, cancel list, shutdown flag", body = Directives)))]
 #[post("/agent/v1/poll")]
 async fn poll(
     state: web::Data<AppState>,
     caller: NodeCaller,
-    body: JsonBody<RunningBody>,
+    body: JsonBody<Running>,
 ) -> ApiResult<HttpResponse> {
     let node_id = caller.node.id;
     engine::touch_liveness(&state, node_id);
@@ -276,7 +269,7 @@ async fn poll(
     state.take_handed(node_id);
     let work = work_for(&state, node_id, Some(&caller.node), &body.0.running, true).await?;
     if !work.is_empty() {
-        return Ok(ok(work.json()));
+        return Ok(ok(work.directives()));
     }
     let _ = tokio::time::timeout(state.settings.poll_wait, notified).await;
     engine::touch_liveness(&state, node_id);
@@ -285,51 +278,40 @@ async fn poll(
     let handed = state.take_handed(node_id);
     if !handed.is_empty() {
         state.metrics.assignments_handed.inc_by(handed.len() as u64);
-        return Ok(ok(
-            json!({"assignments": handed, "cancel": [], "shutdown": false}),
-        ));
+        return Ok(ok(Directives {
+            assignments: handed,
+            cancel: vec![],
+            shutdown: false,
+        }));
     }
     Ok(ok(work_for(&state, node_id, None, &body.0.running, true)
         .await?
-        .json()))
-}
-
-#[derive(Deserialize, Default)]
-struct StartedBody {
-    attempt: Option<i32>,
+        .directives()))
 }
 
 /// The instance's process started.
-#[utoipa::path(tag = "agent", responses((status = 200, description = "recorded"), (status = 409, description = "must not run")))]
+#[utoipa::path(tag = "agent", request_body = Started, responses((status = 200, description = "recorded", body = Recorded), (status = 409, description = "must not run")))]
 #[post("/agent/v1/instances/{uuid}/started")]
 async fn started(
     state: web::Data<AppState>,
     caller: NodeCaller,
     uuid: web::Path<String>,
-    body: JsonBody<StartedBody>,
+    body: JsonBody<Started>,
 ) -> ApiResult<HttpResponse> {
     engine::touch_liveness(&state, caller.node.id);
     let id = path_id(&uuid, "instance")?;
-    instances::started(&state, caller.node.id, id, body.0.attempt).await?;
-    Ok(ok(json!({})))
-}
-
-#[derive(Deserialize, Default)]
-struct OutputBody {
-    #[serde(default)]
-    stdout: String,
-    #[serde(default)]
-    stderr: String,
+    instances::started(&state, caller.node.id, id, body.0.attempt.map(attempt_of)).await?;
+    Ok(ok(Recorded {}))
 }
 
 /// Output since the previous report.
-#[utoipa::path(tag = "agent", responses((status = 200, description = "appended")))]
+#[utoipa::path(tag = "agent", request_body = Output, responses((status = 200, description = "appended", body = Recorded)))]
 #[post("/agent/v1/instances/{uuid}/output")]
 async fn output(
     state: web::Data<AppState>,
     caller: NodeCaller,
     uuid: web::Path<String>,
-    body: JsonBody<OutputBody>,
+    body: JsonBody<Output>,
 ) -> ApiResult<HttpResponse> {
     engine::touch_liveness(&state, caller.node.id);
     instances::output(
@@ -340,31 +322,24 @@ async fn output(
         &body.0.stderr,
     )
     .await?;
-    Ok(ok(json!({})))
+    Ok(ok(Recorded {}))
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct FinishedBody {
-    attempt: Option<i32>,
-    exit_code: Option<i32>,
-    signal: Option<i32>,
-    #[serde(default)]
-    stdout: String,
-    #[serde(default)]
-    stderr: String,
-}
-
-impl FinishedBody {
-    fn finish(&self) -> instances::Finish<'_> {
-        instances::Finish {
-            attempt: self.attempt,
-            exit_code: self.exit_code,
-            signal: self.signal,
-            stdout: &self.stdout,
-            stderr: &self.stderr,
-        }
+/// A finished report as the engine reads it.
+fn finish_of(ended: &Finished) -> instances::Finish<'_> {
+    instances::Finish {
+        attempt: ended.attempt.map(attempt_of),
+        exit_code: ended.exit_code,
+        signal: ended.signal,
+        stdout: &ended.stdout,
+        stderr: &ended.stderr,
     }
+}
+
+/// An attempt number as the rows count them (beyond `i32::MAX` it names no attempt there
+/// is).
+fn attempt_of(attempt: u32) -> i32 {
+    i32::try_from(attempt).unwrap_or(i32::MAX)
 }
 
 /// After an instance of a node ended: its slot is refilled at once (the pool's state
@@ -385,13 +360,13 @@ async fn refill(
 }
 
 /// The instance's process ended; its slot is free again at once.
-#[utoipa::path(tag = "agent", responses((status = 200, description = "recorded")))]
+#[utoipa::path(tag = "agent", request_body = Finished, responses((status = 200, description = "recorded", body = Recorded)))]
 #[post("/agent/v1/instances/{uuid}/finished")]
 async fn finished(
     state: web::Data<AppState>,
     caller: NodeCaller,
     uuid: web::Path<String>,
-    body: JsonBody<FinishedBody>,
+    body: JsonBody<Finished>,
 ) -> ApiResult<HttpResponse> {
     let node_id = caller.node.id;
     engine::touch_liveness(&state, node_id);
@@ -399,38 +374,11 @@ async fn finished(
         &state,
         node_id,
         path_id(&uuid, "instance")?,
-        body.0.finish(),
+        finish_of(&body.0),
     )
     .await?;
     refill(&state, &caller.node, state.clock.now()).await?;
-    Ok(ok(json!({})))
-}
-
-/// One instance report of a batch.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", tag = "kind")]
-enum BatchItem {
-    #[serde(rename = "started", rename_all = "camelCase")]
-    Started {
-        instance_uuid: Uuid,
-        attempt: Option<i32>,
-    },
-    #[serde(rename = "finished", rename_all = "camelCase")]
-    Finished {
-        instance_uuid: Uuid,
-        #[serde(flatten)]
-        report: FinishedBody,
-    },
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct BatchBody {
-    reports: Vec<BatchItem>,
-    /// The agent takes the node's new assignments from this answer: the refill does not
-    /// wake its poll.
-    #[serde(default)]
-    assignments_in_answer: bool,
+    Ok(ok(Recorded {}))
 }
 
 /// Reports of a batch, at most (a bigger batch is refused with 400).
@@ -439,12 +387,12 @@ const MAX_BATCH: usize = 1000;
 /// Several instance reports at once (`started` and `finished`, in order), committed in one
 /// transaction; the freed slots are refilled once for the whole batch. Answers one status
 /// per report, as its own route would (200, or 409 for a start the server refuses).
-#[utoipa::path(tag = "agent", responses((status = 200, description = "one status per report"), (status = 400, description = "too many reports")))]
+#[utoipa::path(tag = "agent", request_body = ReportBatch, responses((status = 200, description = "one status per report", body = ReportAnswer), (status = 400, description = "too many reports")))]
 #[post("/agent/v1/report")]
 async fn report(
     state: web::Data<AppState>,
     caller: NodeCaller,
-    body: JsonBody<BatchBody>,
+    body: JsonBody<ReportBatch>,
 ) -> ApiResult<HttpResponse> {
     let node_id = caller.node.id;
     engine::touch_liveness(&state, node_id);
@@ -459,19 +407,19 @@ async fn report(
     let batch: Vec<batch::Report> = reports
         .iter()
         .map(|item| match item {
-            BatchItem::Started {
+            Report::Started {
                 instance_uuid,
                 attempt,
             } => batch::Report::Started {
                 id: *instance_uuid,
-                attempt: *attempt,
+                attempt: attempt.map(attempt_of),
             },
-            BatchItem::Finished {
+            Report::Finished {
                 instance_uuid,
-                report,
+                report: ended,
             } => batch::Report::Finished {
                 id: *instance_uuid,
-                finish: report.finish(),
+                finish: finish_of(ended),
             },
         })
         .collect();
@@ -515,14 +463,18 @@ async fn report(
     if idle {
         instances::mark_idle_if_free(&txn, node_id, now).await?;
     }
-    let results: Vec<Value> = applied
+    let results: Vec<ReportResult> = applied
         .verdicts
         .into_iter()
         .map(|v| match v {
-            batch::Verdict::Done => json!({"status": 200}),
-            batch::Verdict::Refused(status, message) => {
-                json!({"status": status, "message": message})
-            }
+            batch::Verdict::Done => ReportResult {
+                status: 200,
+                message: None,
+            },
+            batch::Verdict::Refused(status, message) => ReportResult {
+                status,
+                message: Some(message),
+            },
         })
         .collect();
     txn.commit().await?;
@@ -533,12 +485,15 @@ async fn report(
         state.announce(tenant, change);
     }
     let in_answer = body.0.assignments_in_answer;
-    let mut answer = json!({"results": results});
+    let mut answer = ReportAnswer {
+        results,
+        assignments: None,
+    };
     if let Some(placement) = placement {
         let quiet = in_answer.then_some(node_id);
         let dispatched = engine::dispatch::deliver(&state, pool_id, placement, quiet).await;
         if in_answer && !dispatched.assignments.is_empty() {
-            answer["assignments"] = Value::Array(dispatched.assignments);
+            answer.assignments = Some(dispatched.assignments);
         }
     }
     drop(refilling);
