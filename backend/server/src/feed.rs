@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
+pub use hearth_api::events::Change;
 use serde::Serialize;
 use tokio::sync::broadcast;
 use uuid::Uuid;
@@ -22,157 +23,55 @@ use crate::events;
 /// Changes kept for subscribers that are behind (a power of two: the channel rounds up to one).
 pub const CAPACITY: usize = 16_384;
 
-/// What changed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "camelCase")]
-pub enum Change {
-    /// A pool's state or size changed (created, resized, closing, closed, deleted).
-    #[serde(rename_all = "camelCase")]
-    Pool {
-        pool: Uuid,
-        state: String,
-        target_slots: i32,
-    },
-    /// A node was launched, became ready, started draining, or ended.
-    #[serde(rename_all = "camelCase")]
-    Node {
-        pool: Uuid,
-        node: Uuid,
-        state: String,
-    },
-    /// A task's state or its counts of instances by state changed.
-    #[serde(rename_all = "camelCase")]
-    TaskProgress {
-        pool: Uuid,
-        task: Uuid,
-        state: String,
-        queued: i32,
-        assigned: i32,
-        executing: i32,
-        succeeded: i32,
-        failed: i32,
-        cancelled: i32,
-    },
-    /// An instance's attempt ended (`outcome`: Succeeded, Failed, Cancelled, or Queued for
-    /// a retry).
-    #[serde(rename_all = "camelCase")]
-    InstanceEnded {
-        pool: Uuid,
-        task: Uuid,
-        instance_id: i32,
-        outcome: String,
-        exit_code: Option<i32>,
-    },
-    /// A new scaling decision was recorded (an unchanged evaluation is not announced).
-    #[serde(rename_all = "camelCase")]
-    Decision {
-        pool: Uuid,
-        decision: Uuid,
-        action: String,
-        target_slots: i32,
-        reason: String,
-    },
-    /// A budget's consumption crossed one of its alert thresholds (once per threshold and
-    /// period).
-    #[serde(rename_all = "camelCase")]
-    BudgetAlert {
-        budget: Uuid,
-        name: String,
-        /// The fraction of the amount crossed.
-        threshold: f64,
-        /// Exact decimal texts, in `currency`.
-        amount: String,
-        consumed: String,
-        currency: String,
-        overrun_policy: String,
-        period_from: String,
-        period_to: String,
-    },
+/// A pool's change as its row says after a commit.
+pub fn pool_change(p: &pool::Model) -> Change {
+    Change::Pool {
+        pool: p.id,
+        state: p.state.clone(),
+        target_slots: p.target_slots,
+    }
 }
 
-impl Change {
-    /// A short name of the kind, for metrics and filters.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Change::Pool { .. } => "pool",
-            Change::Node { .. } => "node",
-            Change::TaskProgress { .. } => "taskProgress",
-            Change::InstanceEnded { .. } => "instanceEnded",
-            Change::Decision { .. } => "decision",
-            Change::BudgetAlert { .. } => "budgetAlert",
-        }
+/// A node's change as its row says after a commit.
+pub fn node_change(n: &node::Model) -> Change {
+    Change::Node {
+        pool: n.pool_id,
+        node: n.id,
+        state: n.state.clone(),
     }
+}
 
-    /// The pool the change is about (a budget alert is about the tenant, no pool).
-    pub fn pool_id(&self) -> Option<Uuid> {
-        match self {
-            Change::Pool { pool, .. }
-            | Change::Node { pool, .. }
-            | Change::TaskProgress { pool, .. }
-            | Change::InstanceEnded { pool, .. }
-            | Change::Decision { pool, .. } => Some(*pool),
-            Change::BudgetAlert { .. } => None,
-        }
+/// The end of an attempt: the instance's row fields, its outcome, and its exit code or
+/// signal as the agent reported them (a signal is stored as 128 + it).
+pub fn instance_ended(
+    pool: Uuid,
+    task: Uuid,
+    instance_id: i32,
+    outcome: &str,
+    exit_code: Option<i32>,
+    signal: Option<i32>,
+) -> Change {
+    Change::InstanceEnded {
+        pool,
+        task,
+        instance_id,
+        outcome: outcome.to_owned(),
+        exit_code: exit_code.or(signal.map(|s| 128 + s)),
     }
+}
 
-    /// The task the change is about, if any.
-    pub fn task_id(&self) -> Option<Uuid> {
-        match self {
-            Change::TaskProgress { task, .. } | Change::InstanceEnded { task, .. } => Some(*task),
-            _ => None,
-        }
-    }
-
-    /// A pool's change as its row says after a commit.
-    pub fn pool(p: &pool::Model) -> Change {
-        Change::Pool {
-            pool: p.id,
-            state: p.state.clone(),
-            target_slots: p.target_slots,
-        }
-    }
-
-    /// A node's change as its row says after a commit.
-    pub fn node(n: &node::Model) -> Change {
-        Change::Node {
-            pool: n.pool_id,
-            node: n.id,
-            state: n.state.clone(),
-        }
-    }
-
-    /// The end of an attempt: the instance's row fields, its outcome, and its exit code or
-    /// signal as the agent reported them (a signal is stored as 128 + it).
-    pub fn instance_ended(
-        pool: Uuid,
-        task: Uuid,
-        instance_id: i32,
-        outcome: &str,
-        exit_code: Option<i32>,
-        signal: Option<i32>,
-    ) -> Change {
-        Change::InstanceEnded {
-            pool,
-            task,
-            instance_id,
-            outcome: outcome.to_owned(),
-            exit_code: exit_code.or(signal.map(|s| 128 + s)),
-        }
-    }
-
-    /// A task's progress as its row says after a commit.
-    pub fn progress_of(t: &task::Model) -> Change {
-        Change::TaskProgress {
-            pool: t.pool_id,
-            task: t.id,
-            state: t.state.clone(),
-            queued: t.queued_count,
-            assigned: t.assigned_count,
-            executing: t.executing_count,
-            succeeded: t.succeeded_count,
-            failed: t.failed_count,
-            cancelled: t.cancelled_count,
-        }
+/// A task's progress as its row says after a commit.
+pub fn progress_of(t: &task::Model) -> Change {
+    Change::TaskProgress {
+        pool: t.pool_id,
+        task: t.id,
+        state: t.state.clone(),
+        queued: t.queued_count,
+        assigned: t.assigned_count,
+        executing: t.executing_count,
+        succeeded: t.succeeded_count,
+        failed: t.failed_count,
+        cancelled: t.cancelled_count,
     }
 }
 

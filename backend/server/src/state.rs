@@ -190,7 +190,7 @@ impl AppState {
 
     /// Announces a task's progress as its row says after a commit.
     pub fn announce_progress(&self, t: &crate::entities::task::Model) {
-        self.announce(t.tenant_id, crate::feed::Change::progress_of(t));
+        self.announce(t.tenant_id, crate::feed::progress_of(t));
     }
 
     /// Asks the resize loop for an evaluation of a pool by `at` (now, for a new pool or new

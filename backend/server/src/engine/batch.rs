@@ -289,7 +289,7 @@ pub async fn apply(
                 i.on_node = outcome != InstanceState::Queued;
                 changes.push((
                     i.tenant_id,
-                    Change::instance_ended(
+                    crate::feed::instance_ended(
                         i.pool_id,
                         i.task_id,
                         i.instance_id,
@@ -333,7 +333,7 @@ pub async fn apply(
             continue;
         }
         if let Some(row) = settle_moved(txn, *task_id, shifted, now).await? {
-            changes.push((row.tenant_id, Change::progress_of(&row)));
+            changes.push((row.tenant_id, crate::feed::progress_of(&row)));
         }
     }
     Ok(Applied {

@@ -275,7 +275,7 @@ pub async fn finished_in(
     let shifted = tasks::shift(txn, t.id, current, outcome, 1).await?;
     let mut changes = vec![(
         inst.tenant_id,
-        Change::instance_ended(
+        crate::feed::instance_ended(
             inst.pool_id,
             inst.task_id,
             inst.instance_id,
@@ -285,7 +285,7 @@ pub async fn finished_in(
         ),
     )];
     if let Some(row) = settle_moved(txn, t.id, shifted, now).await? {
-        changes.push((row.tenant_id, Change::progress_of(&row)));
+        changes.push((row.tenant_id, crate::feed::progress_of(&row)));
     }
     Ok(changes)
 }

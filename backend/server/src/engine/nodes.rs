@@ -163,7 +163,7 @@ pub async fn mark_ready(state: &AppState, node_id: Uuid) -> ApiResult<node::Mode
     };
     txn.commit().await?;
     if current.is_starting() {
-        state.announce(updated.tenant_id, crate::feed::Change::node(&updated));
+        state.announce(updated.tenant_id, crate::feed::node_change(&updated));
         tracing::info!(node = %node_id, pool = %updated.pool_id, "node ready");
         refresh_pool_state(state, updated.pool_id).await?;
     }
@@ -256,7 +256,7 @@ pub async fn end_node(
             .billed_slot_seconds
             .inc_by(seconds * f64::from(n.slots.max(0)));
     }
-    state.announce(ended.tenant_id, crate::feed::Change::node(&ended));
+    state.announce(ended.tenant_id, crate::feed::node_change(&ended));
     for t in &progress {
         state.announce_progress(t);
     }
@@ -429,7 +429,7 @@ pub async fn refresh_pool_state(state: &AppState, pool_id: Uuid) -> ApiResult<()
     active.updated_at = Set(now);
     let updated = active.update(&txn).await?;
     txn.commit().await?;
-    state.announce(updated.tenant_id, crate::feed::Change::pool(&updated));
+    state.announce(updated.tenant_id, crate::feed::pool_change(&updated));
     tracing::info!(pool = %pool_id, from = current.as_str(), to = next.as_str(), "pool state");
     Ok(())
 }

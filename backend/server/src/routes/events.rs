@@ -54,7 +54,7 @@ struct EventsQuery {
     tag = "events",
     params(EventsQuery),
     responses(
-        (status = 200, description = "the event stream", content_type = "text/event-stream"),
+        (status = 200, description = "the event stream: each event's `data` is one `Event`", body = hearth_api::events::Event, content_type = "text/event-stream"),
         (status = 400, description = "bad filter or Last-Event-ID"),
         (status = 401, description = "no valid token or ticket"),
         (status = 404, description = "no such pool or task")

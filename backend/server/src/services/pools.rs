@@ -200,7 +200,7 @@ pub async fn create(state: &AppState, tenant_id: Uuid, body: PoolBody) -> ApiRes
     .insert(&txn)
     .await?;
     txn.commit().await?;
-    state.announce(row.tenant_id, crate::feed::Change::pool(&row));
+    state.announce(row.tenant_id, crate::feed::pool_change(&row));
     // Its first evaluation is due now: the resize loop requests its nodes.
     state.evaluate_by(row.id, now);
     Ok(row)
@@ -287,7 +287,7 @@ pub async fn update(
     active.updated_at = Set(now);
     let updated = active.update(db).await?;
     state.forget_inherited(Some(updated.id));
-    state.announce(updated.tenant_id, crate::feed::Change::pool(&updated));
+    state.announce(updated.tenant_id, crate::feed::pool_change(&updated));
     state.evaluate_by(updated.id, now);
     Ok(updated)
 }
@@ -403,7 +403,7 @@ pub async fn close(state: &AppState, tenant_id: Uuid, id: Uuid) -> ApiResult<poo
     })
     .await?;
     state.forget_inherited(Some(closed.id));
-    state.announce(closed.tenant_id, crate::feed::Change::pool(&closed));
+    state.announce(closed.tenant_id, crate::feed::pool_change(&closed));
     Ok(closed)
 }
 
@@ -429,7 +429,7 @@ pub async fn delete(state: &AppState, tenant_id: Uuid, id: Uuid) -> ApiResult<()
     .await
     .map(|deleted| {
         state.forget_inherited(Some(deleted.id));
-        state.announce(tenant_id, crate::feed::Change::pool(&deleted))
+        state.announce(tenant_id, crate::feed::pool_change(&deleted))
     })
 }
 

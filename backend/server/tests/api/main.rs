@@ -21,3 +21,4 @@ mod profiles;
 mod quotas;
 mod roles;
 mod tasks;
+mod types;
