@@ -25,6 +25,16 @@ pub const KEEP_HOURS: i64 = 24;
 pub const MAX_KEY_LEN: usize = 255;
 
 /// The request's key, checked: 1 to 255 visible ASCII characters.
+/// The body as the request means it: JSON written again with its object keys in order and
+/// no spacing, so that a retry that spells the same body differently (a client that
+/// re-encodes it) is the same request. A body that is not JSON is compared as sent.
+fn canonical(body: &[u8]) -> Vec<u8> {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| serde_json::to_vec(&v).ok())
+        .unwrap_or_else(|| body.to_vec())
+}
+
 pub fn key_of(req: &HttpRequest) -> ApiResult<Option<String>> {
     let Some(value) = req.headers().get(HEADER) else {
         return Ok(None);
@@ -59,7 +69,7 @@ where
         let (status, json) = create().await?;
         return Ok(HttpResponse::build(status).json(json));
     };
-    let hash = format!("{:x}", Sha256::digest(body));
+    let hash = format!("{:x}", Sha256::digest(canonical(body)));
     let now = state.clock.now();
     idempotency_key::Entity::delete_many()
         .filter(idempotency_key::Column::CreatedAt.lt(now - Duration::hours(KEEP_HOURS)))
@@ -137,5 +147,25 @@ where
                 .await?;
             Err(e)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical;
+
+    #[test]
+    fn the_same_json_spelt_differently_is_the_same_body() {
+        let a = canonical(br#"{"name": "t", "instanceCount": 2, "tags": ["a", "b"]}"#);
+        let b = canonical(br#"{"tags":["a","b"],"instanceCount":2,"name":"t"}"#);
+        assert_eq!(a, b);
+        assert_ne!(
+            a,
+            canonical(br#"{"tags":["b","a"],"instanceCount":2,"name":"t"}"#)
+        );
+        assert_ne!(
+            a,
+            canonical(br#"{"name": "t", "instanceCount": 3, "tags": ["a", "b"]}"#)
+        );
     }
 }

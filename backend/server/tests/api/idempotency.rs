@@ -42,6 +42,29 @@ async fn a_retried_submit_with_the_same_key_creates_one_task() {
     let tasks = app.get("/tasks", &owner).await.expect_json(200);
     assert_eq!(tasks.as_array().unwrap().len(), 1, "one task: {tasks}");
 
+    // The same body spelt otherwise (keys in another order, other spacing): the same request.
+    let respelt = {
+        let mut fields: Vec<(&String, &Value)> = body.as_object().unwrap().iter().collect();
+        fields.reverse();
+        let inner: Vec<String> = fields
+            .iter()
+            .map(|(k, v)| format!("{} : {}", json!(k), v))
+            .collect();
+        format!("{{ {} }}", inner.join(" ,\n "))
+    };
+    let response = app
+        .client
+        .post(app.url("/tasks"))
+        .bearer_auth(&owner)
+        .header("Idempotency-Key", "retry-1")
+        .header("Content-Type", "application/json")
+        .body(respelt)
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status().as_u16(), 201);
+    assert!(response.headers().get("idempotent-replayed").is_some());
+
     // The same key with another body: refused, nothing created.
     let other = task_body("twice", &pool, 2);
     let (status, error, _) = keyed(&app, &owner, "/tasks", "retry-1", &other).await;
