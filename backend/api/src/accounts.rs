@@ -150,3 +150,13 @@ pub struct User {
     #[serde(with = "crate::time")]
     pub creation_date: DateTime<Utc>,
 }
+
+/// `PUT /users/{uuid}/password`: sets or resets a user's dashboard password (owner).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordBody {
+    /// 12 to 256 characters. Stored only as an argon2id hash; setting it ends the user's
+    /// password sessions.
+    #[schema(required = true, nullable = false, min_length = 12, max_length = 256)]
+    pub password: Option<String>,
+}

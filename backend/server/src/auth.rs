@@ -156,7 +156,7 @@ pub async fn authenticate(state: &AppState, raw: &str) -> ApiResult<Caller> {
 }
 
 /// The caller a token row stands for, if it still counts and matches the signed claims.
-async fn token_caller(
+pub(crate) async fn token_caller(
     state: &AppState,
     token_id: Uuid,
     user: Uuid,
@@ -257,9 +257,13 @@ pub async fn caller_or_ticket(
     match (presented_token(req), ticket.filter(|t| !t.is_empty())) {
         (Some(token), _) => authenticate(state, &token).await,
         (None, Some(ticket)) => ticket_caller(state, ticket).await,
-        (None, None) => Err(ApiError::Unauthorized(
-            "missing Authorization header (or ?ticket= from POST /events/tickets)".into(),
-        )),
+        (None, None) => match crate::ui::session_of(req) {
+            // A dashboard page following the stream: its session cookie.
+            Some(session) => crate::services::sessions::caller(state, &session).await,
+            None => Err(ApiError::Unauthorized(
+                "missing Authorization header (or ?ticket= from POST /events/tickets, or a dashboard session)".into(),
+            )),
+        },
     }
 }
 

@@ -22,4 +22,5 @@ pub mod settings;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod ui;
 pub mod wire;

@@ -112,6 +112,10 @@ async fn main() -> anyhow::Result<()> {
             println!("hearth is serving on http://{host}:{}", app.port());
             println!("owner token (tenant 'default'): {}", app.owner_token());
             println!(
+                "dashboard: http://{host}:{}/ui/ (sign in with the owner token)",
+                app.port()
+            );
+            println!(
                 "tokens are kept in {}/owner.token and {}/operator.token",
                 settings.data_dir.display(),
                 settings.data_dir.display()

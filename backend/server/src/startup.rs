@@ -132,6 +132,7 @@ async fn not_found(
 }
 
 fn run(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Server> {
+    let dashboard = crate::ui::Mount::new(state.clone());
     let server = HttpServer::new(move || {
         let (app, api) = App::new()
             .into_utoipa_app()
@@ -150,6 +151,8 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Ser
                     HttpResponse::Ok().json(api.get_ref())
                 }),
             )
+            // The dashboard is added after the API document is taken: no UI route is in it.
+            .configure(|cfg| dashboard.configure(cfg))
             .default_service(web::to(not_found))
             .wrap(crate::telemetry::RequestMetrics)
             // `//settings` (an SDK URL ending in '/') and `POST /jobs/` reach their routes.

@@ -82,6 +82,8 @@ pub struct AppState {
     /// Set once the server begins to stop: long-lived answers (event streams, long polls)
     /// end at once instead of holding the shutdown.
     pub stopping: tokio::sync::watch::Sender<bool>,
+    /// Refused dashboard sign-ins, for the slowdown (see `services::sessions`).
+    pub sign_ins: crate::services::sessions::Throttle,
     /// The constants each pool's tasks inherit (its profile's, then its own), so that
     /// handing out work reads neither row again (one entry per pool that ran work; dropped
     /// when the pool changes or ends, all dropped when a profile changes).
@@ -131,6 +133,7 @@ impl AppState {
             feed,
             budgets: Default::default(),
             stopping: tokio::sync::watch::Sender::new(false),
+            sign_ins: Default::default(),
             inherited: Mutex::new(Inherited::default()),
             tokens: Mutex::new(HashMap::new()),
             without_waiting: Mutex::new(HashMap::new()),

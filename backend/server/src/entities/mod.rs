@@ -13,5 +13,7 @@ pub mod profile;
 pub mod scaling_decision;
 pub mod task;
 pub mod tenant;
+pub mod ui_session;
 pub mod usage_interval;
 pub mod user;
+pub mod user_password;

@@ -2,7 +2,9 @@
 
 use actix_web::{HttpResponse, delete, get, post, put, web};
 
-use hearth_api::accounts::{Quotas, Tenant, TenantCreated, Token, TokenCreated, User};
+use hearth_api::accounts::{
+    PasswordBody, Quotas, Tenant, TenantCreated, Token, TokenCreated, User,
+};
 use hearth_api::{ErrorBody, Page, PageQuery};
 
 use super::{created, no_content, ok};
@@ -25,7 +27,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(list_tokens)
         .service(revoke_token)
         .service(create_user)
-        .service(list_users);
+        .service(list_users)
+        .service(set_password);
 }
 
 /// Creates a tenant with its owner; answers the owner's first token (operator).
@@ -147,4 +150,20 @@ async fn list_users(
     let tenant = caller.owner()?;
     let paging = Paging::of(&page)?;
     Ok(ok(accounts::list_users(&state, tenant, &paging).await?))
+}
+
+/// Sets or resets a user's dashboard password (owner); ends the user's password sessions.
+#[utoipa::path(tag = "users", request_body = PasswordBody, responses((status = 204, description = "set"), (status = 400, description = "password too short or too long", body = ErrorBody), (status = 404, description = "no such user in this tenant", body = ErrorBody)))]
+#[put("/users/{uuid}/password")]
+async fn set_password(
+    state: web::Data<AppState>,
+    caller: Caller,
+    uuid: web::Path<String>,
+    body: JsonBody<PasswordBody>,
+) -> ApiResult<HttpResponse> {
+    let tenant = caller.owner()?;
+    let user = path_id(&uuid, "user")?;
+    crate::services::sessions::set_password(&state, tenant, user, body.0.password.as_deref())
+        .await?;
+    Ok(no_content())
 }

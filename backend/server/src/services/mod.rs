@@ -13,6 +13,7 @@ pub mod paging;
 pub mod pools;
 pub mod profiles;
 pub mod quotas;
+pub mod sessions;
 pub mod tasks;
 pub mod verdicts;
 

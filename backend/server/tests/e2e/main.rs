@@ -23,3 +23,4 @@ mod metrics;
 mod protocol;
 mod restart;
 mod scaling;
+mod ui;

@@ -1,0 +1,343 @@
+//! The dashboard's sign-in and pages against the real app: password and token sign-in,
+//! the one refusal message, sign-out, idle expiry (ManualClock), roles, tenant isolation,
+//! the cookie on `GET /events`, `GET /` for browsers, and no UI route in /openapi.json.
+
+use chrono::{TimeZone, Utc};
+use hearth_core::clock::ManualClock;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+const REFUSED: &str = "Sign-in refused: check the email and password, or the token.";
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+struct Answer {
+    status: StatusCode,
+    location: String,
+    cookie: Option<String>,
+    text: String,
+}
+
+async fn answer(res: reqwest::Response) -> Answer {
+    let header = |name: &str| {
+        res.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let location = header("location").unwrap_or_default();
+    let cookie = header("set-cookie");
+    Answer {
+        status: res.status(),
+        location,
+        cookie,
+        text: res.text().await.unwrap_or_default(),
+    }
+}
+
+async fn sign_in(app: &TestApp, form: &[(&str, &str)]) -> Answer {
+    let res = browser()
+        .post(format!("{}/ui/session", app.api.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string(form).unwrap())
+        .send()
+        .await
+        .unwrap();
+    answer(res).await
+}
+
+/// The `name=value` pair a successful sign-in set.
+async fn session(app: &TestApp, form: &[(&str, &str)]) -> String {
+    let a = sign_in(app, form).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.text);
+    assert_eq!(a.location, "/ui/");
+    let cookie = a.cookie.expect("a session cookie");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Strict"), "{cookie}");
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+async fn page(app: &TestApp, path: &str, cookie: &str) -> Answer {
+    let res = browser()
+        .get(format!("{}{path}", app.api.base))
+        .header("cookie", cookie)
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    answer(res).await
+}
+
+fn assert_signed_out(a: &Answer) {
+    assert!(
+        a.status.is_redirection() && a.location.starts_with("/ui/sign-in"),
+        "expected a redirect to the sign-in form, got {} {}",
+        a.status,
+        a.location
+    );
+}
+
+/// A user of the default tenant with `role` and a password; returns (uuid, email).
+async fn user_with_password(app: &TestApp, role: &str, password: &str) -> (String, String) {
+    let email = format!("{role}-{}@example.com", uuid::Uuid::new_v4().simple());
+    let user = app
+        .api
+        .post("/users", &json!({"email": email, "role": role}))
+        .await;
+    let uuid = user["uuid"].as_str().expect("user uuid").to_owned();
+    let (status, body) = app
+        .api
+        .call(
+            reqwest::Method::PUT,
+            &format!("/users/{uuid}/password"),
+            Some(&json!({ "password": password })),
+        )
+        .await
+        .expect("request");
+    assert_eq!(status, 204, "{body}");
+    (uuid, email)
+}
+
+#[tokio::test]
+async fn a_token_signs_in_the_overview_renders_and_sign_out_ends_the_session() {
+    let app = spawn_app(None).await;
+    let cookie = session(&app, &[("token", &app.api.token)]).await;
+
+    let overview = page(&app, "/ui", &cookie).await;
+    assert_eq!(overview.status, StatusCode::OK);
+    for words in [
+        "Overview",
+        "Busy slots",
+        "Idle slots",
+        "Booting slots",
+        "Queued instances",
+        "Running tasks",
+        "owner",
+    ] {
+        assert!(
+            overview.text.contains(words),
+            "no '{words}' in {}",
+            overview.text
+        );
+    }
+
+    let out = browser()
+        .post(format!("{}/ui/session/end", app.api.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    let out = answer(out).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert!(out.cookie.unwrap_or_default().contains("Max-Age=0"));
+    assert_signed_out(&page(&app, "/ui", &cookie).await);
+    assert_signed_out(&page(&app, "/ui/pools", &cookie).await);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_password_signs_in_and_any_wrong_credential_gets_the_one_message() {
+    let app = spawn_app(None).await;
+    let (_, email) = user_with_password(&app, "member", "correct horse battery").await;
+    let cookie = session(
+        &app,
+        &[("email", &email), ("password", "correct horse battery")],
+    )
+    .await;
+    let overview = page(&app, "/ui", &cookie).await;
+    assert_eq!(overview.status, StatusCode::OK);
+    assert!(overview.text.contains(&email));
+
+    let wrong_password = sign_in(
+        &app,
+        &[("email", &email), ("password", "wrong horse battery")],
+    )
+    .await;
+    let unknown_email = sign_in(
+        &app,
+        &[
+            ("email", "nobody@example.com"),
+            ("password", "correct horse battery"),
+        ],
+    )
+    .await;
+    let bad_token = sign_in(&app, &[("token", "not-a-token")]).await;
+    for refused in [&wrong_password, &unknown_email, &bad_token] {
+        assert_eq!(refused.status, StatusCode::SEE_OTHER);
+        assert_eq!(refused.location, "/ui/sign-in?refused=1");
+        assert!(refused.cookie.is_none());
+    }
+    let form = page(&app, "/ui/sign-in?refused=1", "").await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.text.contains(REFUSED), "{}", form.text);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_password_route_is_the_owners_and_names_the_field() {
+    let app = spawn_app(None).await;
+    let (uuid, _) = user_with_password(&app, "viewer", "long enough password").await;
+    let (status, body) = app
+        .api
+        .call(
+            reqwest::Method::PUT,
+            &format!("/users/{uuid}/password"),
+            Some(&json!({ "password": "short" })),
+        )
+        .await
+        .expect("request");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("password"), "{body}");
+
+    let member = app
+        .api
+        .post("/tokens", &json!({"name": "m", "role": "member"}))
+        .await;
+    let member = app.api.as_token(member["token"].as_str().unwrap());
+    let (status, _) = member
+        .call(
+            reqwest::Method::PUT,
+            &format!("/users/{uuid}/password"),
+            Some(&json!({ "password": "another long password" })),
+        )
+        .await
+        .expect("request");
+    assert_eq!(status, 403);
+
+    let (status, _) = app
+        .api
+        .call(
+            reqwest::Method::PUT,
+            &format!("/users/{}/password", uuid::Uuid::new_v4()),
+            Some(&json!({ "password": "another long password" })),
+        )
+        .await
+        .expect("request");
+    assert_eq!(status, 404);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_session_ends_after_twelve_idle_hours_and_a_password_reset_ends_it_too() {
+    let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap());
+    let app = spawn_app(Some(clock.clone())).await;
+    let (uuid, email) = user_with_password(&app, "viewer", "correct horse battery").await;
+    let form = [
+        ("email", email.as_str()),
+        ("password", "correct horse battery"),
+    ];
+
+    let cookie = session(&app, &form).await;
+    clock.advance(chrono::Duration::hours(11));
+    assert_eq!(page(&app, "/ui", &cookie).await.status, StatusCode::OK);
+    // The request above counts as activity: 11 more hours is still under 12 idle.
+    clock.advance(chrono::Duration::hours(11));
+    assert_eq!(page(&app, "/ui", &cookie).await.status, StatusCode::OK);
+    clock.advance(chrono::Duration::hours(12));
+    assert_signed_out(&page(&app, "/ui", &cookie).await);
+
+    let cookie = session(&app, &form).await;
+    app.api
+        .call(
+            reqwest::Method::PUT,
+            &format!("/users/{uuid}/password"),
+            Some(&json!({ "password": "a brand new password" })),
+        )
+        .await
+        .expect("request");
+    assert_signed_out(&page(&app, "/ui", &cookie).await);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_session_reads_its_own_tenant_only_with_its_role() {
+    let app = spawn_app(None).await;
+    app.api
+        .create_pool(&json!({"name": "ours", "profile": "docker-batch", "instanceCount": 0}))
+        .await;
+    let other = app
+        .api
+        .as_token(&app.operator_token)
+        .post("/tenants", &json!({"name": "other"}))
+        .await;
+    let other = app.api.as_token(other["ownerToken"].as_str().unwrap());
+    other
+        .create_pool(
+            &json!({"name": "theirs-secret", "profile": "docker-batch", "instanceCount": 0}),
+        )
+        .await;
+
+    let (_, email) = user_with_password(&app, "viewer", "correct horse battery").await;
+    let cookie = session(
+        &app,
+        &[("email", &email), ("password", "correct horse battery")],
+    )
+    .await;
+    let pools = page(&app, "/ui/pools", &cookie).await;
+    assert_eq!(pools.status, StatusCode::OK);
+    assert!(pools.text.contains("ours"), "{}", pools.text);
+    assert!(pools.text.contains("docker-batch"));
+    assert!(!pools.text.contains("theirs-secret"));
+    assert!(pools.text.contains("viewer"));
+
+    let theirs = session(&app, &[("token", &other.token)]).await;
+    let pools = page(&app, "/ui/pools", &theirs).await;
+    assert!(pools.text.contains("theirs-secret"));
+    assert!(!pools.text.contains(">ours<"), "{}", pools.text);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_event_stream_accepts_the_session_cookie() {
+    let app = spawn_app(None).await;
+    let cookie = session(&app, &[("token", &app.api.token)]).await;
+    let res = browser()
+        .get(format!("{}/events", app.api.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = browser()
+        .get(format!("{}/events", app.api.base))
+        .header("cookie", "hearth_session=forged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn browsers_at_the_root_go_to_the_dashboard_and_the_api_document_has_no_ui_route() {
+    let app = spawn_app(None).await;
+    let html = page(&app, "/", "").await;
+    assert_eq!(html.status, StatusCode::SEE_OTHER);
+    assert_eq!(html.location, "/ui/");
+    let api = browser()
+        .get(format!("{}/", app.api.base))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), StatusCode::NOT_FOUND);
+    let doc: Value = app.api.get("/openapi.json").await;
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(
+        paths
+            .keys()
+            .all(|p| !p.starts_with("/ui") && !p.starts_with("/pkg"))
+    );
+    assert!(paths.contains_key("/users/{uuid}/password"));
+    // Signed out, a page sends the browser to the form.
+    assert_signed_out(&page(&app, "/ui", "").await);
+    app.stop().await;
+}

@@ -1,0 +1,69 @@
+//! What the server functions need from the server (only in the `ssr` build). hearth-server
+//! implements [`Backend`] over its services and provides it as context, so this crate never
+//! depends on hearth-server (no cycle) and the browser build carries none of it.
+
+use std::sync::Arc;
+
+use crate::model::{Overview, PoolRow, Viewer};
+
+/// Why a read was refused; the message is shown as is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UiError {
+    /// No session, or it ended or expired.
+    SignedOut,
+    /// The session's role or tenant may not read this.
+    Forbidden(String),
+    /// Anything else (the server logged it).
+    Failed(String),
+}
+
+impl std::fmt::Display for UiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UiError::SignedOut => f.write_str("signed out: sign in again"),
+            UiError::Forbidden(m) | UiError::Failed(m) => f.write_str(m),
+        }
+    }
+}
+
+impl From<UiError> for leptos::prelude::ServerFnError {
+    fn from(e: UiError) -> Self {
+        leptos::prelude::ServerFnError::new(e.to_string())
+    }
+}
+
+/// The session-scoped reads of the dashboard. `session` is the raw cookie value; the
+/// implementation resolves it to a user, a tenant and a role, and applies the API's rules.
+#[async_trait::async_trait]
+pub trait Backend: Send + Sync + 'static {
+    async fn viewer(&self, session: &str) -> Result<Viewer, UiError>;
+    async fn overview(&self, session: &str) -> Result<Overview, UiError>;
+    async fn pools(&self, session: &str) -> Result<Vec<PoolRow>, UiError>;
+}
+
+/// The context value the server provides to every render and server-function call.
+#[derive(Clone)]
+pub struct UiBackend(pub Arc<dyn Backend>);
+
+/// The session cookie's value in a `Cookie` header, if any.
+pub fn session_cookie(header: &str) -> Option<&str> {
+    header
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == crate::SESSION_COOKIE)
+        .map(|(_, value)| value.trim())
+        .filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::session_cookie;
+
+    #[test]
+    fn finds_the_session_among_other_cookies() {
+        assert_eq!(session_cookie("a=1; hearth_session=abc; b=2"), Some("abc"));
+        assert_eq!(session_cookie("hearth_session="), None);
+        assert_eq!(session_cookie("other=1"), None);
+        assert_eq!(session_cookie("xhearth_session=1"), None);
+    }
+}
