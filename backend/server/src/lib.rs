@@ -4,6 +4,7 @@ pub mod agent;
 pub mod auth;
 pub mod body;
 pub mod bootstrap;
+pub mod cli_users;
 pub mod contract;
 pub mod db;
 pub mod engine;

@@ -65,12 +65,35 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         boot_delay_ms: u64,
     },
+    /// Manage a tenant's users through the API (owner token).
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
     /// Run database migrations and exit.
     Migrate {
         #[arg(long, env = "HEARTH_DATA_DIR", default_value = "./hearth-data")]
         data_dir: PathBuf,
         #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
         database_url: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Set or reset a user's dashboard password; the password is read from standard input
+    /// (one line), never from the command line.
+    SetPassword {
+        /// The user's email.
+        #[arg(long)]
+        email: String,
+        #[arg(long, env = "HEARTH_SERVER", default_value = "http://127.0.0.1:8080")]
+        server: String,
+        /// An owner token of the user's tenant (default: `DATA_DIR/owner.token`).
+        #[arg(long, env = "HEARTH_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        #[arg(long, env = "HEARTH_DATA_DIR", default_value = "./hearth-data")]
+        data_dir: PathBuf,
     },
 }
 
@@ -138,6 +161,40 @@ async fn main() -> anyhow::Result<()> {
                 boot_delay: std::time::Duration::from_millis(boot_delay_ms),
             })
             .await
+        }
+        Command::Users {
+            command:
+                UsersCommand::SetPassword {
+                    email,
+                    server,
+                    token,
+                    data_dir,
+                },
+        } => {
+            let token = match token {
+                Some(t) => t,
+                None => std::fs::read_to_string(data_dir.join("owner.token"))
+                    .map_err(|e| {
+                        anyhow::anyhow!(
+                            "no --token and no owner.token in {}: {e}",
+                            data_dir.display()
+                        )
+                    })?
+                    .trim()
+                    .to_owned(),
+            };
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password)?;
+            let password = password.trim_end_matches(['\r', '\n']).to_owned();
+            hearth_server::cli_users::set_password(hearth_server::cli_users::SetPassword {
+                server,
+                token,
+                email: email.clone(),
+                password,
+            })
+            .await?;
+            println!("password set for {email}");
+            Ok(())
         }
         Command::Migrate {
             data_dir,

@@ -341,3 +341,48 @@ async fn browsers_at_the_root_go_to_the_dashboard_and_the_api_document_has_no_ui
     assert_signed_out(&page(&app, "/ui", "").await);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_cli_sets_a_password_read_from_standard_input() {
+    use std::io::Write;
+    let app = spawn_app(None).await;
+    let email = format!("cli-{}@example.com", uuid::Uuid::new_v4().simple());
+    app.api
+        .post("/users", &json!({"email": email, "role": "member"}))
+        .await;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hearth"))
+        .args([
+            "users",
+            "set-password",
+            "--email",
+            &email,
+            "--server",
+            &app.api.base,
+        ])
+        .env("HEARTH_TOKEN", &app.api.token)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"set from the command line\n")
+        .unwrap();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    session(
+        &app,
+        &[("email", &email), ("password", "set from the command line")],
+    )
+    .await;
+    app.stop().await;
+}
