@@ -2,7 +2,7 @@
 # hearth's whole test suite: Rust tests on SQLite, the database-backed ones again on
 # PostgreSQL when it answers on 127.0.0.1:5432, and the public qarnot SDK compatibility
 # suite against a real server (on SQLite, then on PostgreSQL), after schemathesis has
-# checked the live server against its own /openapi.json.
+# checked the live server against its own /openapi.json; then the dashboard in a browser.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,6 +51,14 @@ if pg_up; then
   trap 'psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" postgres' EXIT
   suite "qarnot SDK compatibility (PostgreSQL)" \
     env HEARTH_DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db" bash e2e/compat/run.sh
+fi
+
+# The dashboard in Debian's Chromium (hydrated when scripts/build-ui.sh has built the bundle,
+# server-rendered otherwise; both are what a user can get).
+if [ -x /usr/bin/chromium ] && command -v npm >/dev/null 2>&1; then
+  suite "dashboard in Chromium (e2e/ui)" bash e2e/ui/run.sh
+else
+  echo "== /usr/bin/chromium or npm missing: dashboard browser test skipped (.ci/run installs them)"
 fi
 
 if [ ${#failed[@]} -gt 0 ]; then

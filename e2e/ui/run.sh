@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The dashboard in a real browser: starts a real `hearth serve` on a fresh data directory
+# and drives Debian's Chromium (/usr/bin/chromium, never a downloaded one) with
+# playwright-core through dashboard.mjs. Screenshots go to e2e/ui/screenshots/.
+#
+# HEARTH_BIN  the hearth binary (default: target/debug/hearth in the repository)
+# CHROMIUM    the browser (default: /usr/bin/chromium)
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+bin="${HEARTH_BIN:-$repo/target/debug/hearth}"
+export CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
+if [[ ! -x "$bin" ]]; then
+  echo "error: no hearth binary at $bin (cargo build -p hearth-server, or set HEARTH_BIN)" >&2
+  exit 1
+fi
+if [[ ! -x "$CHROMIUM" ]]; then
+  echo "error: no browser at $CHROMIUM (apt-get install chromium)" >&2
+  exit 1
+fi
+if [[ ! -d "$here/node_modules/playwright-core" ]]; then
+  (cd "$here" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --silent --no-audit --no-fund >/dev/null)
+fi
+
+data="$(mktemp -d)"
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+"$bin" serve --data-dir "$data" --bind "127.0.0.1:$port" >"$data/serve.log" 2>&1 &
+server=$!
+cleanup() {
+  kill "$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+  rm -rf "$data"
+}
+trap cleanup EXIT
+
+for _ in $(seq 1 150); do
+  if [[ -s "$data/owner.token" ]] && curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1; then
+    break
+  fi
+  sleep 0.1
+done
+if [[ ! -s "$data/owner.token" ]]; then
+  echo "error: hearth did not start:" >&2
+  cat "$data/serve.log" >&2
+  exit 1
+fi
+if ! grep -q "dashboard: http://" "$data/serve.log"; then
+  echo "error: hearth did not print the dashboard URL" >&2
+  exit 1
+fi
+
+mkdir -p "$here/screenshots"
+# When the server found a bundle, the JavaScript run must show a hydrated page.
+hydrated=0
+grep -q "serving the browser bundle" "$data/serve.log" && hydrated=1
+echo "e2e/ui: browser bundle served: $([ $hydrated = 1 ] && echo yes || echo no, server-rendered only)"
+EXPECT_HYDRATION=$hydrated HEARTH_URL="http://127.0.0.1:$port" HEARTH_TOKEN="$(cat "$data/owner.token")" \
+  SCREENSHOTS="$here/screenshots" node "$here/dashboard.mjs"

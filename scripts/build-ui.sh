@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Builds the dashboard's browser bundle into target/site/pkg (hearth_ui.js, hearth_ui_bg.wasm),
+# which `hearth serve` then offers under /pkg (HEARTH_UI_BUNDLE names another folder).
+# Without it the dashboard still works, rendered on the server only.
+#
+# The recipe of ../shared/reference/wasm-build.md: rustup's wasm target cannot be downloaded
+# here, so Debian's rustc-web builds std for wasm itself (-Zbuild-std). Installs what is
+# missing (apt packages; the wasm-bindgen CLI of the exact Cargo.lock version, once per
+# machine; wasm-opt from npm binaryen@132 when npm is there, else the bundle stays unoptimised).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+for pkg in rustc-web cargo-web rust-web-src lld-22; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "build-ui: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+echo "build-ui: wasm build (hydrate)"
+env RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc \
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=/usr/lib/llvm-22/bin/wasm-ld \
+  /usr/bin/cargo build -p hearth-ui --lib --target wasm32-unknown-unknown --no-default-features \
+  --features hydrate --profile wasm-release -Zbuild-std=std,panic_abort \
+  --target-dir target/front
+
+wbg_version=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/"/,"",$3); print $3}' Cargo.lock)
+if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $wbg_version"; then
+  echo "build-ui: installing wasm-bindgen-cli $wbg_version (once per machine)"
+  # No --locked: the CLI's own lockfile pins a crate version this registry does not have.
+  cargo install wasm-bindgen-cli --version "=$wbg_version"
+fi
+
+out=target/site/pkg
+mkdir -p "$out"
+wasm-bindgen --target web --out-dir "$out" --out-name hearth_ui --no-typescript \
+  target/front/wasm32-unknown-unknown/wasm-release/hearth_ui.wasm
+
+tools=target/ui-tools
+if command -v npm >/dev/null 2>&1; then
+  if [ ! -x "$tools/node_modules/.bin/wasm-opt" ]; then
+    mkdir -p "$tools"
+    npm install --silent --prefix "$tools" binaryen@132 >/dev/null 2>&1 || true
+  fi
+fi
+if [ -x "$tools/node_modules/.bin/wasm-opt" ]; then
+  # Debian's binaryen 108 breaks the bundle (Table.set errors); npm's 132 does not.
+  "$tools/node_modules/.bin/wasm-opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+    --enable-reference-types --enable-sign-ext --enable-mutable-globals --enable-multivalue \
+    "$out/hearth_ui_bg.wasm" -o "$out/hearth_ui_bg.opt.wasm"
+  mv "$out/hearth_ui_bg.opt.wasm" "$out/hearth_ui_bg.wasm"
+else
+  echo "build-ui: no wasm-opt (npm binaryen@132): the bundle is not size-optimised"
+fi
+
+raw=$(stat -c %s "$out/hearth_ui_bg.wasm")
+gz=$(gzip -9c "$out/hearth_ui_bg.wasm" | wc -c)
+js=$(gzip -9c "$out/hearth_ui.js" | wc -c)
+echo "build-ui: $out/hearth_ui_bg.wasm $raw bytes, gzip $gz; hearth_ui.js gzip $js"
