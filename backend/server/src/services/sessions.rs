@@ -102,6 +102,16 @@ pub async fn sign_in(
     state.sign_ins.succeeded(&email_key);
     let secret = new_secret();
     let now = state.clock.now();
+    // Sessions nobody signed out of end here: each sign-in sweeps the ended ones, so the
+    // table holds live sessions plus those ended since the last sign-in.
+    ui_session::Entity::delete_many()
+        .filter(
+            sea_orm::Condition::any()
+                .add(ui_session::Column::ExpiresAt.lte(now))
+                .add(ui_session::Column::LastSeenAt.lte(now - IDLE)),
+        )
+        .exec(&state.db)
+        .await?;
     ui_session::ActiveModel {
         id: Set(digest(&secret)),
         user_id: Set(user_id),

@@ -3,7 +3,7 @@
 //! the cookie on `GET /events`, `GET /` for browsers, and no UI route in /openapi.json.
 
 use chrono::{TimeZone, Utc};
-use hearth_core::clock::ManualClock;
+use hearth_core::clock::{Clock, ManualClock};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -241,10 +241,22 @@ async fn a_session_ends_after_twelve_idle_hours_and_a_password_reset_ends_it_too
     // The request above counts as activity: 11 more hours is still under 12 idle.
     clock.advance(chrono::Duration::hours(11));
     assert_eq!(page(&app, "/ui", &cookie).await.status, StatusCode::OK);
+    let idle = session(&app, &form).await;
     clock.advance(chrono::Duration::hours(12));
     assert_signed_out(&page(&app, "/ui", &cookie).await);
 
+    // The idle session nobody used again is still stored; the next sign-in sweeps it.
+    use hearth_server::entities::ui_session;
+    use sea_orm::EntityTrait;
+    assert_eq!(
+        ui_session::Entity::find().all(&app.db).await.unwrap().len(),
+        1
+    );
+    drop(idle);
     let cookie = session(&app, &form).await;
+    let rows = ui_session::Entity::find().all(&app.db).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].created_at, clock.now());
     app.api
         .call(
             reqwest::Method::PUT,
