@@ -137,7 +137,7 @@ pub async fn mark_ready(state: &AppState, node_id: Uuid) -> ApiResult<node::Mode
             .one(&txn)
             .await?
             .ok_or_else(|| crate::error::ApiError::not_found("pool"))?;
-        let price = profiles::find(&txn, &pool.profile_name)
+        let price = profiles::find_for_share(&txn, &pool.profile_name)
             .await
             .map(|p| p.price_per_slot_hour)
             .unwrap_or_else(|_| "0".into());
