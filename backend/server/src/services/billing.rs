@@ -434,37 +434,41 @@ async fn raw_sums<C: ConnectionTrait>(
     // `u`: the intervals read, each instant turned into milliseconds once (materialized:
     // the joins then compare integers).
     let columns = format!(
-        "id, tenant_id, pool_id, node_id, profile_name, price_per_slot_hour, slots, \
-         {} AS s, COALESCE({}, {now}) AS e FROM usage_intervals",
-        q.ms("started_at"),
-        q.ms("ended_at")
+        "v.id, v.tenant_id, v.pool_id, v.node_id, v.profile_name, v.price_per_slot_hour, \
+         v.slots, {} AS s, COALESCE({}, {now}) AS e",
+        q.ms("v.started_at"),
+        q.ms("v.ended_at")
     );
     let tenant = |q: &mut Query, prefix: &str| match req.scope {
         Scope::Tenant(t) => format!(" AND {prefix}tenant_id = {}", q.bind(t)),
         Scope::All => String::new(),
     };
     let open = |q: &mut Query| {
-        let t = tenant(q, "");
+        let t = tenant(q, "v.");
         let to = q.bind(req.to);
-        format!("SELECT {columns} WHERE ended_at IS NULL{t} AND started_at < {to}")
+        format!(
+            "SELECT {columns} FROM usage_intervals v \
+             WHERE v.ended_at IS NULL{t} AND v.started_at < {to}"
+        )
     };
     let intervals = match source {
         Source::Period => {
             // Placeholders bound in the order they appear (SQLite's are positional).
             let to = q.bind(req.to);
             let from = q.bind(req.from);
-            let t = tenant(&mut q, "");
+            let t = tenant(&mut q, "v.");
             format!(
-                "SELECT {columns} WHERE started_at < {to} \
-                 AND (ended_at IS NULL OR ended_at > {from}){t}"
+                "SELECT {columns} FROM usage_intervals v WHERE v.started_at < {to} \
+                 AND (v.ended_at IS NULL OR v.ended_at > {from}){t}"
             )
         }
         Source::Days(days) => {
             let list: Vec<String> = days.iter().map(i64::to_string).collect();
-            let t = tenant(&mut q, "");
+            // Driven by the days' index, each interval then found by its id.
+            let t = tenant(&mut q, "d.");
             let closed = format!(
-                "SELECT {columns} WHERE id IN (SELECT interval_id FROM usage_interval_days \
-                 WHERE day IN ({}){t})",
+                "SELECT {columns} FROM usage_interval_days d \
+                 JOIN usage_intervals v ON v.id = d.interval_id WHERE d.day IN ({}){t}",
                 list.join(", ")
             );
             format!("{closed} UNION ALL {}", open(&mut q))
