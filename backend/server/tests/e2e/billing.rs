@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Duration as TimeDelta, TimeZone, Utc};
 use hearth_core::clock::ManualClock;
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
@@ -360,5 +361,25 @@ async fn a_restart_mid_interval_bills_the_node_once_whole_days_and_partial_days_
     let days: Vec<&Value> = by_day["items"].as_array().unwrap().iter().collect();
     assert_eq!(days.len(), 1, "{by_day:#}");
     assert_eq!(days[0]["day"], "2026-04-10");
+
+    // The backfill (what the migration runs over older history) rebuilds the same rollups.
+    let mut reports = Vec::new();
+    for q in [whole, cut] {
+        reports.push(report(&app, q).await);
+    }
+    for table in ["usage_rollups", "usage_interval_days"] {
+        app.db
+            .execute_unprepared(&format!("DELETE FROM {table}"))
+            .await
+            .expect("emptying the rollups");
+    }
+    let emptied = report(&app, whole).await;
+    assert_eq!(emptied["totals"]["slotSeconds"], "0.000", "{emptied:#}");
+    hearth_migrations::rollups::roll_up(&app.db, hearth_migrations::rollups::Closed::All)
+        .await
+        .expect("backfill");
+    for (i, q) in [whole, cut].iter().enumerate() {
+        assert_eq!(report(&app, q).await, reports[i], "{q} after the backfill");
+    }
     app.stop().await;
 }
