@@ -117,11 +117,18 @@ pub async fn roll_up<C: ConnectionTrait>(db: &C, which: Closed<'_>) -> Result<()
         backend,
         &[&format!("COALESCE({x_end}, d.e)"), "d.e", &day_end],
     );
+    // SQLite: `d` read first (CROSS JOIN keeps the order), each node's executions then
+    // found by their node index, rather than every execution probed against `d`.
+    let join = if backend == DbBackend::Postgres {
+        "JOIN"
+    } else {
+        "CROSS JOIN"
+    };
     let busy_sql = format!(
         "{d} INSERT INTO usage_rollups {columns} \
          SELECT d.tenant_id, d.day, d.pool_id, d.profile_name, d.price, x.task_id, 0, \
          CAST(SUM({busy_end} - {busy_start}) AS BIGINT) \
-         FROM d JOIN instance_executions x ON x.node_id = d.node_id \
+         FROM d {join} instance_executions x ON x.node_id = d.node_id \
          WHERE {busy_end} > {busy_start} \
          GROUP BY d.tenant_id, d.day, d.pool_id, d.profile_name, d.price, x.task_id {upsert}"
     );

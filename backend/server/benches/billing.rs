@@ -69,7 +69,16 @@ async fn main() -> anyhow::Result<()> {
         .map(|v| v.parse().context("HEARTH_BENCH_INTERVALS"))
         .transpose()?
         .unwrap_or(1_000_000);
-    let dir = tempfile::tempdir()?;
+    // HEARTH_BENCH_KEEP: the data directory is kept, to look at the database afterwards.
+    let (_dir, dir) = if std::env::var_os("HEARTH_BENCH_KEEP").is_some() {
+        let kept = tempfile::tempdir()?.keep();
+        println!("data directory kept: {}", kept.display());
+        (None, kept)
+    } else {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().to_path_buf();
+        (Some(dir), path)
+    };
     let pg_url = std::env::var("HEARTH_BENCH_PG_URL").ok();
     let mut pg_name = None;
     let database_url = match &pg_url {
@@ -86,8 +95,7 @@ async fn main() -> anyhow::Result<()> {
         None => None,
     };
     let app =
-        Application::build(Settings::new(dir.path().to_path_buf()).with_database_url(database_url))
-            .await?;
+        Application::build(Settings::new(dir.clone()).with_database_url(database_url)).await?;
     let state = app.state();
     let db = state.db.clone();
     let tenant = hearth_server::entities::tenant::Entity::find()

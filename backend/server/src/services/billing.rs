@@ -328,6 +328,16 @@ impl Query {
         format!("{f}({})", parts.join(", "))
     }
 
+    /// A join that reads its left side first: SQLite's planner, without statistics on a
+    /// materialized CTE, may otherwise scan the whole right table and probe the left.
+    fn outer_first(&self) -> &'static str {
+        if self.postgres() {
+            "JOIN"
+        } else {
+            "CROSS JOIN"
+        }
+    }
+
     fn null_uuid(&self) -> &'static str {
         if self.postgres() {
             "CAST(NULL AS uuid)"
@@ -443,13 +453,11 @@ async fn raw_sums<C: ConnectionTrait>(
         Scope::Tenant(t) => format!(" AND {prefix}tenant_id = {}", q.bind(t)),
         Scope::All => String::new(),
     };
+    // By their null end only (the index on it): the few open intervals, whatever their
+    // start; one that starts after the period meets no window.
     let open = |q: &mut Query| {
         let t = tenant(q, "v.");
-        let to = q.bind(req.to);
-        format!(
-            "SELECT {columns} FROM usage_intervals v \
-             WHERE v.ended_at IS NULL{t} AND v.started_at < {to}"
-        )
+        format!("SELECT {columns} FROM usage_intervals v WHERE v.ended_at IS NULL{t}")
     };
     let intervals = match source {
         Source::Period => {
@@ -468,7 +476,8 @@ async fn raw_sums<C: ConnectionTrait>(
             let t = tenant(&mut q, "d.");
             let closed = format!(
                 "SELECT {columns} FROM usage_interval_days d \
-                 JOIN usage_intervals v ON v.id = d.interval_id WHERE d.day IN ({}){t}",
+                 {} usage_intervals v ON v.id = d.interval_id WHERE d.day IN ({}){t}",
+                q.outer_first(),
                 list.join(", ")
             );
             format!("{closed} UNION ALL {}", open(&mut q))
@@ -485,7 +494,8 @@ async fn raw_sums<C: ConnectionTrait>(
         ctes.push(format!(
             "i AS MATERIALIZED (SELECT u.tenant_id, u.pool_id, u.node_id, u.profile_name, \
              u.price_per_slot_hour, x.task_id, {start} AS s, {end} AS e \
-             FROM u JOIN instance_executions x ON x.node_id = u.node_id)"
+             FROM u {} instance_executions x ON x.node_id = u.node_id)",
+            q.outer_first()
         ));
     }
     let from = if busy { "i" } else { "u i" };
