@@ -564,7 +564,7 @@ async fn rollup_sums<C: ConnectionTrait>(
     group.extend(
         [pool, profile, task, day]
             .into_iter()
-            .filter(|c| !c.starts_with("CAST")),
+            .filter(|c| !c.starts_with("CAST") && *c != "NULL"),
     );
     let mut clauses = Vec::new();
     if let Scope::Tenant(t) = req.scope {
