@@ -2,8 +2,10 @@
 //! each with its slots and the price snapshotted) and the instance executions on it (the
 //! busy part), clipped to a period, grouped, and priced exactly (see `hearth_core::billing`).
 //!
-//! The database sums node time and busy time per group, price and day (one query each);
-//! here they are priced and apportioned. Memory: the report's lines, at most [`MAX_LINES`].
+//! The database sums node time and busy time per group, price and day: whole UTC days from
+//! the day rollups that an interval's close writes (`hearth_migrations::rollups`), the
+//! partial edge days and the open intervals from the raw rows; here they are priced and
+//! apportioned. Memory: the report's lines, at most [`MAX_LINES`].
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
