@@ -15,6 +15,8 @@ mod m0007_job_tasks;
 mod m0008_billing_indexes;
 mod m0009_idempotency;
 mod m0010_budgets;
+mod m0011_usage_rollups;
+pub mod rollups;
 
 pub struct Migrator;
 
@@ -32,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0008_billing_indexes::Migration),
             Box::new(m0009_idempotency::Migration),
             Box::new(m0010_budgets::Migration),
+            Box::new(m0011_usage_rollups::Migration),
         ]
     }
 }
