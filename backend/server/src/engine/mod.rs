@@ -12,6 +12,7 @@ pub mod instances;
 pub mod nodes;
 pub mod progress;
 pub mod resize;
+pub mod retention;
 pub mod submit;
 pub mod watch;
 
@@ -121,6 +122,7 @@ pub async fn start(state: web::Data<AppState>) -> anyhow::Result<EngineTasks> {
         tokio::spawn(resize::run(state.clone(), rx.clone())),
         tokio::spawn(count_changes(state.clone(), rx.clone())),
         tokio::spawn(budgets::run(state.clone(), rx.clone())),
+        tokio::spawn(retention::run(state.clone(), rx.clone())),
         tokio::spawn(watch::run(state.clone(), rx)),
     ];
     Ok(EngineTasks { stop, handles })

@@ -26,6 +26,110 @@ use uuid::Uuid;
 use crate::entities::{pool, task, tenant};
 use crate::error::{ApiError, ApiResult};
 
+/// Days raw usage is kept by default (see [`prune_raw_usage`]).
+pub const DEFAULT_RETENTION_DAYS: u32 = 400;
+/// The shortest retention: longer than the longest report or budget period (366 days), so
+/// one ending now never needs pruned rows.
+pub const MIN_RETENTION_DAYS: u32 = MAX_DAYS as u32 + 1;
+
+/// The first instant whose raw usage is kept: the UTC midnight `days` days before `now`'s.
+pub fn raw_horizon(now: DateTime<Utc>, days: u32) -> DateTime<Utc> {
+    let day = now.date_naive() - chrono::Duration::days(i64::from(days));
+    day.and_hms_opt(0, 0, 0).expect("midnight").and_utc()
+}
+
+/// Before the horizon only whole UTC days, from the rollups, can be reported: a period
+/// edge there must be a midnight, and node lines (read from the raw rows) start after it.
+pub fn check_retained(
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    group_by: GroupBy,
+    horizon: DateTime<Utc>,
+) -> ApiResult<()> {
+    if from >= horizon {
+        return Ok(());
+    }
+    let kept = format!(
+        "raw usage before {} is no longer kept",
+        hearth_api::time::text(horizon)
+    );
+    if group_by == GroupBy::Node {
+        return Err(ApiError::field(
+            "from",
+            format!("must not be before the horizon with groupBy=node: {kept}"),
+        ));
+    }
+    let midnight = |t: DateTime<Utc>| t.time() == chrono::NaiveTime::MIN;
+    if !midnight(from) {
+        return Err(ApiError::field(
+            "from",
+            format!("must be a UTC midnight before the horizon: {kept}"),
+        ));
+    }
+    if to < horizon && !midnight(to) {
+        return Err(ApiError::field(
+            "to",
+            format!("must be a UTC midnight before the horizon: {kept}"),
+        ));
+    }
+    Ok(())
+}
+
+/// What one prune deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub intervals: u64,
+    pub interval_days: u64,
+    pub executions: u64,
+}
+
+/// Deletes the raw usage wholly before `horizon`: closed intervals that ended before it,
+/// their day index before its day, and ended executions before it, except on a node
+/// whose usage is still open (its busy time is rolled up when that interval closes). The
+/// day rollups of those days stay, and with them every whole-day report. Each statement
+/// reads an index (the intervals' end, the days' day, each tenant's executions by end).
+pub async fn prune_raw_usage(
+    db: &impl ConnectionTrait,
+    horizon: DateTime<Utc>,
+) -> ApiResult<Pruned> {
+    use crate::entities::{instance_execution, usage_interval};
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+    let mut pruned = Pruned::default();
+    let day = horizon.timestamp().div_euclid(86_400);
+    let days = Query::delete()
+        .from_table(Alias::new("usage_interval_days"))
+        .and_where(Expr::col(Alias::new("day")).lt(day))
+        .to_owned();
+    pruned.interval_days = db
+        .execute_raw(db.get_database_backend().build(&days))
+        .await?
+        .rows_affected();
+    pruned.intervals = usage_interval::Entity::delete_many()
+        .filter(usage_interval::Column::EndedAt.lt(horizon))
+        .exec(db)
+        .await?
+        .rows_affected;
+    let tenants: Vec<Uuid> = tenant::Entity::find()
+        .select_only()
+        .column(tenant::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    for tenant_id in tenants {
+        pruned.executions += instance_execution::Entity::delete_many()
+            .filter(instance_execution::Column::TenantId.eq(tenant_id))
+            .filter(instance_execution::Column::EndedAt.lt(horizon))
+            .filter(Expr::cust(
+                "NOT EXISTS (SELECT 1 FROM usage_intervals u \
+                 WHERE u.node_id = instance_executions.node_id AND u.ended_at IS NULL)",
+            ))
+            .exec(db)
+            .await?
+            .rows_affected;
+    }
+    Ok(pruned)
+}
+
 /// Most lines one report answers (narrow the period or group more coarsely beyond).
 pub const MAX_LINES: usize = 100_000;
 /// Longest period of one report.

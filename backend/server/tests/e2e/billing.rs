@@ -383,3 +383,143 @@ async fn a_restart_mid_interval_bills_the_node_once_whole_days_and_partial_days_
     }
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_usage_past_the_retention_is_pruned_and_its_whole_days_still_bill_the_same() {
+    use hearth_server::entities::{instance_execution, usage_interval};
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+
+    let t0 = Utc.with_ymd_and_hms(2025, 6, 10, 10, 0, 0).unwrap();
+    let clock = ManualClock::new(t0);
+    let app = spawn_app(Some(clock.clone())).await;
+    let api = &app.api;
+    set_price(&app, "0.36").await;
+
+    // Pool `gone` runs one instance for an hour, then closes; pool `kept` stays up.
+    let gone = api.create_pool(&pool_body("gone", 1)).await;
+    let kept = api.create_pool(&pool_body("kept", 1)).await;
+    api.wait_ready_nodes(&gone, 1).await;
+    api.wait_ready_nodes(&kept, 1).await;
+    let go = app.data_dir.join("go");
+    let command = format!("until [ -e '{}' ]; do sleep 0.02; done", go.display());
+    let on_gone = api
+        .submit_task(&task_body("on-gone", &gone, 1, &command))
+        .await;
+    let on_kept = api
+        .submit_task(&task_body("on-kept", &kept, 1, &command))
+        .await;
+    for task in [&on_gone, &on_kept] {
+        wait_for("the instance to start", WAIT, || async {
+            match app.executions(task).await.len() {
+                1 => Ok(()),
+                n => Err(format!("{n} executions")),
+            }
+        })
+        .await;
+    }
+    clock.set(t0 + TimeDelta::hours(1));
+    std::fs::write(&go, "").unwrap();
+    for task in [&on_gone, &on_kept] {
+        let t = api.wait_task_finished(task, WAIT).await;
+        assert_eq!(t["state"], "Success", "{}", task_summary(&t));
+    }
+    clock.set(t0 + TimeDelta::hours(2));
+    api.post(&format!("/pools/{gone}/close"), &json!({})).await;
+    api.wait_pool_state(&gone, "Closed").await;
+
+    let june = "from=2025-06-01&to=2025-07-01";
+    let mut reports = Vec::new();
+    for group in ["pool", "task"] {
+        reports.push(report(&app, &format!("{june}&groupBy={group}")).await);
+    }
+    let intervals = || async { usage_interval::Entity::find().count(&app.db).await.unwrap() };
+    assert_eq!(intervals().await, 2);
+
+    // 401 days on, June 2025 is before the horizon: `gone`'s raw rows go, `kept`'s stay
+    // (its node is still billed on the open interval, which rolls its busy time up later).
+    clock.set(t0 + TimeDelta::days(401));
+    wait_for("the prune", WAIT, || async {
+        match intervals().await {
+            1 => Ok(()),
+            n => Err(format!("{n} intervals")),
+        }
+    })
+    .await;
+    let executions = |task: &str| {
+        let task = parse_uuid(task);
+        let db = app.db.clone();
+        async move {
+            instance_execution::Entity::find()
+                .filter(instance_execution::Column::TaskId.eq(task))
+                .count(&db)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        executions(&on_gone).await,
+        0,
+        "the closed node's execution is pruned"
+    );
+    assert_eq!(
+        executions(&on_kept).await,
+        1,
+        "the open node's execution is kept"
+    );
+
+    // Whole days read the rollups: `gone`'s June lines are what they were, to the digit.
+    let lines_of = |r: &Value, pool: &str| -> Vec<Value> {
+        r["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["poolUuid"] == pool)
+            .cloned()
+            .collect()
+    };
+    for (group, then) in ["pool", "task"].iter().zip(&reports) {
+        let now = report(&app, &format!("{june}&groupBy={group}")).await;
+        assert!(!lines_of(then, &gone).is_empty(), "{then:#}");
+        assert_eq!(
+            lines_of(&now, &gone),
+            lines_of(then, &gone),
+            "{group}: {now:#}"
+        );
+    }
+    // June 10 holds `gone`'s 2 h (rollups) and `kept`'s 14 h to midnight (its open raw
+    // interval): 16 h of one slot, of which each pool's hour of work is busy.
+    let by_day = report(&app, &format!("{june}&groupBy=day")).await;
+    let day = &by_day["items"][0];
+    assert_eq!(day["day"], "2025-06-10", "{by_day:#}");
+    assert_eq!(day["slotSeconds"], "57600.000", "{by_day:#}");
+    assert_eq!(day["busySlotSeconds"], "7200.000", "{by_day:#}");
+
+    // What needs the raw rows before the horizon is refused, naming the field.
+    for (query, field) in [
+        (
+            "from=2025-06-10T12:00:00Z&to=2025-07-01&groupBy=pool",
+            "from",
+        ),
+        ("from=2025-06-01&to=2025-06-10T12:00:00Z&groupBy=pool", "to"),
+        ("from=2025-06-01&to=2025-07-01&groupBy=node", "from"),
+    ] {
+        let (status, text) = api
+            .call(
+                reqwest::Method::GET,
+                &format!("/billing/usage?{query}"),
+                None,
+            )
+            .await
+            .expect("GET");
+        assert_eq!(status, 400, "{query}: {text}");
+        let body: Value = serde_json::from_str(&text).unwrap();
+        assert!(
+            body["message"].as_str().unwrap().starts_with(field),
+            "{query}: {body}"
+        );
+    }
+    // Within the horizon nothing changes: the last 30 days by node read the raw rows.
+    let recent = report(&app, "from=2026-06-16&to=2026-07-16&groupBy=node").await;
+    assert_eq!(recent["items"].as_array().unwrap().len(), 1, "{recent:#}");
+    app.stop().await;
+}
