@@ -15,8 +15,9 @@ mod m0007_job_tasks;
 mod m0008_billing_indexes;
 mod m0009_idempotency;
 mod m0010_budgets;
-// m0011 is taken by another branch (billing); this one registers after it.
+mod m0011_usage_rollups;
 mod m0012_ui_sessions;
+pub mod rollups;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0008_billing_indexes::Migration),
             Box::new(m0009_idempotency::Migration),
             Box::new(m0010_budgets::Migration),
+            Box::new(m0011_usage_rollups::Migration),
             Box::new(m0012_ui_sessions::Migration),
         ]
     }

@@ -14,14 +14,20 @@ pub struct ProfileConstant {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProfileBody {
+    /// Letters, digits, '-', '_' and '.'.
+    #[schema(pattern = "^[A-Za-z0-9._-]+$")]
     pub name: Option<String>,
+    #[schema(minimum = 1, maximum = 1024)]
     pub cores: Option<i64>,
     #[serde(rename = "memoryMB")]
+    #[schema(minimum = 1, maximum = 16777216)]
     pub memory_mb: Option<i64>,
     /// A decimal (text or number), at most 9 decimals.
-    #[schema(value_type = Option<String>, example = "0.05")]
+    #[schema(value_type = Option<String>, example = "0.05", pattern = "^[0-9]{1,12}([.][0-9]{1,9})?$")]
     pub price_per_slot_hour: Option<serde_json::Value>,
+    #[schema(minimum = 1, maximum = 1024)]
     pub max_slots_per_node: Option<i64>,
+    #[schema(minimum = 0, maximum = 3600)]
     pub boot_delay_seconds: Option<f64>,
     pub constants: Option<Vec<ProfileConstant>>,
 }

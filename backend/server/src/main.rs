@@ -51,6 +51,10 @@ enum Command {
         /// The currency of every price (ISO 4217 code), shown on billing reports.
         #[arg(long, env = "HEARTH_CURRENCY", default_value = "EUR")]
         currency: String,
+        /// Days raw usage (closed intervals, ended executions) is kept; older whole days
+        /// stay billable from the day rollups.
+        #[arg(long, env = "HEARTH_USAGE_RETENTION_DAYS", default_value_t = 400, value_parser = clap::value_parser!(u32).range(367..=36_500))]
+        usage_retention_days: u32,
     },
     /// Run a node agent: register with the server, run the instances it assigns.
     Agent {
@@ -112,6 +116,7 @@ async fn main() -> anyhow::Result<()> {
             queue_behind_slot,
             event_backlog,
             currency,
+            usage_retention_days,
         } => {
             let settings = Settings::new(data_dir)
                 .with_bind(bind)
@@ -121,7 +126,8 @@ async fn main() -> anyhow::Result<()> {
                 .with_kill_grace(Duration::from_millis(kill_grace_ms))
                 .with_queue_behind_slot(queue_behind_slot)
                 .with_event_backlog(event_backlog as usize)
-                .with_currency(currency);
+                .with_currency(currency)
+                .with_usage_retention_days(usage_retention_days);
             let settings = match max_nodes {
                 Some(max) => settings.with_max_live_nodes(max),
                 None => settings,

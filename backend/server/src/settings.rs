@@ -46,6 +46,9 @@ pub struct Settings {
     /// How often (of the injected clock) each tenant's budgets are evaluated again: the
     /// budget check on new pools and tasks is at most this old (plus a second).
     pub budget_refresh: chrono::Duration,
+    /// Days the raw usage (closed intervals, their day index, ended executions) is kept;
+    /// older whole days are billed from the day rollups only (see `services::billing`).
+    pub usage_retention_days: u32,
 }
 
 impl Settings {
@@ -70,6 +73,7 @@ impl Settings {
             event_heartbeat: Duration::from_secs(15),
             currency: "EUR".into(),
             budget_refresh: chrono::Duration::seconds(10),
+            usage_retention_days: crate::services::billing::DEFAULT_RETENTION_DAYS,
         }
     }
 
@@ -120,6 +124,13 @@ impl Settings {
 
     pub fn with_currency(mut self, currency: impl Into<String>) -> Self {
         self.currency = currency.into();
+        self
+    }
+
+    /// At least [`crate::services::billing::MIN_RETENTION_DAYS`] (a report or a budget
+    /// period of the longest length ending now must still find its raw rows).
+    pub fn with_usage_retention_days(mut self, days: u32) -> Self {
+        self.usage_retention_days = days.max(crate::services::billing::MIN_RETENTION_DAYS);
         self
     }
 

@@ -116,6 +116,24 @@ impl Application {
     }
 }
 
+impl Application {
+    /// Serves until `stop` resolves, then stops as a killed server would, but in-process:
+    /// loops end and the HTTP server stops, while nodes and their agents run on with their
+    /// usage open, for the next start on the same database to adopt (restart tests).
+    pub async fn run_until_abandoning_nodes(
+        self,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let server = tokio::spawn(self.server);
+        stop.await;
+        self.engine.stop_loops().await;
+        handle.stop(false).await;
+        let _ = server.await;
+        Ok(())
+    }
+}
+
 /// No route took the request: a wrong method on a known path is 405 (with `Allow`), any
 /// other request 404.
 async fn not_found(

@@ -22,7 +22,8 @@ pub struct TaskBody {
     pub job_uuid: Option<String>,
     /// Each instance sees them as environment variables (`DOCKER_CMD` is its command).
     pub constants: Option<Vec<KeyValue>>,
-    /// Instances 0..n-1; or give `advancedRanges`.
+    /// Instances 0..n-1 (at most 100,000); or give `advancedRanges`.
+    #[schema(minimum = 1, maximum = 100000)]
     pub instance_count: Option<i64>,
     /// Instance ids as ranges, e.g. `0-9,20`.
     pub advanced_ranges: Option<String>,

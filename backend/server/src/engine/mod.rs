@@ -12,6 +12,7 @@ pub mod instances;
 pub mod nodes;
 pub mod progress;
 pub mod resize;
+pub mod retention;
 pub mod submit;
 pub mod watch;
 
@@ -121,6 +122,7 @@ pub async fn start(state: web::Data<AppState>) -> anyhow::Result<EngineTasks> {
         tokio::spawn(resize::run(state.clone(), rx.clone())),
         tokio::spawn(count_changes(state.clone(), rx.clone())),
         tokio::spawn(budgets::run(state.clone(), rx.clone())),
+        tokio::spawn(retention::run(state.clone(), rx.clone())),
         tokio::spawn(watch::run(state.clone(), rx)),
     ];
     Ok(EngineTasks { stop, handles })
@@ -129,11 +131,19 @@ pub async fn start(state: web::Data<AppState>) -> anyhow::Result<EngineTasks> {
 impl EngineTasks {
     /// Stops the loops, then terminates every live node: nothing is left running after a
     /// clean stop. Instances that were running go back to the queue without using a retry.
-    pub async fn shutdown(self, state: &AppState) {
+    /// Ends the loops and leaves the nodes as they are (their agents run on, their usage
+    /// stays open): what a killed server leaves behind, for the next start to adopt.
+    pub async fn stop_loops(&self) {
         let _ = self.stop.send(true);
-        for h in self.handles {
-            let _ = h.await;
+        for h in &self.handles {
+            while !h.is_finished() {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
         }
+    }
+
+    pub async fn shutdown(self, state: &AppState) {
+        self.stop_loops().await;
         let live = node::Entity::find()
             .filter(
                 node::Column::State

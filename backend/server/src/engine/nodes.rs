@@ -137,7 +137,7 @@ pub async fn mark_ready(state: &AppState, node_id: Uuid) -> ApiResult<node::Mode
             .one(&txn)
             .await?
             .ok_or_else(|| crate::error::ApiError::not_found("pool"))?;
-        let price = profiles::find(&txn, &pool.profile_name)
+        let price = profiles::find_for_share(&txn, &pool.profile_name)
             .await
             .map(|p| p.price_per_slot_hour)
             .unwrap_or_else(|_| "0".into());
@@ -283,14 +283,37 @@ async fn close_usage(
         .filter(usage_interval::Column::EndedAt.is_null())
         .all(db)
         .await?;
+    let mut closed = Vec::with_capacity(open.len());
     for interval in open {
         let end = end.max(interval.started_at);
-        usage_interval::Entity::update_many()
-            .col_expr(usage_interval::Column::EndedAt, Expr::value(end))
-            .filter(usage_interval::Column::Id.eq(interval.id))
-            .exec(db)
-            .await?;
+        if end_interval(db, interval.id, end).await? {
+            closed.push(interval.id);
+        }
     }
+    roll_up(db, &closed).await
+}
+
+/// Ends an open interval at `end`; false when another transaction ended it first (then its
+/// rollup is that transaction's).
+async fn end_interval(
+    db: &impl ConnectionTrait,
+    interval: Uuid,
+    end: DateTime<Utc>,
+) -> ApiResult<bool> {
+    let done = usage_interval::Entity::update_many()
+        .col_expr(usage_interval::Column::EndedAt, Expr::value(end))
+        .filter(usage_interval::Column::Id.eq(interval))
+        .filter(usage_interval::Column::EndedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected == 1)
+}
+
+/// Adds intervals this transaction closed to the day rollups, in the same transaction, so
+/// a report never sees an interval both closed and not rolled up (DESIGN §6).
+async fn roll_up(db: &impl ConnectionTrait, closed: &[Uuid]) -> ApiResult<()> {
+    hearth_migrations::rollups::roll_up(db, hearth_migrations::rollups::Closed::Ids(closed))
+        .await?;
     Ok(())
 }
 
@@ -329,6 +352,7 @@ pub async fn split_open_intervals(
         .all(db)
         .await?;
     let mut split = 0;
+    let mut closed = Vec::new();
     for interval in open {
         if interval.started_at >= at {
             // Opened at this very instant (or later by the clock): reprice it whole.
@@ -342,11 +366,10 @@ pub async fn split_open_intervals(
         if interval.price_per_slot_hour == price {
             continue;
         }
-        usage_interval::Entity::update_many()
-            .col_expr(usage_interval::Column::EndedAt, Expr::value(at))
-            .filter(usage_interval::Column::Id.eq(interval.id))
-            .exec(db)
-            .await?;
+        if !end_interval(db, interval.id, at).await? {
+            continue;
+        }
+        closed.push(interval.id);
         new_interval(
             (interval.tenant_id, interval.pool_id, interval.node_id),
             &interval.profile_name,
@@ -358,6 +381,7 @@ pub async fn split_open_intervals(
         .await?;
         split += 1;
     }
+    roll_up(db, &closed).await?;
     Ok(split)
 }
 

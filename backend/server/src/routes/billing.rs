@@ -110,6 +110,12 @@ async fn usage(
         }
     };
     let (from, to) = billing::period(query.from.as_deref(), query.to.as_deref(), now)?;
+    billing::check_retained(
+        from,
+        to,
+        group_by,
+        billing::raw_horizon(now, state.settings.usage_retention_days),
+    )?;
     let request = UsageRequest {
         scope,
         from,

@@ -2,8 +2,10 @@
 //! each with its slots and the price snapshotted) and the instance executions on it (the
 //! busy part), clipped to a period, grouped, and priced exactly (see `hearth_core::billing`).
 //!
-//! The database sums node time and busy time per group, price and day (one query each);
-//! here they are priced and apportioned. Memory: the report's lines, at most [`MAX_LINES`].
+//! The database sums node time and busy time per group, price and day: whole UTC days from
+//! the day rollups that an interval's close writes (`hearth_migrations::rollups`), the
+//! partial edge days and the open intervals from the raw rows; here they are priced and
+//! apportioned. Memory: the report's lines, at most [`MAX_LINES`].
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -17,11 +19,116 @@ use hearth_core::billing::{
 use rust_decimal::Decimal;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement,
+    TransactionSession, TransactionTrait,
 };
 use uuid::Uuid;
 
 use crate::entities::{pool, task, tenant};
 use crate::error::{ApiError, ApiResult};
+
+/// Days raw usage is kept by default (see [`prune_raw_usage`]).
+pub const DEFAULT_RETENTION_DAYS: u32 = 400;
+/// The shortest retention: longer than the longest report or budget period (366 days), so
+/// one ending now never needs pruned rows.
+pub const MIN_RETENTION_DAYS: u32 = MAX_DAYS as u32 + 1;
+
+/// The first instant whose raw usage is kept: the UTC midnight `days` days before `now`'s.
+pub fn raw_horizon(now: DateTime<Utc>, days: u32) -> DateTime<Utc> {
+    let day = now.date_naive() - chrono::Duration::days(i64::from(days));
+    day.and_hms_opt(0, 0, 0).expect("midnight").and_utc()
+}
+
+/// Before the horizon only whole UTC days, from the rollups, can be reported: a period
+/// edge there must be a midnight, and node lines (read from the raw rows) start after it.
+pub fn check_retained(
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    group_by: GroupBy,
+    horizon: DateTime<Utc>,
+) -> ApiResult<()> {
+    if from >= horizon {
+        return Ok(());
+    }
+    let kept = format!(
+        "raw usage before {} is no longer kept",
+        hearth_api::time::text(horizon)
+    );
+    if group_by == GroupBy::Node {
+        return Err(ApiError::field(
+            "from",
+            format!("must not be before the horizon with groupBy=node: {kept}"),
+        ));
+    }
+    let midnight = |t: DateTime<Utc>| t.time() == chrono::NaiveTime::MIN;
+    if !midnight(from) {
+        return Err(ApiError::field(
+            "from",
+            format!("must be a UTC midnight before the horizon: {kept}"),
+        ));
+    }
+    if to < horizon && !midnight(to) {
+        return Err(ApiError::field(
+            "to",
+            format!("must be a UTC midnight before the horizon: {kept}"),
+        ));
+    }
+    Ok(())
+}
+
+/// What one prune deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub intervals: u64,
+    pub interval_days: u64,
+    pub executions: u64,
+}
+
+/// Deletes the raw usage wholly before `horizon`: closed intervals that ended before it,
+/// their day index before its day, and ended executions before it, except on a node
+/// whose usage is still open (its busy time is rolled up when that interval closes). The
+/// day rollups of those days stay, and with them every whole-day report. Each statement
+/// reads an index (the intervals' end, the days' day, each tenant's executions by end).
+pub async fn prune_raw_usage(
+    db: &impl ConnectionTrait,
+    horizon: DateTime<Utc>,
+) -> ApiResult<Pruned> {
+    use crate::entities::{instance_execution, usage_interval};
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+    let mut pruned = Pruned::default();
+    let day = horizon.timestamp().div_euclid(86_400);
+    let days = Query::delete()
+        .from_table(Alias::new("usage_interval_days"))
+        .and_where(Expr::col(Alias::new("day")).lt(day))
+        .to_owned();
+    pruned.interval_days = db
+        .execute_raw(db.get_database_backend().build(&days))
+        .await?
+        .rows_affected();
+    pruned.intervals = usage_interval::Entity::delete_many()
+        .filter(usage_interval::Column::EndedAt.lt(horizon))
+        .exec(db)
+        .await?
+        .rows_affected;
+    let tenants: Vec<Uuid> = tenant::Entity::find()
+        .select_only()
+        .column(tenant::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    for tenant_id in tenants {
+        pruned.executions += instance_execution::Entity::delete_many()
+            .filter(instance_execution::Column::TenantId.eq(tenant_id))
+            .filter(instance_execution::Column::EndedAt.lt(horizon))
+            .filter(Expr::cust(
+                "NOT EXISTS (SELECT 1 FROM usage_intervals u \
+                 WHERE u.node_id = instance_executions.node_id AND u.ended_at IS NULL)",
+            ))
+            .exec(db)
+            .await?
+            .rows_affected;
+    }
+    Ok(pruned)
+}
 
 /// Most lines one report answers (narrow the period or group more coarsely beyond).
 pub const MAX_LINES: usize = 100_000;
@@ -327,6 +434,16 @@ impl Query {
         format!("{f}({})", parts.join(", "))
     }
 
+    /// A join that reads its left side first: SQLite's planner, without statistics on a
+    /// materialized CTE, may otherwise scan the whole right table and probe the left.
+    fn outer_first(&self) -> &'static str {
+        if self.postgres() {
+            "JOIN"
+        } else {
+            "CROSS JOIN"
+        }
+    }
+
     fn null_uuid(&self) -> &'static str {
         if self.postgres() {
             "CAST(NULL AS uuid)"
@@ -336,33 +453,68 @@ impl Query {
     }
 }
 
-/// The period as windows `(day, start ms, end ms)`: one per UTC day when grouping by day,
-/// else the period itself; written as a `VALUES` list of our own numbers.
-fn windows(req: &UsageRequest) -> String {
-    let rows: Vec<String> = if req.group_by == GroupBy::Day {
-        split_by_day(req.from, req.to)
-            .map(|(day, s, e)| {
-                format!(
-                    "('{day}', {}, {})",
-                    s.timestamp_millis(),
-                    e.timestamp_millis()
-                )
-            })
-            .collect()
-    } else {
-        vec![format!(
-            "('', {}, {})",
-            req.from.timestamp_millis(),
-            req.to.timestamp_millis()
-        )]
-    };
-    format!("WITH w(day, ds, de) AS (VALUES {})", rows.join(", "))
+/// One stretch of the period a raw query clips to: `(day label, start ms, end ms)`; the
+/// label is the UTC day when grouping by day, else empty.
+type Window = (String, i64, i64);
+
+/// The period's UTC days, each whole (`true`: it can be read from the rollups) or cut by
+/// `from` or `to`.
+fn days(req: &UsageRequest) -> Vec<(NaiveDate, i64, i64, bool)> {
+    split_by_day(req.from, req.to)
+        .map(|(day, s, e)| {
+            let midnight = day.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+            let whole = s == midnight && e == midnight + chrono::Duration::days(1);
+            (day, s.timestamp_millis(), e.timestamp_millis(), whole)
+        })
+        .collect()
+}
+
+/// Windows over some of the period's days: one per day when grouping by day, else one per
+/// run of consecutive days.
+fn windows(req: &UsageRequest, days: &[(NaiveDate, i64, i64, bool)]) -> Vec<Window> {
+    let mut out: Vec<Window> = Vec::new();
+    for (day, s, e, _) in days {
+        if req.group_by == GroupBy::Day {
+            out.push((day.to_string(), *s, *e));
+        } else if let Some(last) = out.last_mut().filter(|w| w.2 == *s) {
+            last.2 = *e;
+        } else {
+            out.push((String::new(), *s, *e));
+        }
+    }
+    out
+}
+
+fn epoch_day(day: NaiveDate) -> i64 {
+    i64::from(day.num_days_from_ce() - EPOCH_CE_DAYS)
+}
+
+/// `num_days_from_ce` of 1970-01-01.
+const EPOCH_CE_DAYS: i32 = 719_163;
+
+/// Which intervals a raw query reads.
+enum Source<'a> {
+    /// Every interval overlapping the period (grouping by node: rollups keep no node).
+    Period,
+    /// Closed intervals that touched these days (epoch days), and the open ones.
+    Days(&'a [i64]),
+    /// The open intervals.
+    Open,
 }
 
 /// Node time (`busy` false: intervals × slots) or busy time (`busy` true: executions, one
-/// slot each, cut by the interval that priced them), summed by group, price and window in
-/// the database.
-async fn sums<C: ConnectionTrait>(db: &C, req: &UsageRequest, busy: bool) -> ApiResult<Vec<Sum>> {
+/// slot each, cut by the interval that priced them) of the intervals of `source`, clipped
+/// to `windows` and summed by group, price and window in the database.
+async fn raw_sums<C: ConnectionTrait>(
+    db: &C,
+    req: &UsageRequest,
+    busy: bool,
+    source: Source<'_>,
+    windows: &[Window],
+) -> ApiResult<Vec<Sum>> {
+    if windows.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut q = Query {
         backend: db.get_database_backend(),
         sql: String::new(),
@@ -387,58 +539,79 @@ async fn sums<C: ConnectionTrait>(db: &C, req: &UsageRequest, busy: bool) -> Api
             .into_iter()
             .filter(|c| c.starts_with("i.")),
     );
-    // `i`: the period's stretches, each instant turned into milliseconds once
-    // (materialized: the join with the windows then compares integers). Node time: the
-    // intervals. Busy time: the executions (`e`), each cut by the interval of its node
-    // that priced it (found through the node's index).
-    let mut ctes = vec![windows(req)];
-    let period = |q: &mut Query, prefix: &str| {
-        let mut clauses = Vec::new();
-        if let Scope::Tenant(t) = req.scope {
-            clauses.push(format!("{prefix}tenant_id = {}", q.bind(t)));
-        }
-        let to = q.bind(req.to);
-        let from = q.bind(req.from);
-        clauses.push(format!(
-            "{prefix}started_at < {to} AND ({prefix}ended_at IS NULL OR {prefix}ended_at > {from})"
-        ));
-        clauses.join(" AND ")
+    let rows: Vec<String> = windows
+        .iter()
+        .map(|(day, s, e)| format!("('{day}', {s}, {e})"))
+        .collect();
+    let mut ctes = vec![format!(
+        "WITH w(day, ds, de) AS (VALUES {})",
+        rows.join(", ")
+    )];
+    // `u`: the intervals read, each instant turned into milliseconds once (materialized:
+    // the joins then compare integers).
+    let columns = format!(
+        "v.id, v.tenant_id, v.pool_id, v.node_id, v.profile_name, v.price_per_slot_hour, \
+         v.slots, {} AS s, COALESCE({}, {now}) AS e",
+        q.ms("v.started_at"),
+        q.ms("v.ended_at")
+    );
+    let tenant = |q: &mut Query, prefix: &str| match req.scope {
+        Scope::Tenant(t) => format!(" AND {prefix}tenant_id = {}", q.bind(t)),
+        Scope::All => String::new(),
     };
+    // By their null end only (the index on it): the few open intervals, whatever their
+    // start; one that starts after the period meets no window.
+    let open = |q: &mut Query| {
+        let t = tenant(q, "v.");
+        format!("SELECT {columns} FROM usage_intervals v WHERE v.ended_at IS NULL{t}")
+    };
+    let intervals = match source {
+        Source::Period => {
+            // Placeholders bound in the order they appear (SQLite's are positional).
+            let to = q.bind(req.to);
+            let from = q.bind(req.from);
+            let t = tenant(&mut q, "v.");
+            format!(
+                "SELECT {columns} FROM usage_intervals v WHERE v.started_at < {to} \
+                 AND (v.ended_at IS NULL OR v.ended_at > {from}){t}"
+            )
+        }
+        Source::Days(days) => {
+            let list: Vec<String> = days.iter().map(i64::to_string).collect();
+            // Driven by the days' index, each interval then found by its id.
+            let t = tenant(&mut q, "d.");
+            let closed = format!(
+                "SELECT {columns} FROM usage_interval_days d \
+                 {} usage_intervals v ON v.id = d.interval_id WHERE d.day IN ({}){t}",
+                q.outer_first(),
+                list.join(", ")
+            );
+            format!("{closed} UNION ALL {}", open(&mut q))
+        }
+        Source::Open => open(&mut q),
+    };
+    ctes.push(format!("u AS MATERIALIZED ({intervals})"));
     if busy {
-        let clauses = period(&mut q, "");
-        ctes.push(format!(
-            "e AS MATERIALIZED (SELECT node_id, task_id, {} AS s, COALESCE({}, {now}) AS e \
-             FROM instance_executions WHERE {clauses})",
-            q.ms("started_at"),
-            q.ms("ended_at"),
-        ));
-        let clauses = period(&mut q, "u.");
-        let u_start = q.ms("u.started_at");
-        let u_end = format!("COALESCE({}, {now})", q.ms("u.ended_at"));
+        // Each execution on the interval's node cut by the interval (found through the
+        // executions' node index).
+        let x_end = format!("COALESCE({}, {now})", q.ms("x.ended_at"));
+        let start = q.greatest(&[&q.ms("x.started_at"), "u.s"]);
+        let end = q.least(&[&x_end, "u.e"]);
         ctes.push(format!(
             "i AS MATERIALIZED (SELECT u.tenant_id, u.pool_id, u.node_id, u.profile_name, \
-             u.price_per_slot_hour, e.task_id, {} AS s, {} AS e \
-             FROM e JOIN usage_intervals u ON u.node_id = e.node_id WHERE {clauses})",
-            q.greatest(&["e.s", &u_start]),
-            q.least(&["e.e", &u_end]),
-        ));
-    } else {
-        let clauses = period(&mut q, "");
-        ctes.push(format!(
-            "i AS MATERIALIZED (SELECT tenant_id, pool_id, node_id, profile_name, \
-             price_per_slot_hour, slots, {} AS s, COALESCE({}, {now}) AS e \
-             FROM usage_intervals WHERE {clauses})",
-            q.ms("started_at"),
-            q.ms("ended_at"),
+             u.price_per_slot_hour, x.task_id, {start} AS s, {end} AS e \
+             FROM u {} instance_executions x ON x.node_id = u.node_id)",
+            q.outer_first()
         ));
     }
+    let from = if busy { "i" } else { "u i" };
     let start = q.greatest(&["i.s", "w.ds"]);
     let end = q.least(&["i.e", "w.de"]);
     let slots = if busy { "" } else { " * i.slots" };
     q.sql = format!(
         "{} SELECT i.tenant_id, {pool}, {node}, {profile}, {task}, w.day, \
          i.price_per_slot_hour, CAST(SUM(({end} - {start}){slots}) AS BIGINT) \
-         FROM i JOIN w ON {start} < {end} GROUP BY {}",
+         FROM {from} JOIN w ON {start} < {end} GROUP BY {}",
         ctes.join(", "),
         group.join(", ")
     );
@@ -464,43 +637,194 @@ async fn sums<C: ConnectionTrait>(db: &C, req: &UsageRequest, busy: bool) -> Api
         .map_err(ApiError::from)
 }
 
+/// Node time and busy time (`(busy, sum)`) of closed intervals over whole days
+/// `[first, last]` (epoch days), from the day rollups: a few rows per pool and day.
+async fn rollup_sums<C: ConnectionTrait>(
+    db: &C,
+    req: &UsageRequest,
+    (first, last): (i64, i64),
+) -> ApiResult<Vec<(bool, Sum)>> {
+    let mut q = Query {
+        backend: db.get_database_backend(),
+        sql: String::new(),
+        values: Vec::new(),
+    };
+    let null_uuid = q.null_uuid();
+    let (pool, profile, task, day) = match req.group_by {
+        GroupBy::Pool => (
+            "pool_id",
+            "CAST(NULL AS TEXT)",
+            null_uuid,
+            "CAST(NULL AS BIGINT)",
+        ),
+        GroupBy::Task => (
+            "pool_id",
+            "CAST(NULL AS TEXT)",
+            "task_id",
+            "CAST(NULL AS BIGINT)",
+        ),
+        GroupBy::Profile => (null_uuid, "profile_name", null_uuid, "CAST(NULL AS BIGINT)"),
+        GroupBy::Day | GroupBy::Node => (null_uuid, "CAST(NULL AS TEXT)", null_uuid, "day"),
+    };
+    let mut group = vec!["tenant_id", "price_per_slot_hour"];
+    group.extend(
+        [pool, profile, task, day]
+            .into_iter()
+            .filter(|c| !c.starts_with("CAST") && *c != "NULL"),
+    );
+    let mut clauses = Vec::new();
+    if let Scope::Tenant(t) = req.scope {
+        clauses.push(format!("tenant_id = {}", q.bind(t)));
+    }
+    clauses.push(format!(
+        "day >= {} AND day <= {}",
+        q.bind(first),
+        q.bind(last)
+    ));
+    q.sql = format!(
+        "SELECT tenant_id, {pool}, {profile}, {task}, {day}, price_per_slot_hour, \
+         CAST(SUM(slot_ms) AS BIGINT), CAST(SUM(busy_ms) AS BIGINT) \
+         FROM usage_rollups WHERE {} GROUP BY {}",
+        clauses.join(" AND "),
+        group.join(", ")
+    );
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(q.backend, q.sql, q.values))
+        .await?;
+    let mut out = Vec::with_capacity(rows.len() * 2);
+    for r in &rows {
+        let task: Option<Uuid> = r.try_get_by_index(3)?;
+        let day: Option<i64> = r.try_get_by_index(4)?;
+        let day = day
+            .map(|d| {
+                i32::try_from(d)
+                    .ok()
+                    .and_then(|d| d.checked_add(EPOCH_CE_DAYS))
+                    .and_then(NaiveDate::from_num_days_from_ce_opt)
+                    .map(|d| d.to_string())
+                    .ok_or_else(|| missing("day"))
+            })
+            .transpose()?;
+        let sum = |ms: i64, task: Option<Uuid>| -> ApiResult<Sum> {
+            Ok(Sum {
+                tenant: r.try_get_by_index(0)?,
+                pool: r.try_get_by_index(1)?,
+                node: None,
+                profile: r.try_get_by_index(2)?,
+                task,
+                day: day.clone(),
+                price: r.try_get_by_index(5)?,
+                ms,
+            })
+        };
+        let slot_ms = r.try_get_by_index::<Option<i64>>(6)?.unwrap_or(0);
+        let busy_ms = r.try_get_by_index::<Option<i64>>(7)?.unwrap_or(0);
+        match task {
+            // Grouped by task: the nil task's row is node time, the others busy time.
+            Some(t) if t.is_nil() => out.push((false, sum(slot_ms, None)?)),
+            Some(t) => out.push((true, sum(busy_ms, Some(t))?)),
+            None => {
+                out.push((false, sum(slot_ms, None)?));
+                out.push((true, sum(busy_ms, None)?));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Every sum of a report (`(busy, sum)`; busy time only when `with_busy`): whole days of
+/// closed intervals from the rollups; the raw rows of the partial days' intervals and of
+/// the open ones otherwise. Grouped by node, the raw rows of the whole period. Read in one
+/// snapshot, so that an interval closing meanwhile counts once.
+async fn all_sums<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    req: &UsageRequest,
+    with_busy: bool,
+) -> ApiResult<Vec<(bool, Sum)>> {
+    let txn = if db.get_database_backend() == DbBackend::Postgres {
+        db.begin_with_config(
+            Some(sea_orm::IsolationLevel::RepeatableRead),
+            Some(sea_orm::AccessMode::ReadOnly),
+        )
+        .await?
+    } else {
+        db.begin().await?
+    };
+    let kinds: &[bool] = if with_busy { &[false, true] } else { &[false] };
+    let mut out = Vec::new();
+    if req.group_by == GroupBy::Node {
+        let whole = windows(req, &days(req));
+        for &busy in kinds {
+            for s in raw_sums(&txn, req, busy, Source::Period, &whole).await? {
+                out.push((busy, s));
+            }
+        }
+    } else {
+        let days = days(req);
+        let (whole, partial): (Vec<_>, Vec<_>) = days.into_iter().partition(|d| d.3);
+        if let (Some(first), Some(last)) = (whole.first(), whole.last()) {
+            for (busy, s) in rollup_sums(&txn, req, (epoch_day(first.0), epoch_day(last.0))).await?
+            {
+                if busy && !with_busy {
+                    continue;
+                }
+                out.push((busy, s));
+            }
+        }
+        let partial_days: Vec<i64> = partial.iter().map(|d| epoch_day(d.0)).collect();
+        let (edge, open) = (windows(req, &partial), windows(req, &whole));
+        for &busy in kinds {
+            for s in raw_sums(&txn, req, busy, Source::Days(&partial_days), &edge).await? {
+                out.push((busy, s));
+            }
+            for s in raw_sums(&txn, req, busy, Source::Open, &open).await? {
+                out.push((busy, s));
+            }
+        }
+    }
+    txn.commit().await?;
+    Ok(out)
+}
+
 /// The report as JSON: node time and busy time summed in the database (one row per group,
 /// price and day), priced and apportioned here.
-pub async fn usage<C: ConnectionTrait>(db: &C, req: &UsageRequest) -> ApiResult<UsageReport> {
+pub async fn usage<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    req: &UsageRequest,
+) -> ApiResult<UsageReport> {
     let mut report = Report {
         group_by: req.group_by,
         lines: BTreeMap::new(),
     };
     let mut prices: HashMap<String, i128> = HashMap::new();
-    for busy in [false, true] {
-        for s in sums(db, req, busy).await? {
-            let price = match prices.get(&s.price) {
-                Some(p) => *p,
-                None => {
-                    let p = price_units(&s.price).ok_or_else(|| {
-                        ApiError::Internal(anyhow::anyhow!(
-                            "a usage interval has an unreadable price '{}'",
-                            s.price
-                        ))
-                    })?;
-                    prices.insert(s.price.clone(), p);
-                    p
-                }
-            };
-            if busy {
-                report.add_busy_time(&s, price)?;
-            } else {
-                report.add_slot_time(&s, price)?;
+    for (busy, s) in all_sums(db, req, true).await? {
+        let price = match prices.get(&s.price) {
+            Some(p) => *p,
+            None => {
+                let p = price_units(&s.price).ok_or_else(|| unreadable(&s.price))?;
+                prices.insert(s.price.clone(), p);
+                p
             }
+        };
+        if busy {
+            report.add_busy_time(&s, price)?;
+        } else {
+            report.add_slot_time(&s, price)?;
         }
     }
     render(db, req, report).await
 }
 
+fn unreadable(price: &str) -> ApiError {
+    ApiError::Internal(anyhow::anyhow!(
+        "a usage interval has an unreadable price '{price}'"
+    ))
+}
+
 /// The exact cost of a tenant's nodes over `[from, to)` up to `now`, as a numerator over
-/// `COST_DENOMINATOR` micro-units: the report's `totals.cost` before its one rounding. One
-/// aggregate query (node time by pool and price); busy time does not change a total.
-pub async fn tenant_cost<C: ConnectionTrait>(
+/// `COST_DENOMINATOR` micro-units: the report's `totals.cost` before its one rounding. Node
+/// time by pool and price only; busy time does not change a total.
+pub async fn tenant_cost<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     tenant: Uuid,
     from: DateTime<Utc>,
@@ -516,13 +840,8 @@ pub async fn tenant_cost<C: ConnectionTrait>(
         currency: String::new(),
     };
     let mut total = 0i128;
-    for s in sums(db, &req, false).await? {
-        let price = price_units(&s.price).ok_or_else(|| {
-            ApiError::Internal(anyhow::anyhow!(
-                "a usage interval has an unreadable price '{}'",
-                s.price
-            ))
-        })?;
+    for (_, s) in all_sums(db, &req, false).await? {
+        let price = price_units(&s.price).ok_or_else(|| unreadable(&s.price))?;
         total += cost_numerator(s.ms, price);
     }
     Ok(total)

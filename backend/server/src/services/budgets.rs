@@ -263,7 +263,7 @@ struct Costs<'a, C> {
     read: HashMap<(DateTime<Utc>, DateTime<Utc>), Standing>,
 }
 
-impl<C: ConnectionTrait> Costs<'_, C> {
+impl<C: ConnectionTrait + sea_orm::TransactionTrait> Costs<'_, C> {
     async fn standing(&mut self, b: &budget::Model) -> ApiResult<Standing> {
         let (from, to) = current_period(b, self.now);
         if let Some(s) = self.read.get(&(from, to)) {

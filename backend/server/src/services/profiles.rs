@@ -4,7 +4,7 @@ use hearth_api::profiles::Profile;
 use rust_decimal::Decimal;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, Set,
+    QueryOrder, QuerySelect, Set,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -154,6 +154,20 @@ pub async fn names(db: &impl ConnectionTrait) -> ApiResult<Vec<String>> {
 pub async fn find(db: &impl ConnectionTrait, name: &str) -> ApiResult<profile::Model> {
     profile::Entity::find()
         .filter(profile::Column::Name.eq(name))
+        .one(db)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("profile '{name}' not found")))
+}
+
+/// `find`, holding the row against a concurrent update until the caller's transaction ends
+/// (`FOR SHARE` on PostgreSQL; SQLite has one writer at a time). A node that becomes Ready
+/// while an operator changes the price then either opens its interval before the change,
+/// which the change's split then sees, or after it, at the new price: never an interval at
+/// the old price that the split missed.
+pub async fn find_for_share(db: &impl ConnectionTrait, name: &str) -> ApiResult<profile::Model> {
+    profile::Entity::find()
+        .filter(profile::Column::Name.eq(name))
+        .lock_shared()
         .one(db)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("profile '{name}' not found")))

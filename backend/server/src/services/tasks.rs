@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use hearth_core::model::InstanceState;
 use hearth_core::pool_state::PoolState;
-use hearth_core::ranges::{InstanceRanges, format_ids};
+use hearth_core::ranges::{InstanceRanges, MAX_INSTANCES, format_ids};
 use hearth_core::task_state::{InstanceTally, TaskEvent, TaskState, task_transition};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -208,13 +208,17 @@ impl NewTask {
 pub fn new_task(state: &AppState, body: TaskBody) -> ApiResult<NewTask> {
     let name = required_name(&body.name, "name")?;
     let ranges = match (&body.advanced_ranges, body.instance_count) {
-        (Some(r), _) if !r.trim().is_empty() => {
-            InstanceRanges::parse(r).map_err(|e| ApiError::field("advancedRanges", e))?
+        (Some(r), _) if !r.trim().is_empty() => InstanceRanges::parse(r)
+            .map_err(|e| ApiError::field("advancedRanges", format!("is not valid: {e}")))?,
+        (_, Some(n)) if n < 1 => return Err(ApiError::field("instanceCount", "must be >= 1")),
+        (_, Some(n)) if n as u64 > MAX_INSTANCES => {
+            return Err(ApiError::field(
+                "instanceCount",
+                format!("must be at most {MAX_INSTANCES}, got {n}"),
+            ));
         }
-        (_, Some(n)) if (1..=i64::from(u32::MAX)).contains(&n) => {
-            InstanceRanges::from_count(n as u32).map_err(|e| ApiError::field("instanceCount", e))?
-        }
-        (_, Some(_)) => return Err(ApiError::field("instanceCount", "must be >= 1")),
+        (_, Some(n)) => InstanceRanges::from_count(n as u32)
+            .map_err(|e| ApiError::field("instanceCount", format!("is not valid: {e}")))?,
         (_, None) => {
             return Err(ApiError::field(
                 "instanceCount",

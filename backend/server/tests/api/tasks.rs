@@ -134,6 +134,28 @@ async fn instance_count_zero_is_400() {
 }
 
 #[tokio::test]
+async fn an_instance_count_out_of_range_is_400_saying_which_bound() {
+    let app = spawn_app().await;
+    let pool = app.create_idle_pool(&app.owner_token, "p").await;
+    for (count, words) in [
+        (json!(-1), "must be >= 1"),
+        (json!(100_001), "at most 100000"),
+        (json!(i64::MAX), "at most 100000"),
+        (json!(u32::MAX as i64 + 1), "at most 100000"),
+    ] {
+        let mut body = task_body("big", &pool, 1);
+        body["instanceCount"] = count.clone();
+        let message = app
+            .post_json("/tasks", &app.owner_token, &body)
+            .await
+            .expect_validation("instanceCount");
+        assert!(message.contains(words), "{count}: {message}");
+    }
+    let tasks = app.get("/tasks", &app.owner_token).await.expect_json(200);
+    assert_eq!(tasks, json!([]), "nothing was created");
+}
+
+#[tokio::test]
 async fn bad_advanced_ranges_are_400() {
     let app = spawn_app().await;
     let pool = app.create_idle_pool(&app.owner_token, "p").await;

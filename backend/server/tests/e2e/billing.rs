@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Duration as TimeDelta, TimeZone, Utc};
 use hearth_core::clock::ManualClock;
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
@@ -81,7 +82,7 @@ async fn set_price(app: &TestApp, price: &str) {
         .await;
 }
 
-async fn report(app: &TestApp, query: &str) -> Value {
+pub(crate) async fn report(app: &TestApp, query: &str) -> Value {
     let r = app.api.get(&format!("/billing/usage?{query}")).await;
     check_sums(&r);
     r
@@ -293,5 +294,232 @@ async fn usage_lines_are_exact_for_every_grouping_across_a_price_change() {
             .sum();
         assert_eq!(sum, units(&json_report["totals"][field], places), "{field}");
     }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_mid_interval_bills_the_node_once_whole_days_and_partial_days_alike() {
+    let t0 = Utc.with_ymd_and_hms(2026, 4, 10, 9, 0, 0).unwrap();
+    let hours = |h: i64| t0 + TimeDelta::hours(h);
+    let clock = ManualClock::new(t0);
+    let app = spawn_restartable_app(Some(clock.clone())).await;
+    set_price(&app, "0.36").await;
+    let pool = app.api.create_pool(&pool_body("restarted", 1)).await;
+    app.api.wait_ready_nodes(&pool, 1).await;
+
+    // The server goes away an hour into the node's interval and comes back on the same
+    // database; the node's agent ran on and is adopted.
+    clock.set(hours(1));
+    let app = app.restart_abandoning_nodes().await;
+    let nodes = app.api.wait_ready_nodes(&pool, 1).await;
+    assert_eq!(nodes.len(), 1);
+
+    // Open: it counts up to now, over whole days (raw, open) and partial ones alike.
+    clock.set(hours(2));
+    let whole = "from=2026-04-10&to=2026-04-11&groupBy=pool";
+    let cut = "from=2026-04-09T12:00:00Z&to=2026-04-11T06:00:00Z&groupBy=day";
+    let open = report(&app, whole).await;
+    assert_eq!(open["totals"]["slotSeconds"], "7200.000", "{open:#}");
+    let open_cut = report(&app, cut).await;
+    assert_eq!(
+        open_cut["totals"]["slotSeconds"], "7200.000",
+        "{open_cut:#}"
+    );
+
+    clock.set(hours(3));
+    app.api
+        .post(&format!("/pools/{pool}/close"), &json!({}))
+        .await;
+    app.api.wait_pool_state(&pool, "Closed").await;
+
+    // The node's own lifetime, priced independently: 3 h of 1 slot at 0.36 = 1.08.
+    let rows = app.node_rows(&pool).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let (ready, ended) = (rows[0].ready_at.unwrap(), rows[0].ended_at.unwrap());
+    assert_eq!((ready, ended), (t0, hours(3)), "{rows:?}");
+    let expected =
+        i128::from((ended - ready).num_milliseconds()) * i128::from(rows[0].slots) * 360_000
+            / 3_600_000;
+    assert_eq!(expected, 1_080_000);
+
+    // Closed: the whole day from the rollups, the cut period from the rollups and the raw
+    // rows of its partial days, and a period inside the day from the raw rows only.
+    for (query, slot_seconds, cost) in [
+        (whole, "10800.000", expected),
+        (cut, "10800.000", expected),
+        (
+            "from=2026-04-10T09:30:00Z&to=2026-04-10T11:00:00Z&groupBy=task",
+            "5400.000",
+            540_000,
+        ),
+    ] {
+        let r = report(&app, query).await;
+        assert_eq!(r["totals"]["slotSeconds"], slot_seconds, "{query}: {r:#}");
+        assert_eq!(money(&r["totals"]["cost"]), cost, "{query}: {r:#}");
+    }
+    let by_day = report(&app, cut).await;
+    let days: Vec<&Value> = by_day["items"].as_array().unwrap().iter().collect();
+    assert_eq!(days.len(), 1, "{by_day:#}");
+    assert_eq!(days[0]["day"], "2026-04-10");
+
+    // The backfill (what the migration runs over older history) rebuilds the same rollups.
+    let mut reports = Vec::new();
+    for q in [whole, cut] {
+        reports.push(report(&app, q).await);
+    }
+    for table in ["usage_rollups", "usage_interval_days"] {
+        app.db
+            .execute_unprepared(&format!("DELETE FROM {table}"))
+            .await
+            .expect("emptying the rollups");
+    }
+    let emptied = report(&app, whole).await;
+    assert_eq!(emptied["totals"]["slotSeconds"], "0.000", "{emptied:#}");
+    hearth_migrations::rollups::roll_up(&app.db, hearth_migrations::rollups::Closed::All)
+        .await
+        .expect("backfill");
+    for (i, q) in [whole, cut].iter().enumerate() {
+        assert_eq!(report(&app, q).await, reports[i], "{q} after the backfill");
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_usage_past_the_retention_is_pruned_and_its_whole_days_still_bill_the_same() {
+    use hearth_server::entities::{instance_execution, usage_interval};
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+
+    let t0 = Utc.with_ymd_and_hms(2025, 6, 10, 10, 0, 0).unwrap();
+    let clock = ManualClock::new(t0);
+    let app = spawn_app(Some(clock.clone())).await;
+    let api = &app.api;
+    set_price(&app, "0.36").await;
+
+    // Pool `gone` runs one instance for an hour, then closes; pool `kept` stays up.
+    let gone = api.create_pool(&pool_body("gone", 1)).await;
+    let kept = api.create_pool(&pool_body("kept", 1)).await;
+    api.wait_ready_nodes(&gone, 1).await;
+    api.wait_ready_nodes(&kept, 1).await;
+    let go = app.data_dir.join("go");
+    let command = format!("until [ -e '{}' ]; do sleep 0.02; done", go.display());
+    let on_gone = api
+        .submit_task(&task_body("on-gone", &gone, 1, &command))
+        .await;
+    let on_kept = api
+        .submit_task(&task_body("on-kept", &kept, 1, &command))
+        .await;
+    for task in [&on_gone, &on_kept] {
+        wait_for("the instance to start", WAIT, || async {
+            match app.executions(task).await.len() {
+                1 => Ok(()),
+                n => Err(format!("{n} executions")),
+            }
+        })
+        .await;
+    }
+    clock.set(t0 + TimeDelta::hours(1));
+    std::fs::write(&go, "").unwrap();
+    for task in [&on_gone, &on_kept] {
+        let t = api.wait_task_finished(task, WAIT).await;
+        assert_eq!(t["state"], "Success", "{}", task_summary(&t));
+    }
+    clock.set(t0 + TimeDelta::hours(2));
+    api.post(&format!("/pools/{gone}/close"), &json!({})).await;
+    api.wait_pool_state(&gone, "Closed").await;
+
+    let june = "from=2025-06-01&to=2025-07-01";
+    let mut reports = Vec::new();
+    for group in ["pool", "task"] {
+        reports.push(report(&app, &format!("{june}&groupBy={group}")).await);
+    }
+    let intervals = || async { usage_interval::Entity::find().count(&app.db).await.unwrap() };
+    assert_eq!(intervals().await, 2);
+
+    // 401 days on, June 2025 is before the horizon: `gone`'s raw rows go, `kept`'s stay
+    // (its node is still billed on the open interval, which rolls its busy time up later).
+    clock.set(t0 + TimeDelta::days(401));
+    wait_for("the prune", WAIT, || async {
+        match intervals().await {
+            1 => Ok(()),
+            n => Err(format!("{n} intervals")),
+        }
+    })
+    .await;
+    let executions = |task: &str| {
+        let task = parse_uuid(task);
+        let db = app.db.clone();
+        async move {
+            instance_execution::Entity::find()
+                .filter(instance_execution::Column::TaskId.eq(task))
+                .count(&db)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        executions(&on_gone).await,
+        0,
+        "the closed node's execution is pruned"
+    );
+    assert_eq!(
+        executions(&on_kept).await,
+        1,
+        "the open node's execution is kept"
+    );
+
+    // Whole days read the rollups: `gone`'s June lines are what they were, to the digit.
+    let lines_of = |r: &Value, pool: &str| -> Vec<Value> {
+        r["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["poolUuid"] == pool)
+            .cloned()
+            .collect()
+    };
+    for (group, then) in ["pool", "task"].iter().zip(&reports) {
+        let now = report(&app, &format!("{june}&groupBy={group}")).await;
+        assert!(!lines_of(then, &gone).is_empty(), "{then:#}");
+        assert_eq!(
+            lines_of(&now, &gone),
+            lines_of(then, &gone),
+            "{group}: {now:#}"
+        );
+    }
+    // June 10 holds `gone`'s 2 h (rollups) and `kept`'s 14 h to midnight (its open raw
+    // interval): 16 h of one slot, of which each pool's hour of work is busy.
+    let by_day = report(&app, &format!("{june}&groupBy=day")).await;
+    let day = &by_day["items"][0];
+    assert_eq!(day["day"], "2025-06-10", "{by_day:#}");
+    assert_eq!(day["slotSeconds"], "57600.000", "{by_day:#}");
+    assert_eq!(day["busySlotSeconds"], "7200.000", "{by_day:#}");
+
+    // What needs the raw rows before the horizon is refused, naming the field.
+    for (query, field) in [
+        (
+            "from=2025-06-10T12:00:00Z&to=2025-07-01&groupBy=pool",
+            "from",
+        ),
+        ("from=2025-06-01&to=2025-06-10T12:00:00Z&groupBy=pool", "to"),
+        ("from=2025-06-01&to=2025-07-01&groupBy=node", "from"),
+    ] {
+        let (status, text) = api
+            .call(
+                reqwest::Method::GET,
+                &format!("/billing/usage?{query}"),
+                None,
+            )
+            .await
+            .expect("GET");
+        assert_eq!(status, 400, "{query}: {text}");
+        let body: Value = serde_json::from_str(&text).unwrap();
+        assert!(
+            body["message"].as_str().unwrap().starts_with(field),
+            "{query}: {body}"
+        );
+    }
+    // Within the horizon nothing changes: the last 30 days by node read the raw rows.
+    let recent = report(&app, "from=2026-06-16&to=2026-07-16&groupBy=node").await;
+    assert_eq!(recent["items"].as_array().unwrap().len(), 1, "{recent:#}");
     app.stop().await;
 }

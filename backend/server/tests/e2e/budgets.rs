@@ -293,3 +293,67 @@ async fn a_spent_stop_and_block_all_budget_winds_the_pools_down_and_lets_running
     let t = api.wait_task_finished(&task, WAIT).await;
     assert_eq!(t["state"], "Success", "{}", task_summary(&t));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_fires_no_threshold_twice_and_the_next_one_still_fires() {
+    let t0 = Utc.with_ymd_and_hms(2026, 5, 12, 0, 0, 0).unwrap();
+    let clock = ManualClock::new(t0);
+    let app = spawn_restartable_app(Some(clock.clone())).await;
+    app.api
+        .as_token(&app.operator_token)
+        .put(
+            "/profiles/docker-batch",
+            &json!({"pricePerSlotHour": "3.6"}),
+        )
+        .await;
+    let pool = app.api.create_pool(&pool_body("metered", 1)).await;
+    app.api.wait_ready_nodes(&pool, 1).await;
+    let budget = app
+        .api
+        .post(
+            "/budgets",
+            &json!({"name": "may", "amount": "3.6", "period": "monthly",
+                    "overrunPolicy": "AlertOnly", "alertThresholds": [0.25, 0.5]}),
+        )
+        .await;
+    let uuid = budget["uuid"].as_str().unwrap().to_owned();
+    let mut events = alerts(&app).await;
+    // 20 minutes: 1.2 of 3.6, past a quarter only.
+    clock.set(t0 + TimeDelta::minutes(20));
+    let got = events
+        .until("the 0.25 alert", |e| e.data["threshold"] == 0.25)
+        .await;
+    assert_eq!(got.len(), 1, "{got:#?}");
+    drop(events);
+
+    // The server goes away and comes back on the same database; the node runs on.
+    let app = app.restart_abandoning_nodes().await;
+    app.api.wait_ready_nodes(&pool, 1).await;
+    let mut events = alerts(&app).await;
+    let b = app.api.get(&format!("/budgets/{uuid}")).await;
+    assert_eq!(b["firedThresholds"], json!([0.25]), "{b}");
+    // A later budget's first alert is a marker: had the restart fired 0.25 again, that
+    // alert would come before it.
+    let marker = app
+        .api
+        .post(
+            "/budgets",
+            &json!({"name": "marker", "amount": "1000", "period": "monthly",
+                    "alertThresholds": [0.0001]}),
+        )
+        .await;
+    let next = events.next(WAIT).await.expect("the marker budget's alert");
+    assert_eq!(next.data["budget"], marker["uuid"], "{next:?}");
+
+    // 40 minutes: 2.4, past a half: that one fires, once.
+    clock.set(t0 + TimeDelta::minutes(40));
+    let got = events
+        .until("the 0.5 alert", |e| e.data["threshold"] == 0.5)
+        .await;
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert_eq!(got[0].data["budget"], uuid.as_str());
+    let b = app.api.get(&format!("/budgets/{uuid}")).await;
+    assert_eq!(b["firedThresholds"], json!([0.25, 0.5]), "{b}");
+    assert_eq!(b["consumed"], "2.400000", "{b}");
+    app.stop().await;
+}

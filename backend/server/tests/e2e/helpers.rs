@@ -357,6 +357,8 @@ pub struct TestApp {
     pub state: actix_web::web::Data<hearth_server::state::AppState>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    /// What a restart needs: the clock, the agent program, the port.
+    restart: Option<(Option<ManualClock>, PathBuf, u16)>,
     // Dropped after the app is stopped (in `Drop::drop`): the database, then the directory.
     _pg: Option<PgDatabase>,
     _dir: TempDir,
@@ -374,14 +376,28 @@ pub async fn spawn_app_with_agent(clock: Option<ManualClock>, agent: PathBuf) ->
     init_logging();
     let dir = tempfile::tempdir().expect("temp dir");
     let pg = PgDatabase::maybe("hearth_e2e").await;
+    start_app(dir, pg, clock, agent, "127.0.0.1:0".into(), false).await
+}
+
+/// The application on `dir` (and `pg`), bound to `bind`; `abandon`: its stop leaves the
+/// nodes running as a killed server would (see `TestApp::restart_abandoning_nodes`).
+async fn start_app(
+    dir: TempDir,
+    pg: Option<PgDatabase>,
+    clock: Option<ManualClock>,
+    agent: PathBuf,
+    bind: String,
+    abandon: bool,
+) -> TestApp {
     let mut settings = Settings::new(dir.path().to_path_buf())
         .with_database_url(pg.as_ref().map(|p| p.url.clone()))
-        .with_agent_program(agent)
+        .with_agent_program(agent.clone())
         .with_heartbeat_interval(HEARTBEAT)
         .with_kill_grace(KILL_GRACE)
-        .with_agent_give_up(AGENT_GIVE_UP);
-    if let Some(clock) = clock {
-        settings = settings.with_clock(Arc::new(clock));
+        .with_agent_give_up(AGENT_GIVE_UP)
+        .with_bind(bind);
+    if let Some(clock) = &clock {
+        settings = settings.with_clock(Arc::new(clock.clone()));
     }
     let app = Application::build(settings)
         .await
@@ -392,9 +408,14 @@ pub async fn spawn_app_with_agent(clock: Option<ManualClock>, agent: PathBuf) ->
     let db = app.state().db.clone();
     let state = app.state();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let handle = tokio::spawn(app.run_until(async {
+    let stopped = async {
         let _ = rx.await;
-    }));
+    };
+    let handle = if abandon {
+        tokio::spawn(app.run_until_abandoning_nodes(stopped))
+    } else {
+        tokio::spawn(app.run_until(stopped))
+    };
     TestApp {
         api: Api::new(port, &owner),
         operator_token,
@@ -403,8 +424,44 @@ pub async fn spawn_app_with_agent(clock: Option<ManualClock>, agent: PathBuf) ->
         state,
         stop: Some(tx),
         handle: Some(handle),
+        restart: Some((clock, agent, port)),
         _pg: pg,
         _dir: dir,
+    }
+}
+
+/// `spawn_app` whose first stop is a restart that abandons its nodes.
+pub async fn spawn_restartable_app(clock: Option<ManualClock>) -> TestApp {
+    init_logging();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pg = PgDatabase::maybe("hearth_e2e").await;
+    let agent = PathBuf::from(env!("CARGO_BIN_EXE_hearth"));
+    start_app(dir, pg, clock, agent, "127.0.0.1:0".into(), true).await
+}
+
+impl TestApp {
+    /// Stops the server as a kill would (nodes and agents left running, usage open) and
+    /// starts it again on the same data directory, database, port and clock: the agents
+    /// call in again and are adopted.
+    pub async fn restart_abandoning_nodes(mut self) -> TestApp {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(handle) = self.handle.take() {
+            match tokio::time::timeout(Duration::from_secs(20), handle).await {
+                Ok(Ok(Ok(()))) => {}
+                other => panic!("the application did not stop: {other:?}"),
+            }
+        }
+        let (clock, agent, port) = self.restart.take().expect("a restartable app");
+        let (dir, pg) = (
+            std::mem::replace(&mut self._dir, tempfile::tempdir().expect("temp dir")),
+            self._pg.take(),
+        );
+        // Dropping the old handle must not kill the agents it leaves to the next start.
+        self.data_dir = self._dir.path().to_path_buf();
+        drop(self);
+        start_app(dir, pg, clock, agent, format!("127.0.0.1:{port}"), false).await
     }
 }
 
