@@ -23,28 +23,9 @@ if [[ ! -d "$here/node_modules/playwright-core" ]]; then
   (cd "$here" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --silent --no-audit --no-fund >/dev/null)
 fi
 
-data="$(mktemp -d)"
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-"$bin" serve --data-dir "$data" --bind "127.0.0.1:$port" >"$data/serve.log" 2>&1 &
-server=$!
-cleanup() {
-  kill "$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
-  rm -rf "$data"
-}
-trap cleanup EXIT
-
-for _ in $(seq 1 150); do
-  if [[ -s "$data/owner.token" ]] && curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1; then
-    break
-  fi
-  sleep 0.1
-done
-if [[ ! -s "$data/owner.token" ]]; then
-  echo "error: hearth did not start:" >&2
-  cat "$data/serve.log" >&2
-  exit 1
-fi
+# shellcheck source=../serve.sh
+source "$here/../serve.sh"
+start_hearth "$bin"
 if ! grep -q "dashboard: http://" "$data/serve.log"; then
   echo "error: hearth did not print the dashboard URL" >&2
   exit 1
