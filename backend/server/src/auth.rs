@@ -248,27 +248,8 @@ pub async fn ticket_caller(state: &AppState, raw: &str) -> ApiResult<Caller> {
         })
 }
 
-/// The caller of a request that may also come with a ticket instead of a header.
-pub async fn caller_or_ticket(
-    state: &AppState,
-    req: &HttpRequest,
-    ticket: Option<&str>,
-) -> ApiResult<Caller> {
-    match (presented_token(req), ticket.filter(|t| !t.is_empty())) {
-        (Some(token), _) => authenticate(state, &token).await,
-        (None, Some(ticket)) => ticket_caller(state, ticket).await,
-        (None, None) => match crate::ui::session_of(req) {
-            // A dashboard page following the stream: its session cookie.
-            Some(session) => crate::services::sessions::caller(state, &session).await,
-            None => Err(ApiError::Unauthorized(
-                "missing Authorization header (or ?ticket= from POST /events/tickets, or a dashboard session)".into(),
-            )),
-        },
-    }
-}
-
 /// `Authorization: Bearer <t>` or the raw `Authorization: <t>` the Qarnot SDK sends.
-fn presented_token(req: &HttpRequest) -> Option<String> {
+pub(crate) fn presented_token(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get("authorization")?.to_str().ok()?.trim();
     let token = match value.split_once(' ') {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),

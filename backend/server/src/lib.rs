@@ -23,5 +23,6 @@ pub mod settings;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod throttle;
 pub mod ui;
 pub mod wire;

@@ -83,7 +83,7 @@ pub struct AppState {
     /// end at once instead of holding the shutdown.
     pub stopping: tokio::sync::watch::Sender<bool>,
     /// Refused dashboard sign-ins, for the slowdown (see `services::sessions`).
-    pub sign_ins: crate::services::sessions::Throttle,
+    pub sign_ins: crate::throttle::Throttle,
     /// The constants each pool's tasks inherit (its profile's, then its own), so that
     /// handing out work reads neither row again (one entry per pool that ran work; dropped
     /// when the pool changes or ends, all dropped when a profile changes).

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use hearth_core::model::NodeState;
-use hearth_ui::backend::{Backend, UiBackend, UiError, session_cookie};
+use hearth_ui::backend::{Backend, UiBackend, UiError};
 use hearth_ui::model::{Overview, PoolRow, StateCount, Viewer};
 use leptos::prelude::*;
 use leptos_actix::LeptosRoutes;
@@ -217,7 +217,7 @@ pub fn session_of(req: &HttpRequest) -> Option<String> {
     req.headers()
         .get(header::COOKIE)
         .and_then(|v| v.to_str().ok())
-        .and_then(session_cookie)
+        .and_then(hearth_ui::backend::session_cookie)
         .map(str::to_owned)
 }
 

@@ -66,7 +66,7 @@ async fn event_stream(
     req: HttpRequest,
     query: web::Query<EventsQuery>,
 ) -> ApiResult<HttpResponse> {
-    let caller = auth::caller_or_ticket(&state, &req, query.ticket.as_deref()).await?;
+    let caller = caller_or_ticket(&state, &req, query.ticket.as_deref()).await?;
     let tenant = caller.tenant()?;
     let filter = filter_of(&state, tenant, &query).await?;
     let header = req
@@ -266,6 +266,25 @@ pub fn sse_frame(event: &Event) -> String {
         event.change.kind(),
         event.json()
     )
+}
+
+/// The caller of a request that may also come with a ticket instead of a header.
+pub async fn caller_or_ticket(
+    state: &AppState,
+    req: &HttpRequest,
+    ticket: Option<&str>,
+) -> ApiResult<auth::Caller> {
+    match (auth::presented_token(req), ticket.filter(|t| !t.is_empty())) {
+        (Some(token), _) => auth::authenticate(state, &token).await,
+        (None, Some(ticket)) => auth::ticket_caller(state, ticket).await,
+        (None, None) => match crate::ui::session_of(req) {
+            // A dashboard page following the stream: its session cookie.
+            Some(session) => crate::services::sessions::caller(state, &session).await,
+            None => Err(crate::error::ApiError::Unauthorized(
+                "missing Authorization header (or ?ticket= from POST /events/tickets, or a dashboard session)".into(),
+            )),
+        },
+    }
 }
 
 #[cfg(test)]
