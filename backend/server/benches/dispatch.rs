@@ -119,14 +119,14 @@ async fn wait_pool_ready(api: &Api, pool: &str) -> anyhow::Result<Duration> {
             .call(reqwest::Method::GET, &format!("/pools/{pool}/nodes"), None)
             .await?;
         let capacity = p["totalSlotCapacity"].as_u64().unwrap_or(0);
-        let ready = nodes.as_array().map_or(0, |n| {
+        let ready = nodes["items"].as_array().map_or(0, |n| {
             n.iter().filter(|n| n["state"] == "Ready").count() as u64
         });
         if capacity == INSTANCES && ready == NODES {
             return Ok(start.elapsed());
         }
         // A node that registered (`readyAt` set) yet reads `Booting` lost the launch race.
-        let stuck = nodes
+        let stuck = nodes["items"]
             .as_array()
             .and_then(|n| {
                 n.iter()

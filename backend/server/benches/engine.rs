@@ -948,7 +948,7 @@ async fn wait_pool_ready(
     loop {
         let p = api.get(&format!("/pools/{pool}")).await?;
         let list = api.get(&format!("/pools/{pool}/nodes")).await?;
-        let ready = list.as_array().map_or(0, |n| {
+        let ready = list["items"].as_array().map_or(0, |n| {
             n.iter().filter(|n| n["state"] == "Ready").count() as u64
         });
         let capacity = p["totalSlotCapacity"].as_u64().unwrap_or(0);
@@ -1940,7 +1940,7 @@ async fn scale(s: &Server, cfg: &Config, report: &mut Report) -> anyhow::Result<
     // Nothing may have run: the pools have no slot.
     let queued = queued_of_pool().await?;
     let nodes = api.get(&format!("/pools/{first}/nodes")).await?;
-    let live = nodes.as_array().map_or(0, |n| {
+    let live = nodes["items"].as_array().map_or(0, |n| {
         n.iter()
             .filter(|n| n["state"] != "Terminated" && n["state"] != "Failed")
             .count()
