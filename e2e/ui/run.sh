@@ -32,9 +32,12 @@ if ! grep -q "dashboard: http://" "$data/serve.log"; then
 fi
 
 mkdir -p "$here/screenshots"
-# When the server found a bundle, the JavaScript run must show a hydrated page.
-hydrated=0
-grep -q "serving the browser bundle" "$data/serve.log" && hydrated=1
-echo "e2e/ui: browser bundle served: $([ $hydrated = 1 ] && echo yes || echo no, server-rendered only)"
-EXPECT_HYDRATION=$hydrated HEARTH_URL="http://127.0.0.1:$port" HEARTH_TOKEN="$(cat "$data/owner.token")" \
+# The live pages need the bundle: the committed one is embedded when it matches the
+# sources, a fresh scripts/build-ui.sh build is preferred.
+if ! grep -q "serving the browser bundle" "$data/serve.log"; then
+  echo "error: hearth serves no browser bundle built from these sources (run scripts/build-ui.sh --commit)" >&2
+  exit 1
+fi
+echo "e2e/ui: $(grep -o 'serving the browser bundle.*' "$data/serve.log" | head -n1)"
+EXPECT_HYDRATION=1 HEARTH_URL="http://127.0.0.1:$port" HEARTH_TOKEN="$(cat "$data/owner.token")" \
   SCREENSHOTS="$here/screenshots" node "$here/dashboard.mjs"

@@ -1,27 +1,47 @@
 //! Server functions: called in place during server rendering, over HTTP from the browser.
 //! Their bodies only reach the server's [`crate::backend::Backend`]. (Each generates a
-//! struct named after it, hence names unlike the model's types.)
+//! struct named after it, hence names unlike the model's types.) Each is answered at
+//! `/ui/fn/{its name}`.
 
 use leptos::prelude::*;
 
-use crate::model::{Overview, PoolRow, Viewer};
+use crate::model::{Overview, PoolPage, PoolRow, Viewer};
 
-#[server(prefix = "/ui/fn")]
+#[server(prefix = "/ui/fn", endpoint = "signed_in")]
 pub async fn signed_in() -> Result<Viewer, ServerFnError> {
     let (backend, session) = server::context()?;
     server::answer(backend.viewer(&session).await)
 }
 
-#[server(prefix = "/ui/fn")]
+#[server(prefix = "/ui/fn", endpoint = "overview_figures")]
 pub async fn overview_figures() -> Result<Overview, ServerFnError> {
     let (backend, session) = server::context()?;
     server::answer(backend.overview(&session).await)
 }
 
-#[server(prefix = "/ui/fn")]
+#[server(prefix = "/ui/fn", endpoint = "pool_rows")]
 pub async fn pool_rows() -> Result<Vec<PoolRow>, ServerFnError> {
     let (backend, session) = server::context()?;
     server::answer(backend.pools(&session).await)
+}
+
+#[server(prefix = "/ui/fn", endpoint = "pool_details")]
+pub async fn pool_details(id: String) -> Result<PoolPage, ServerFnError> {
+    let (backend, session) = server::context()?;
+    server::answer(backend.pool_page(&session, &id).await)
+}
+
+/// "Resize now": the decision it reached, in words.
+#[server(prefix = "/ui/fn", endpoint = "resize_pool")]
+pub async fn resize_pool(id: String) -> Result<String, ServerFnError> {
+    let (backend, session) = server::context()?;
+    server::answer(backend.resize_pool(&session, &id).await)
+}
+
+#[server(prefix = "/ui/fn", endpoint = "close_pool")]
+pub async fn close_pool(id: String) -> Result<(), ServerFnError> {
+    let (backend, session) = server::context()?;
+    server::answer(backend.close_pool(&session, &id).await)
 }
 
 #[cfg(feature = "ssr")]
@@ -34,9 +54,16 @@ mod server {
 
     /// A signed-out reader is sent to the sign-in form: a redirect of the page while it is
     /// rendered on the server, a client-side navigation after a call from the browser.
+    /// A refusal keeps its status (a viewer's forged write is a 403, as on the API).
     pub fn answer<T>(result: Result<T, UiError>) -> Result<T, ServerFnError> {
-        if result.as_ref().err() == Some(&UiError::SignedOut) {
-            leptos_actix::redirect("/ui/sign-in");
+        if let Err(e) = &result {
+            if *e == UiError::SignedOut {
+                leptos_actix::redirect("/ui/sign-in");
+            } else if let Some(response) = use_context::<leptos_actix::ResponseOptions>()
+                && let Ok(status) = actix_web::http::StatusCode::from_u16(e.status())
+            {
+                response.set_status(status);
+            }
         }
         result.map_err(ServerFnError::from)
     }

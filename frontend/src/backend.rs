@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::model::{Overview, PoolRow, Viewer};
+use crate::model::{Overview, PoolPage, PoolRow, Viewer};
 
 /// Why a read was refused; the message is shown as is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -13,15 +13,35 @@ pub enum UiError {
     SignedOut,
     /// The session's role or tenant may not read this.
     Forbidden(String),
+    /// No such object for this tenant (another tenant's objects are not found either).
+    NotFound(String),
+    /// A write the rules refuse (a state conflict, a bad value): its HTTP status and why.
+    Refused(u16, String),
     /// Anything else (the server logged it).
     Failed(String),
+}
+
+impl UiError {
+    /// The status a server function answers with when it fails this way.
+    pub fn status(&self) -> u16 {
+        match self {
+            UiError::SignedOut => 401,
+            UiError::Forbidden(_) => 403,
+            UiError::NotFound(_) => 404,
+            UiError::Refused(status, _) => *status,
+            UiError::Failed(_) => 500,
+        }
+    }
 }
 
 impl std::fmt::Display for UiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             UiError::SignedOut => f.write_str("signed out: sign in again"),
-            UiError::Forbidden(m) | UiError::Failed(m) => f.write_str(m),
+            UiError::Forbidden(m)
+            | UiError::NotFound(m)
+            | UiError::Refused(_, m)
+            | UiError::Failed(m) => f.write_str(m),
         }
     }
 }
@@ -39,6 +59,13 @@ pub trait Backend: Send + Sync + 'static {
     async fn viewer(&self, session: &str) -> Result<Viewer, UiError>;
     async fn overview(&self, session: &str) -> Result<Overview, UiError>;
     async fn pools(&self, session: &str) -> Result<Vec<PoolRow>, UiError>;
+    /// `pool` is the pool's uuid as the page's path has it.
+    async fn pool_page(&self, session: &str, pool: &str) -> Result<PoolPage, UiError>;
+    /// Evaluates the pool's scaling now (`POST /pools/{uuid}/resize`): the decision's
+    /// headline and reason.
+    async fn resize_pool(&self, session: &str, pool: &str) -> Result<String, UiError>;
+    /// `POST /pools/{uuid}/close`.
+    async fn close_pool(&self, session: &str, pool: &str) -> Result<(), UiError>;
 }
 
 /// The context value the server provides to every render and server-function call.

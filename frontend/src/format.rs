@@ -35,6 +35,96 @@ pub fn busy_percent(busy: u32, total: u32) -> u32 {
     }
 }
 
+/// The first four characters of an id: enough to tell a pool's nodes apart on screen.
+pub fn short_id(id: &str) -> &str {
+    id.get(..4).unwrap_or(id)
+}
+
+/// `12 s`, `3 min 4 s`, `2 h 5 min`: how long something has run, in words.
+pub fn duration_words(seconds: u64) -> String {
+    match seconds {
+        s if s < 60 => format!("{s} s"),
+        s if s < 3600 => format!("{} min {} s", s / 60, s % 60),
+        s => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// What a slot is doing, as its tile shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SlotKind {
+    Busy,
+    Idle,
+    /// Its node is still being launched.
+    Booting,
+    /// Its node takes no new work and ends once its last instance does.
+    Draining,
+    Failed,
+}
+
+impl SlotKind {
+    pub fn of(node_state: &str, busy: bool) -> SlotKind {
+        match (node_state, busy) {
+            (_, true) => SlotKind::Busy,
+            ("Requested" | "Booting", _) => SlotKind::Booting,
+            ("Draining", _) => SlotKind::Draining,
+            ("Failed", _) => SlotKind::Failed,
+            _ => SlotKind::Idle,
+        }
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            SlotKind::Busy => "busy",
+            SlotKind::Idle => "idle",
+            SlotKind::Booting => "booting",
+            SlotKind::Draining => "draining",
+            SlotKind::Failed => "failed",
+        }
+    }
+}
+
+/// A slot in words, for its accessible name and its tooltip:
+/// `slot 3 of node 5f2c: busy, task hello, instance 7, 12 s` or `slot 1 of node 5f2c: idle`.
+/// Slots count from 1 on screen.
+pub fn slot_label(
+    index: u32,
+    node_id: &str,
+    node_state: &str,
+    work: Option<&crate::model::SlotWork>,
+) -> String {
+    let kind = SlotKind::of(node_state, work.is_some());
+    let head = format!(
+        "slot {} of node {}: {}",
+        index + 1,
+        short_id(node_id),
+        kind.word()
+    );
+    match work {
+        None => head,
+        Some(w) => {
+            let ran = match w.running_seconds {
+                Some(s) => duration_words(s),
+                None => "starting".to_owned(),
+            };
+            format!(
+                "{head}, task {}, instance {}, {ran}",
+                w.task_name, w.instance_id
+            )
+        }
+    }
+}
+
+/// A decision's headline: `grew 4 → 8`, `shrank 8 → 4`, `held at 4`.
+pub fn decision_headline(action: &str, from: u32, to: u32) -> String {
+    if action.starts_with("grow") {
+        format!("grew {from} → {to}")
+    } else if action.starts_with("shrink") {
+        format!("shrank {from} → {to}")
+    } else {
+        format!("held at {to}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,5 +150,58 @@ mod tests {
         assert_eq!(busy_percent(1, 3), 33);
         assert_eq!(busy_percent(2, 3), 67);
         assert_eq!(busy_percent(5, 4), 100);
+    }
+
+    #[test]
+    fn ids_shorten_to_four_characters() {
+        assert_eq!(short_id("5f2c9a4e-35a4"), "5f2c");
+        assert_eq!(short_id("ab"), "ab");
+    }
+
+    #[test]
+    fn durations_read_in_words() {
+        assert_eq!(duration_words(0), "0 s");
+        assert_eq!(duration_words(59), "59 s");
+        assert_eq!(duration_words(61), "1 min 1 s");
+        assert_eq!(duration_words(3600 * 2 + 5 * 60 + 9), "2 h 5 min");
+    }
+
+    #[test]
+    fn slots_say_their_state_in_words() {
+        use crate::model::SlotWork;
+        let work = SlotWork {
+            task_id: "t".into(),
+            task_name: "hello".into(),
+            instance_id: 7,
+            running_seconds: Some(12),
+        };
+        assert_eq!(
+            slot_label(2, "5f2c9a4e", "Ready", Some(&work)),
+            "slot 3 of node 5f2c: busy, task hello, instance 7, 12 s"
+        );
+        assert_eq!(
+            slot_label(0, "5f2c9a4e", "Ready", None),
+            "slot 1 of node 5f2c: idle"
+        );
+        assert_eq!(
+            slot_label(0, "5f2c", "Booting", None),
+            "slot 1 of node 5f2c: booting"
+        );
+        assert_eq!(
+            slot_label(1, "5f2c", "Draining", None),
+            "slot 2 of node 5f2c: draining"
+        );
+        let starting = SlotWork {
+            running_seconds: None,
+            ..work
+        };
+        assert!(slot_label(0, "5f2c", "Ready", Some(&starting)).ends_with("instance 7, starting"));
+    }
+
+    #[test]
+    fn decisions_read_as_a_move() {
+        assert_eq!(decision_headline("grow 2", 4, 8), "grew 4 → 8");
+        assert_eq!(decision_headline("shrink 1", 8, 4), "shrank 8 → 4");
+        assert_eq!(decision_headline("hold", 4, 4), "held at 4");
     }
 }

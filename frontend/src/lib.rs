@@ -8,6 +8,7 @@ pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;
 pub mod format;
+pub mod live;
 pub mod model;
 mod pages;
 
@@ -59,6 +60,7 @@ pub fn App() -> impl IntoView {
                 // gets complete pages (no out-of-order fragments to swap in).
                 <Route path=path!("/ui") view=pages::Overview ssr=SsrMode::Async />
                 <Route path=path!("/ui/pools") view=pages::Pools ssr=SsrMode::Async />
+                <Route path=path!("/ui/pools/:id") view=pages::Pool ssr=SsrMode::Async />
                 <Route path=path!("/ui/sign-in") view=pages::SignIn ssr=SsrMode::Async />
             </Routes>
         </Router>

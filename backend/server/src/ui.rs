@@ -11,7 +11,9 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use hearth_core::model::NodeState;
 use hearth_ui::backend::{Backend, UiBackend, UiError};
-use hearth_ui::model::{Overview, PoolRow, StateCount, Viewer};
+use hearth_ui::model::{
+    DecisionLine, NodeTile, Overview, PoolPage, PoolRow, SlotTile, SlotWork, StateCount, Viewer,
+};
 use leptos::prelude::*;
 use leptos_actix::LeptosRoutes;
 use sea_orm::EntityTrait;
@@ -36,28 +38,74 @@ const POOL_STATES: [&str; 9] = [
     "PendingDelete",
 ];
 
-/// The browser bundle's folder: `HEARTH_UI_BUNDLE`, else where `scripts/build-ui.sh` puts
-/// it in this checkout.
-pub fn bundle_dir() -> PathBuf {
-    match std::env::var_os("HEARTH_UI_BUNDLE") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../target/site/pkg"
-        )),
-    }
-}
+/// The digest of the dashboard sources this binary was built from (`build.rs`).
+const SOURCES: &str = env!("HEARTH_UI_SOURCES");
 
 const BUNDLE_FILES: [(&str, &str); 2] = [
     ("hearth_ui.js", "text/javascript; charset=utf-8"),
     ("hearth_ui_bg.wasm", "application/wasm"),
 ];
 
-/// Whether the bundle is there to hydrate the pages with; without it they are plain SSR.
-pub fn bundle_present(dir: &std::path::Path) -> bool {
-    BUNDLE_FILES
-        .iter()
-        .all(|(name, _)| dir.join(name).is_file())
+/// The committed bundle, embedded when `build.rs` found it built from these sources.
+#[cfg(hearth_bundle)]
+const EMBEDDED: Option<[&[u8]; 2]> = Some([
+    include_bytes!("../../../frontend/bundle/hearth_ui.js"),
+    include_bytes!("../../../frontend/bundle/hearth_ui_bg.wasm"),
+]);
+#[cfg(not(hearth_bundle))]
+const EMBEDDED: Option<[&[u8]; 2]> = None;
+
+/// Where the browser bundle comes from. Only a bundle built from the sources of this very
+/// binary is served (its `SOURCES` file names their digest): another would hydrate the
+/// pages with other code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Bundle {
+    /// A folder from `scripts/build-ui.sh` (`HEARTH_UI_BUNDLE`, else `target/site/pkg`).
+    Folder(PathBuf),
+    /// The committed `frontend/bundle`, inside the binary.
+    Embedded,
+    /// None fits: the pages render on the server only.
+    Absent,
+}
+
+impl Bundle {
+    /// A built folder first (a developer's fresh build), then the embedded one.
+    pub fn find() -> Bundle {
+        let folder = match std::env::var_os("HEARTH_UI_BUNDLE") {
+            Some(dir) => PathBuf::from(dir),
+            None => PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../target/site/pkg"
+            )),
+        };
+        if Self::fits(&folder) {
+            Bundle::Folder(folder)
+        } else if EMBEDDED.is_some() {
+            Bundle::Embedded
+        } else {
+            Bundle::Absent
+        }
+    }
+
+    /// Whether a folder holds a complete bundle built from this binary's sources.
+    pub fn fits(dir: &std::path::Path) -> bool {
+        let stamp = std::fs::read_to_string(dir.join("SOURCES")).unwrap_or_default();
+        stamp.split_whitespace().next() == Some(SOURCES)
+            && BUNDLE_FILES
+                .iter()
+                .all(|(name, _)| dir.join(name).is_file())
+    }
+
+    async fn read(&self, index: usize) -> Option<web::Bytes> {
+        match self {
+            Bundle::Folder(dir) => tokio::fs::read(dir.join(BUNDLE_FILES[index].0))
+                .await
+                .ok()
+                .map(web::Bytes::from),
+            Bundle::Embedded => EMBEDDED.map(|files| web::Bytes::from_static(files[index])),
+            Bundle::Absent => None,
+        }
+    }
 }
 
 /// What every actix worker shares to mount the dashboard (built once per server).
@@ -67,18 +115,23 @@ pub struct Mount {
     options: LeptosOptions,
     backend: Arc<dyn Backend>,
     hydrate: bool,
+    bundle: Bundle,
 }
 
 impl Mount {
     pub fn new(state: web::Data<AppState>) -> Mount {
-        let hydrate = bundle_present(&bundle_dir());
-        if hydrate {
-            tracing::info!(dir = %bundle_dir().display(), "dashboard: serving the browser bundle");
-        } else {
-            tracing::info!(
-                "dashboard: no browser bundle (scripts/build-ui.sh); pages render on the server only"
-            );
+        let bundle = Bundle::find();
+        match &bundle {
+            Bundle::Folder(dir) => {
+                tracing::info!(dir = %dir.display(), "dashboard: serving the browser bundle")
+            }
+            Bundle::Embedded => tracing::info!("dashboard: serving the browser bundle (embedded)"),
+            Bundle::Absent => tracing::info!(
+                "dashboard: no browser bundle built from these sources (scripts/build-ui.sh); \
+                 pages render on the server only"
+            ),
         }
+        let hydrate = bundle != Bundle::Absent;
         let options = LeptosOptions::builder()
             .output_name(hearth_ui::BUNDLE_NAME)
             .site_pkg_dir("pkg")
@@ -88,6 +141,7 @@ impl Mount {
             options,
             backend: Arc::new(Dashboard { state }),
             hydrate,
+            bundle,
         }
     }
 
@@ -98,6 +152,7 @@ impl Mount {
         let options = self.options.clone();
         let hydrate = self.hydrate;
         cfg.route("/", web::get().to(root))
+            .app_data(web::Data::new(self.bundle.clone()))
             .route("/pkg/{file}", web::get().to(bundle_file))
             .route("/ui/session", web::post().to(sign_in))
             .route("/ui/session/end", web::post().to(sign_out))
@@ -125,16 +180,36 @@ async fn root(req: HttpRequest) -> HttpResponse {
     }
 }
 
-async fn bundle_file(file: web::Path<String>) -> HttpResponse {
-    let Some((name, kind)) = BUNDLE_FILES.iter().find(|(name, _)| *name == file.as_str()) else {
+/// `/pkg/…`: the bundle's files, revalidated by their sources' digest (`ETag`).
+async fn bundle_file(
+    req: HttpRequest,
+    bundle: web::Data<Bundle>,
+    file: web::Path<String>,
+) -> HttpResponse {
+    let Some(index) = BUNDLE_FILES
+        .iter()
+        .position(|(name, _)| *name == file.as_str())
+    else {
         return HttpResponse::NotFound().finish();
     };
-    match tokio::fs::read(bundle_dir().join(name)).await {
-        Ok(bytes) => HttpResponse::Ok()
-            .insert_header((header::CONTENT_TYPE, *kind))
+    let etag = format!("\"{}\"", &SOURCES[..16]);
+    let fresh = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    if fresh && **bundle != Bundle::Absent {
+        return HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .finish();
+    }
+    match bundle.read(index).await {
+        Some(bytes) => HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, BUNDLE_FILES[index].1))
             .insert_header((header::CACHE_CONTROL, "no-cache"))
+            .insert_header((header::ETAG, etag))
             .body(bytes),
-        Err(_) => HttpResponse::NotFound().finish(),
+        None => HttpResponse::NotFound().finish(),
     }
 }
 
@@ -248,6 +323,15 @@ fn ui_error(e: ApiError) -> UiError {
     match e {
         ApiError::Unauthorized(_) => UiError::SignedOut,
         ApiError::Forbidden(m) => UiError::Forbidden(m),
+        ApiError::NotFound(m) => UiError::NotFound(m),
+        e @ (ApiError::Validation(_)
+        | ApiError::Conflict(_)
+        | ApiError::PaymentRequired(_)
+        | ApiError::Gone(_)
+        | ApiError::Unprocessable(_)) => {
+            use actix_web::ResponseError;
+            UiError::Refused(e.status_code().as_u16(), e.to_string())
+        }
         other => {
             tracing::error!(error = %other, "dashboard read failed");
             UiError::Failed("the server could not answer this; its log says why".into())
@@ -335,6 +419,60 @@ impl Backend for Dashboard {
         Ok(overview)
     }
 
+    async fn pool_page(&self, session: &str, pool: &str) -> Result<PoolPage, UiError> {
+        let caller = self.caller(session).await?;
+        let tenant = caller.tenant().map_err(ui_error)?;
+        let id = pool_id(pool)?;
+        let db = &self.state.db;
+        let pool = pools::load(db, tenant, id).await.map_err(ui_error)?;
+        let now = self.state.clock.now();
+        let figures = pools::figures(db, &pool).await.map_err(ui_error)?;
+        let nodes = slot_map(db, &pool, now).await.map_err(ui_error)?;
+        let decisions = decision_lines(db, pool.id).await.map_err(ui_error)?;
+        let closable = pools::state_of(&pool).accepts_tasks();
+        Ok(PoolPage {
+            id: pool.id.to_string(),
+            name: pool.name.clone(),
+            profile: pool.profile_name.clone(),
+            state: pool.state.clone(),
+            slots_per_node: pool.slots_per_node.max(0) as u32,
+            slots_total: figures.total_slots,
+            target_slots: decisions.first().map(|d| d.target_slots),
+            queued_instances: figures
+                .queued_or_running
+                .saturating_sub(figures.running_instances),
+            active_policy: pools::active_policy_name(&pool, now),
+            can_write: caller.writer().is_ok(),
+            closable,
+            nodes,
+            decisions,
+        })
+    }
+
+    async fn resize_pool(&self, session: &str, pool: &str) -> Result<String, UiError> {
+        let tenant = self.caller(session).await?.writer().map_err(ui_error)?;
+        let pool = pools::load(&self.state.db, tenant, pool_id(pool)?)
+            .await
+            .map_err(ui_error)?;
+        let row = crate::engine::resize::evaluate_pool(&self.state, pool.id)
+            .await
+            .map_err(ui_error)?;
+        let line = decision_line(&row);
+        Ok(format!(
+            "{}: {}",
+            hearth_ui::format::decision_headline(&line.action, line.from_slots, line.target_slots),
+            line.reason
+        ))
+    }
+
+    async fn close_pool(&self, session: &str, pool: &str) -> Result<(), UiError> {
+        let tenant = self.caller(session).await?.writer().map_err(ui_error)?;
+        crate::engine::close_pool(&self.state, tenant, pool_id(pool)?)
+            .await
+            .map_err(ui_error)?;
+        Ok(())
+    }
+
     async fn pools(&self, session: &str) -> Result<Vec<PoolRow>, UiError> {
         let tenant = self.tenant_of(session).await?;
         let db = &self.state.db;
@@ -351,5 +489,157 @@ impl Backend for Dashboard {
             });
         }
         Ok(rows)
+    }
+}
+
+/// A pool named in a page's path; anything but a uuid is no pool at all.
+fn pool_id(text: &str) -> Result<uuid::Uuid, UiError> {
+    uuid::Uuid::parse_str(text).map_err(|_| UiError::NotFound(format!("no pool {text}")))
+}
+
+/// Failed nodes stay on the slot map this long after they end, so a failure is seen.
+const FAILED_SHOWN_FOR: chrono::Duration = chrono::Duration::minutes(15);
+
+/// The pool's live nodes (and those failed lately), each with its slots and what runs on
+/// them. Reads only the running instances' placement columns (never their output): its
+/// cost follows the pool's slots, not its tasks.
+async fn slot_map(
+    db: &sea_orm::DatabaseConnection,
+    pool: &crate::entities::pool::Model,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<NodeTile>, ApiError> {
+    use crate::entities::{instance, node, task};
+    use hearth_core::model::InstanceState;
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
+    use std::collections::HashMap;
+
+    let nodes = node::Entity::find()
+        .filter(node::Column::PoolId.eq(pool.id))
+        .filter(
+            sea_orm::Condition::any()
+                .add(
+                    node::Column::State
+                        .is_not_in([NodeState::Terminated.as_str(), NodeState::Failed.as_str()]),
+                )
+                .add(
+                    sea_orm::Condition::all()
+                        .add(node::Column::State.eq(NodeState::Failed.as_str()))
+                        .add(node::Column::EndedAt.gt(now - FAILED_SHOWN_FOR)),
+                ),
+        )
+        .order_by_asc(node::Column::CreatedAt)
+        .order_by_asc(node::Column::Id)
+        .all(db)
+        .await?;
+    type Placed = (
+        uuid::Uuid,
+        i32,
+        Option<uuid::Uuid>,
+        Option<i32>,
+        Option<chrono::DateTime<chrono::Utc>>,
+    );
+    let running: Vec<Placed> = instance::Entity::find()
+        .select_only()
+        .columns([
+            instance::Column::TaskId,
+            instance::Column::InstanceId,
+            instance::Column::NodeId,
+            instance::Column::SlotIndex,
+            instance::Column::StartedAt,
+        ])
+        .filter(instance::Column::PoolId.eq(pool.id))
+        .filter(instance::Column::State.is_in([
+            InstanceState::Assigned.as_str(),
+            InstanceState::Executing.as_str(),
+        ]))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut task_ids: Vec<uuid::Uuid> = running.iter().map(|r| r.0).collect();
+    task_ids.sort_unstable();
+    task_ids.dedup();
+    let names: HashMap<uuid::Uuid, String> = if task_ids.is_empty() {
+        HashMap::new()
+    } else {
+        task::Entity::find()
+            .select_only()
+            .columns([task::Column::Id, task::Column::Name])
+            .filter(task::Column::Id.is_in(task_ids))
+            .into_tuple::<(uuid::Uuid, String)>()
+            .all(db)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    // On a slot, the instance that started first is the one running (another may be
+    // assigned behind it).
+    let mut on_slot: HashMap<(uuid::Uuid, i32), SlotWork> = HashMap::new();
+    for (task_id, instance_id, node_id, slot, started) in running {
+        let (Some(node_id), Some(slot)) = (node_id, slot) else {
+            continue;
+        };
+        let work = SlotWork {
+            task_id: task_id.to_string(),
+            task_name: names.get(&task_id).cloned().unwrap_or_default(),
+            instance_id,
+            running_seconds: started.map(|s| (now - s).num_seconds().max(0) as u64),
+        };
+        on_slot
+            .entry((node_id, slot))
+            .and_modify(|kept| {
+                if kept.running_seconds.is_none() && work.running_seconds.is_some() {
+                    *kept = work.clone();
+                }
+            })
+            .or_insert(work);
+    }
+    Ok(nodes
+        .into_iter()
+        .map(|n| NodeTile {
+            id: n.id.to_string(),
+            state: n.state.clone(),
+            slots: (0..n.slots.max(0))
+                .map(|i| SlotTile {
+                    index: i as u32,
+                    work: on_slot.remove(&(n.id, i)),
+                })
+                .collect(),
+        })
+        .collect())
+}
+
+/// The pool's newest decisions, as the timeline shows them.
+async fn decision_lines(
+    db: &sea_orm::DatabaseConnection,
+    pool_id: uuid::Uuid,
+) -> Result<Vec<DecisionLine>, ApiError> {
+    use crate::entities::scaling_decision;
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
+    Ok(scaling_decision::Entity::find()
+        .filter(scaling_decision::Column::PoolId.eq(pool_id))
+        .order_by_desc(scaling_decision::Column::Seq)
+        .limit(PoolPage::DECISIONS as u64)
+        .all(db)
+        .await?
+        .iter()
+        .map(decision_line)
+        .collect())
+}
+
+fn decision_line(row: &crate::entities::scaling_decision::Model) -> DecisionLine {
+    let from_slots = row
+        .detail
+        .pointer("/inputs/total")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0) as u32;
+    DecisionLine {
+        id: row.id.to_string(),
+        at: row.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+        action: row.action.clone(),
+        from_slots,
+        target_slots: row.target_slots.max(0) as u32,
+        reason: row.reason.clone(),
+        policy: row.active_policy_name.clone(),
+        evaluations: row.evaluations,
     }
 }

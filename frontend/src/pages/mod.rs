@@ -1,10 +1,12 @@
 //! The pages and the frame around them.
 
 mod overview;
+mod pool;
 mod pools;
 mod sign_in;
 
 pub use overview::Overview;
+pub use pool::Pool;
 pub use pools::Pools;
 pub use sign_in::SignIn;
 

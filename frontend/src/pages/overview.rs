@@ -4,23 +4,25 @@ use leptos_meta::Title;
 use super::{Current, Frame, Problem, message_of};
 use crate::api;
 use crate::format::{busy_percent, state_tone, state_words};
+use crate::live::use_changes;
 use crate::model::Overview as Figures;
 
 #[component]
 pub fn Overview() -> impl IntoView {
-    let figures = Resource::new(|| (), |_| api::overview_figures());
+    let changes = use_changes(String::new);
+    let figures = Resource::new(move || changes.get(), |_| api::overview_figures());
     view! {
         <Title text="Overview · hearth" />
         <Frame current=Current::Overview>
             <h1>"Overview"</h1>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match figures.await {
                         Ok(f) => view! { <Tiles figures=f /> }.into_any(),
                         Err(e) => view! { <Problem message=message_of(&e) /> }.into_any(),
                     }
                 })}
-            </Suspense>
+            </Transition>
         </Frame>
     }
 }

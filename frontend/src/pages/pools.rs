@@ -4,16 +4,18 @@ use leptos_meta::Title;
 use super::{Current, Frame, Problem, message_of};
 use crate::api;
 use crate::format::{busy_percent, state_tone, state_words};
+use crate::live::use_changes;
 use crate::model::PoolRow;
 
 #[component]
 pub fn Pools() -> impl IntoView {
-    let rows = Resource::new(|| (), |_| api::pool_rows());
+    let changes = use_changes(String::new);
+    let rows = Resource::new(move || changes.get(), |_| api::pool_rows());
     view! {
         <Title text="Pools · hearth" />
         <Frame current=Current::Pools>
             <h1>"Pools"</h1>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match rows.await {
                         Ok(rows) if rows.is_empty() => {
@@ -24,7 +26,7 @@ pub fn Pools() -> impl IntoView {
                         Err(e) => view! { <Problem message=message_of(&e) /> }.into_any(),
                     }
                 })}
-            </Suspense>
+            </Transition>
         </Frame>
     }
 }
@@ -37,7 +39,7 @@ fn PoolTable(rows: Vec<PoolRow>) -> impl IntoView {
             let percent = busy_percent(p.slots_busy, p.slots_total);
             view! {
                 <tr>
-                    <th scope="row">{p.name}</th>
+                    <th scope="row"><a href=format!("/ui/pools/{}", p.id)>{p.name}</a></th>
                     <td>{p.profile}</td>
                     <td><span class=format!("badge {}", state_tone(&p.state))>{state_words(&p.state)}</span></td>
                     <td class="num">

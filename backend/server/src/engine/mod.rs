@@ -54,6 +54,19 @@ pub async fn wake_pool_nodes(state: &AppState, pool_id: Uuid) {
     }
 }
 
+/// Closes a pool for the API and the dashboard alike: its queued work is cancelled, its
+/// nodes are told to stop, and the pool as it is then is answered.
+pub async fn close_pool(
+    state: &AppState,
+    tenant: Uuid,
+    id: Uuid,
+) -> crate::error::ApiResult<crate::entities::pool::Model> {
+    let pool = crate::services::pools::close(state, tenant, id).await?;
+    resize::wind_down(state, &pool).await?;
+    wake_pool_nodes(state, pool.id).await;
+    crate::services::pools::load(&state.db, tenant, pool.id).await
+}
+
 /// Dispatch in the background: the request that made work available answers at once.
 /// Coalesced per pool: while one is waiting to start, more requests join it, so a burst of
 /// submits queues at most one dispatch per pool, not one per task.

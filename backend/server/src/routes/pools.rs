@@ -156,10 +156,7 @@ async fn close_pool(
     uuid: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let tenant = caller.writer()?;
-    let pool = pools::close(&state, tenant, path_id(&uuid, "pool")?).await?;
-    engine::resize::wind_down(&state, &pool).await?;
-    engine::wake_pool_nodes(&state, pool.id).await;
-    let pool = pools::load(&state.db, tenant, pool.id).await?;
+    let pool = engine::close_pool(&state, tenant, path_id(&uuid, "pool")?).await?;
     Ok(ok(pools::view(&state, &pool).await?))
 }
 
