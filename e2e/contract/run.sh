@@ -28,11 +28,12 @@ start_hearth "$bin"
 
 cd "$here"
 # Every check runs (`checks.enabled = true` in the config, where the exceptions are; a
-# `--checks` here would override them). GET /events is a stream that stays open: its own tests (backend/server/tests/*/events.rs)
-# cover it.
+# `--checks` here would override them). GET /events and an instance's output stream stay
+# open: their own tests (backend/server/tests/*/events.rs, e2e/output.rs) cover them.
 "$venv/bin/schemathesis" --config-file "$here/schemathesis.toml" run \
   "http://127.0.0.1:$port/openapi.json" \
   --exclude-path /events \
+  --exclude-path '/tasks/{uuid}/instances/{instance_id}/output' \
   -H "Authorization: Bearer $(cat "$data/owner.token")" \
   --no-color \
   "$@" </dev/null

@@ -1,5 +1,5 @@
-// Signs in with the owner token, reads the Overview and the Pools page (with a pool made
-// through the API), signs out; once with JavaScript (hydrated when a bundle is served) and
+// Signs in with the owner token, reads the Overview, the Pools page (with a pool made
+// through the API), a pool's page and the tasks list, signs out; once with JavaScript (hydrated when a bundle is served) and
 // once without. Fails on any console error or failed page request.
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
@@ -30,6 +30,14 @@ async function when(check, limit, what) {
     if (Date.now() - start > limit) throw new Error(`not within ${limit} ms: ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+// Signs a page in with a token through the form.
+async function signIn(page, withToken) {
+  await page.goto(base + "/ui/sign-in");
+  await page.getByLabel("API token").fill(withToken);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(/\/ui\/?$/);
 }
 
 const browser = await chromium.launch({
@@ -105,6 +113,14 @@ async function run(javaScript) {
   await page.getByRole("heading", { name: "Scaling decisions" }).waitFor();
   await page.screenshot({ path: `${shots}/pool-${label}.png`, fullPage: true });
 
+  // The tasks list, with its filter form.
+  await page.getByRole("link", { name: "Tasks", exact: true }).click();
+  await page.waitForURL(/\/ui\/tasks$/);
+  await settle();
+  await page.getByRole("heading", { name: "Tasks" }).waitFor();
+  await page.getByRole("search", { name: "Filter tasks" }).waitFor();
+  await page.screenshot({ path: `${shots}/tasks-${label}.png`, fullPage: true });
+
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.waitForURL(/\/ui\/sign-in$/);
   await settle();
@@ -136,10 +152,7 @@ async function poolPage() {
   const pool = await api("POST", "/pools", {
     name, profile: "docker-batch", instanceCount: 1, multiSlotsSettings: { slotsPerNode: 4 },
   });
-  await page.goto(base + "/ui/sign-in");
-  await page.getByLabel("API token").fill(token);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForURL(/\/ui\/?$/);
+  await signIn(page, token);
   await page.goto(`${base}/ui/pools/${pool.uuid}`);
   await page.waitForLoadState("networkidle");
   await page.getByRole("heading", { name }).waitFor();
@@ -195,10 +208,7 @@ async function poolPage() {
   const asViewer = await browser.newContext();
   const vpage = await asViewer.newPage();
   vpage.on("pageerror", (e) => problems.push(`viewer page error: ${e.message}`));
-  await vpage.goto(base + "/ui/sign-in");
-  await vpage.getByLabel("API token").fill(viewer.token);
-  await vpage.getByRole("button", { name: "Sign in" }).click();
-  await vpage.waitForURL(/\/ui\/?$/);
+  await signIn(vpage, viewer.token);
   await vpage.goto(`${base}/ui/pools/${pool.uuid}`);
   await vpage.getByRole("heading", { name }).waitFor();
   assert.equal(await vpage.getByRole("button", { name: "Resize now" }).count(), 0);
@@ -223,10 +233,108 @@ async function poolPage() {
   console.log("dashboard: pool page live, resize, viewer, close ok");
 }
 
+// The task page, live: a task whose instances print a line a second. The page tails the
+// instance's stdout and stderr without a reload, within a second of the API having the
+// line; Abort asks first, then cancels it; the tasks list shows it, filtered by state;
+// the same pages read without JavaScript.
+async function taskPage() {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const problems = [];
+  page.on("console", (m) => m.type() === "error" && problems.push(`console at ${page.url()}: ${m.text()}`));
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  page.on("response", (r) => r.status() >= 400 && problems.push(`${r.status()} ${r.url()}`));
+  let loads = 0;
+  page.on("load", () => loads++);
+
+  const name = `ui-tasks-${Date.now()}`;
+  const pool = await api("POST", "/pools", {
+    name, profile: "docker-batch", instanceCount: 1, multiSlotsSettings: { slotsPerNode: 2 },
+  });
+  const taskName = `tail-${Date.now()}`;
+  const task = await api("POST", "/tasks", {
+    name: taskName, poolUuid: pool.uuid, instanceCount: 2, tags: ["ui-e2e"],
+    constants: [{ key: "DOCKER_CMD", value: 'i=0; while [ $i -lt 60 ]; do i=$((i+1)); echo "tick $i of $INSTANCE_ID"; echo "warn $i" >&2; sleep 1; done' }],
+  });
+  await signIn(page, token);
+  await page.goto(`${base}/ui/tasks/${task.uuid}?instance=0`);
+  await page.waitForLoadState("networkidle");
+  await page.getByRole("heading", { name: taskName }).waitFor();
+  await page.getByRole("heading", { name: "Output of instance 0" }).waitFor();
+  const loadsBefore = loads;
+
+  const stdout = page.locator('pre[data-stream="stdout"]');
+  const stderr = page.locator('pre[data-stream="stderr"]');
+  await when(async () => /tick 2 of 0/.test(await stdout.innerText()), 30000, "the first lines on the page");
+  // A line the page has not seen yet: timed as the API returns it and as the page shows it.
+  const seen = (await stdout.innerText()).match(/tick (\d+) of 0/g).length;
+  const next = `tick ${seen + 2} of 0`;
+  const apiStdout = async () => {
+    const res = await fetch(`${base}/tasks/${task.uuid}/stdout/0`, { headers: { Authorization: `Bearer ${token}` } });
+    return res.text();
+  };
+  const [apiSaw, pageSaw] = await Promise.all([
+    when(async () => (await apiStdout()).includes(next), 15000, `the API has '${next}'`),
+    when(async () => (await stdout.innerText()).includes(next), 15000, `the page shows '${next}'`),
+  ]);
+  const lag = pageSaw - apiSaw;
+  console.log(`task page: a new output line shown ${lag} ms after the API had it`);
+  assert.ok(lag < 1000, `the output lagged ${lag} ms`);
+  assert.match(await stderr.innerText(), /warn \d+/);
+  assert.equal(loads, loadsBefore, "the page reloaded");
+  // No line twice: the tail and the stream join without overlap.
+  const lines = (await stdout.innerText()).trim().split("\n");
+  assert.equal(new Set(lines).size, lines.length, `a line repeated: ${lines.join(" | ")}`);
+  const row = page.getByRole("row", { name: /output of instance 1/ });
+  assert.match(await row.innerText(), /executing|assigned/);
+  await page.screenshot({ path: `${shots}/task-output.png`, fullPage: true });
+
+  // Abort asks first; then the task and the followed instance end cancelled.
+  await page.getByText("Abort task…").click();
+  await page.getByRole("button", { name: "Abort task", exact: true }).click();
+  await when(async () => (await api("GET", `/tasks/${task.uuid}`)).state === "Cancelled", 15000, "the task cancelled");
+  await when(async () => /^cancelled/.test(await page.locator(".page-head .badge").innerText()), 5000, "the page shows it cancelled");
+  await when(async () => /^cancelled/.test(await page.getByRole("status").innerText()), 5000, "the instance shown cancelled");
+  assert.equal(await page.getByText("Abort task…").count(), 0, "a cancelled task still offers Abort");
+  await page.screenshot({ path: `${shots}/task-aborted.png`, fullPage: true });
+
+  // The list: its row with the progress in words; the state filter keeps or drops it.
+  await page.goto(`${base}/ui/tasks?tag=ui-e2e`);
+  const listed = page.getByRole("row", { name: new RegExp(taskName) });
+  await listed.waitFor();
+  assert.match(await listed.getByRole("img").getAttribute("aria-label"), /cancelled.* of 2$/);
+  await page.screenshot({ path: `${shots}/tasks-filtered.png`, fullPage: true });
+  await page.getByLabel("State").selectOption("Success");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await page.waitForURL(/state=Success/);
+  await page.waitForLoadState("networkidle");
+  assert.equal(await page.getByRole("row", { name: new RegExp(taskName) }).count(), 0);
+  await page.getByLabel("State").selectOption("Cancelled");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await page.waitForURL(/state=Cancelled/);
+  await page.getByRole("row", { name: new RegExp(taskName) }).waitFor();
+
+  // Without JavaScript: the task page reads, output included.
+  const nojs = await browser.newContext({ javaScriptEnabled: false });
+  const plain = await nojs.newPage();
+  await signIn(plain, token);
+  await plain.goto(`${base}/ui/tasks/${task.uuid}?instance=0`);
+  await plain.getByRole("heading", { name: taskName }).waitFor();
+  assert.match(await plain.locator('pre[data-stream="stdout"]').innerText(), /tick 1 of 0/);
+  await plain.screenshot({ path: `${shots}/task-nojs.png`, fullPage: true });
+  await nojs.close();
+
+  await api("POST", `/pools/${pool.uuid}/close`);
+  assert.deepEqual(problems, [], problems.join("\n"));
+  await context.close();
+  console.log("dashboard: task page output tailing live, abort, tasks list and filters ok");
+}
+
 try {
   await run(true);
   await run(false);
   await poolPage();
+  await taskPage();
 } finally {
   await browser.close();
 }

@@ -5,7 +5,9 @@
 
 use leptos::prelude::*;
 
-use crate::model::{Overview, PoolPage, PoolRow, Viewer};
+#[cfg(feature = "ssr")]
+use crate::model::TaskFilter;
+use crate::model::{Overview, PoolPage, PoolRow, TaskList, TaskPage, Viewer};
 
 #[server(prefix = "/ui/fn", endpoint = "signed_in")]
 pub async fn signed_in() -> Result<Viewer, ServerFnError> {
@@ -42,6 +44,28 @@ pub async fn resize_pool(id: String) -> Result<String, ServerFnError> {
 pub async fn close_pool(id: String) -> Result<(), ServerFnError> {
     let (backend, session) = server::context()?;
     server::answer(backend.close_pool(&session, &id).await)
+}
+
+#[server(prefix = "/ui/fn", endpoint = "task_rows")]
+pub async fn task_rows(state: String, tag: String) -> Result<TaskList, ServerFnError> {
+    let (backend, session) = server::context()?;
+    server::answer(backend.tasks(&session, &TaskFilter { state, tag }).await)
+}
+
+#[server(prefix = "/ui/fn", endpoint = "task_details")]
+pub async fn task_details(
+    id: String,
+    from: u32,
+    instance: Option<i32>,
+) -> Result<TaskPage, ServerFnError> {
+    let (backend, session) = server::context()?;
+    server::answer(backend.task_page(&session, &id, from, instance).await)
+}
+
+#[server(prefix = "/ui/fn", endpoint = "abort_task")]
+pub async fn abort_task(id: String) -> Result<(), ServerFnError> {
+    let (backend, session) = server::context()?;
+    server::answer(backend.abort_task(&session, &id).await)
 }
 
 #[cfg(feature = "ssr")]

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::model::{Overview, PoolPage, PoolRow, Viewer};
+use crate::model::{Overview, PoolPage, PoolRow, TaskFilter, TaskList, TaskPage, Viewer};
 
 /// Why a read was refused; the message is shown as is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,6 +66,19 @@ pub trait Backend: Send + Sync + 'static {
     async fn resize_pool(&self, session: &str, pool: &str) -> Result<String, UiError>;
     /// `POST /pools/{uuid}/close`.
     async fn close_pool(&self, session: &str, pool: &str) -> Result<(), UiError>;
+    /// The newest tasks matching `filter`.
+    async fn tasks(&self, session: &str, filter: &TaskFilter) -> Result<TaskList, UiError>;
+    /// `task` as the path has it; its instances from `from` on, and the output of
+    /// `instance` (else of the first that started).
+    async fn task_page(
+        &self,
+        session: &str,
+        task: &str,
+        from: u32,
+        instance: Option<i32>,
+    ) -> Result<TaskPage, UiError>;
+    /// `POST /tasks/{uuid}/abort`.
+    async fn abort_task(&self, session: &str, task: &str) -> Result<(), UiError>;
 }
 
 /// The context value the server provides to every render and server-function call.

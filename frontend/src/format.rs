@@ -26,6 +26,16 @@ pub fn state_tone(state: &str) -> &'static str {
     }
 }
 
+/// The CSS class of a task state's badge.
+pub fn task_tone(state: &str) -> &'static str {
+    match state {
+        "Success" => "tone-ok",
+        "Failure" => "tone-bad",
+        "Cancelled" | "PendingCancel" | "PendingDelete" => "tone-quiet",
+        _ => "tone-busy",
+    }
+}
+
 /// Busy slots as a share of all of them, in whole percent (0 when there are none).
 pub fn busy_percent(busy: u32, total: u32) -> u32 {
     if total == 0 {
@@ -125,6 +135,74 @@ pub fn decision_headline(action: &str, from: u32, to: u32) -> String {
     }
 }
 
+/// The parts of a task's progress bar, in the order drawn: (class, count, width in tenths
+/// of a percent). Widths add up to exactly 1000 when there are instances (largest
+/// remainders get the rounding), so the bar is always full; empty parts are left out.
+pub fn progress_parts(t: &crate::model::Tally) -> Vec<(&'static str, u32, u32)> {
+    let parts = [
+        ("succeeded", t.succeeded),
+        ("failed", t.failed),
+        ("cancelled", t.cancelled),
+        ("running", t.running),
+        ("queued", t.queued),
+    ];
+    let total: u64 = parts.iter().map(|(_, n)| u64::from(*n)).sum();
+    if total == 0 {
+        return Vec::new();
+    }
+    let mut widths: Vec<(usize, u64, u64)> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, (_, n))| {
+            let exact = u64::from(*n) * 1000;
+            (i, exact / total, exact % total)
+        })
+        .collect();
+    let mut left = 1000 - widths.iter().map(|w| w.1).sum::<u64>();
+    let mut by_remainder: Vec<usize> = (0..widths.len()).collect();
+    by_remainder.sort_by(|a, b| widths[*b].2.cmp(&widths[*a].2).then(a.cmp(b)));
+    for i in by_remainder {
+        if left == 0 {
+            break;
+        }
+        if widths[i].2 > 0 {
+            widths[i].1 += 1;
+            left -= 1;
+        }
+    }
+    widths
+        .into_iter()
+        .filter(|(i, _, _)| parts[*i].1 > 0)
+        .map(|(i, w, _)| (parts[i].0, parts[i].1, w as u32))
+        .collect()
+}
+
+/// A task's progress in words: `3 succeeded, 1 failed, 2 running, 4 queued of 10`.
+pub fn progress_words(t: &crate::model::Tally) -> String {
+    let parts: Vec<String> = progress_parts(t)
+        .into_iter()
+        .map(|(name, n, _)| format!("{n} {name}"))
+        .collect();
+    if parts.is_empty() {
+        format!("no instances of {}", t.total)
+    } else {
+        format!("{} of {}", parts.join(", "), t.total)
+    }
+}
+
+/// Keeps the newest `cap` bytes of `text` (cut at a character boundary); true when it cut.
+pub fn keep_tail(text: &mut String, cap: usize) -> bool {
+    if text.len() <= cap {
+        return false;
+    }
+    let mut from = text.len() - cap;
+    while !text.is_char_boundary(from) {
+        from += 1;
+    }
+    text.drain(..from);
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,6 +220,10 @@ mod tests {
         assert_eq!(state_tone("Submitted"), "tone-busy");
         assert_eq!(state_tone("Failure"), "tone-bad");
         assert_eq!(state_tone("Closed"), "tone-quiet");
+        assert_eq!(task_tone("Success"), "tone-ok");
+        assert_eq!(task_tone("Failure"), "tone-bad");
+        assert_eq!(task_tone("PendingCancel"), "tone-quiet");
+        assert_eq!(task_tone("FullyExecuting"), "tone-busy");
     }
 
     #[test]
@@ -203,5 +285,52 @@ mod tests {
         assert_eq!(decision_headline("grow 2", 4, 8), "grew 4 → 8");
         assert_eq!(decision_headline("shrink 1", 8, 4), "shrank 8 → 4");
         assert_eq!(decision_headline("hold", 4, 4), "held at 4");
+    }
+
+    #[test]
+    fn progress_fills_the_bar_exactly() {
+        use crate::model::Tally;
+        let t = Tally {
+            total: 3,
+            succeeded: 1,
+            running: 1,
+            queued: 1,
+            ..Tally::default()
+        };
+        let parts = progress_parts(&t);
+        assert_eq!(
+            parts,
+            vec![
+                ("succeeded", 1, 334),
+                ("running", 1, 333),
+                ("queued", 1, 333)
+            ]
+        );
+        let t = Tally {
+            total: 7,
+            succeeded: 2,
+            failed: 1,
+            cancelled: 1,
+            running: 2,
+            queued: 1,
+        };
+        assert_eq!(progress_parts(&t).iter().map(|p| p.2).sum::<u32>(), 1000);
+        assert_eq!(
+            progress_words(&t),
+            "2 succeeded, 1 failed, 1 cancelled, 2 running, 1 queued of 7"
+        );
+        assert!(progress_parts(&Tally::default()).is_empty());
+        assert_eq!(progress_words(&Tally::default()), "no instances of 0");
+    }
+
+    #[test]
+    fn tails_keep_the_newest_whole_characters() {
+        let mut s = "ab€cd".to_owned(); // € is 3 bytes: 7 in all
+        assert!(!keep_tail(&mut s, 7));
+        assert!(keep_tail(&mut s, 4));
+        assert_eq!(s, "cd"); // a cut inside € moves past it
+        let mut s = "hello".to_owned();
+        assert!(keep_tail(&mut s, 3));
+        assert_eq!(s, "llo");
     }
 }

@@ -61,6 +61,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/ui") view=pages::Overview ssr=SsrMode::Async />
                 <Route path=path!("/ui/pools") view=pages::Pools ssr=SsrMode::Async />
                 <Route path=path!("/ui/pools/:id") view=pages::Pool ssr=SsrMode::Async />
+                <Route path=path!("/ui/tasks") view=pages::Tasks ssr=SsrMode::Async />
+                <Route path=path!("/ui/tasks/:id") view=pages::Task ssr=SsrMode::Async />
                 <Route path=path!("/ui/sign-in") view=pages::SignIn ssr=SsrMode::Async />
             </Routes>
         </Router>

@@ -38,6 +38,40 @@ pub fn use_changes(query: impl Fn() -> String + Send + Sync + 'static) -> ReadSi
     changes
 }
 
+/// A piece of an instance's output (`output` events of
+/// `GET /tasks/{uuid}/instances/{n}/output`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+pub struct Piece {
+    /// `stdout` or `stderr`.
+    pub stream: String,
+    /// Where `text` starts among all the bytes the stream ever wrote.
+    pub offset: i64,
+    pub text: String,
+}
+
+/// The `end` event: the instance is finished and all its output was sent.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Ended {
+    pub state: String,
+    pub exit_code: Option<i32>,
+}
+
+/// Follows an instance's output stream at `url` while the calling component lives:
+/// `on_piece` for each piece, `on_end` once (then the stream is closed, not reopened). The
+/// browser reconnects by itself after a drop and resumes with `Last-Event-ID`. On the server
+/// and without JavaScript, nothing happens: the page shows the output as it was read.
+pub fn follow_output(
+    url: String,
+    on_piece: impl Fn(Piece) + 'static,
+    on_end: impl Fn(Ended) + 'static,
+) {
+    #[cfg(feature = "hydrate")]
+    client::follow_output(&url, on_piece, on_end);
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (url, on_piece, on_end);
+}
+
 /// The stream's address for a filter.
 pub fn events_url(query: &str) -> String {
     if query.is_empty() {
@@ -80,6 +114,62 @@ mod client {
         });
         on_cleanup(move || {
             current.try_set_value(None);
+        });
+    }
+
+    /// An instance's output stream; dropping it closes it.
+    struct Output {
+        source: EventSource,
+        _piece: Closure<dyn FnMut(web_sys::MessageEvent)>,
+        _end: Closure<dyn FnMut(web_sys::MessageEvent)>,
+    }
+
+    impl Drop for Output {
+        fn drop(&mut self) {
+            self.source.close();
+        }
+    }
+
+    pub fn follow_output(
+        url: &str,
+        on_piece: impl Fn(super::Piece) + 'static,
+        on_end: impl Fn(super::Ended) + 'static,
+    ) {
+        let Ok(source) = EventSource::new(url) else {
+            return;
+        };
+        let piece =
+            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
+                if let Some(p) = e
+                    .data()
+                    .as_string()
+                    .and_then(|d| serde_json::from_str(&d).ok())
+                {
+                    on_piece(p);
+                }
+            });
+        let closing = source.clone();
+        let end =
+            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
+                // Closed before anything else: the browser would otherwise reconnect.
+                closing.close();
+                if let Some(ended) = e
+                    .data()
+                    .as_string()
+                    .and_then(|d| serde_json::from_str(&d).ok())
+                {
+                    on_end(ended);
+                }
+            });
+        let _ = source.add_event_listener_with_callback("output", piece.as_ref().unchecked_ref());
+        let _ = source.add_event_listener_with_callback("end", end.as_ref().unchecked_ref());
+        let held = StoredValue::new_local(Some(Output {
+            source,
+            _piece: piece,
+            _end: end,
+        }));
+        on_cleanup(move || {
+            held.try_set_value(None);
         });
     }
 

@@ -123,3 +123,113 @@ impl DecisionLine {
         !self.action.starts_with("hold")
     }
 }
+
+/// A task's instances by state, from its counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tally {
+    pub total: u32,
+    pub queued: u32,
+    /// Assigned to a slot or executing.
+    pub running: u32,
+    pub succeeded: u32,
+    pub failed: u32,
+    pub cancelled: u32,
+}
+
+/// Which tasks the list shows: `state` is `active`, `finished` or one state's name; `tag`
+/// keeps those carrying it. Empty: all.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskFilter {
+    pub state: String,
+    pub tag: String,
+}
+
+/// One line of the tasks list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskRow {
+    pub id: String,
+    pub name: String,
+    pub pool_id: String,
+    pub pool_name: String,
+    pub state: String,
+    pub tags: Vec<String>,
+    /// `YYYY-MM-DD HH:MM:SS` UTC.
+    pub created: String,
+    pub tally: Tally,
+}
+
+/// The newest tasks matching a filter.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskList {
+    /// Newest first, at most [`TaskList::ROWS`].
+    pub rows: Vec<TaskRow>,
+    /// More tasks match than are listed.
+    pub more: bool,
+}
+
+impl TaskList {
+    pub const ROWS: usize = 200;
+}
+
+/// Everything the task page shows, read at once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskPage {
+    pub id: String,
+    pub name: String,
+    pub pool_id: String,
+    pub pool_name: String,
+    pub state: String,
+    pub tags: Vec<String>,
+    pub created: String,
+    pub tally: Tally,
+    /// The session may abort it (the server checks again).
+    pub can_write: bool,
+    /// Not finished yet, so an abort would change something.
+    pub abortable: bool,
+    /// The listed instances' first index among the task's (pages of [`TaskPage::INSTANCES`]).
+    pub instances_from: u32,
+    pub instances: Vec<InstanceRow>,
+    /// The instance whose output is shown, if it exists.
+    pub output: Option<OutputTail>,
+}
+
+impl TaskPage {
+    pub const INSTANCES: usize = 100;
+}
+
+/// One line of the task page's instances table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceRow {
+    pub instance_id: i32,
+    pub state: String,
+    pub node: Option<String>,
+    /// 0-based, as the agent numbers its slots.
+    pub slot: Option<u32>,
+    pub attempts: i32,
+    pub exit_code: Option<i32>,
+    pub started: Option<String>,
+    /// From its start to its end, or to now while it runs.
+    pub seconds: Option<u64>,
+}
+
+/// The newest output of one instance, and where the live stream resumes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputTail {
+    pub instance_id: i32,
+    pub state: String,
+    pub finished: bool,
+    pub exit_code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    /// Bytes each stream ever wrote (what the shown text ends at).
+    pub stdout_end: i64,
+    pub stderr_end: i64,
+    /// Older output than the shown text exists (cut for the page, or no longer kept).
+    pub stdout_cut: bool,
+    pub stderr_cut: bool,
+}
+
+impl OutputTail {
+    /// Bytes of each stream the page shows at most, the newest.
+    pub const TAIL_BYTES: usize = 64 * 1024;
+}

@@ -128,3 +128,34 @@ impl Change {
         }
     }
 }
+
+/// Which pipe of an instance's process a piece of output came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum OutputStream {
+    Stdout,
+    Stderr,
+}
+
+/// One `output` event of `GET /tasks/{uuid}/instances/{instanceId}/output`: text the
+/// instance wrote. The SSE `id:` is `{stdout bytes}.{stderr bytes}` read so far, which a
+/// reconnect sends back as `Last-Event-ID`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OutputChunk {
+    pub stream: OutputStream,
+    /// Where `text` starts among all the bytes this stream ever wrote. Beyond what was
+    /// asked for when the oldest output was no longer kept (a gap).
+    pub offset: i64,
+    pub text: String,
+}
+
+/// The `end` event: the instance is finished and everything it wrote was sent; the stream
+/// closes after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OutputEnd {
+    /// `Succeeded`, `Failed` or `Cancelled`.
+    pub state: String,
+    pub exit_code: Option<i32>,
+}

@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod auth;
+pub mod bells;
 pub mod body;
 pub mod bootstrap;
 pub mod cli_users;

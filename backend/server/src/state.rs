@@ -76,6 +76,8 @@ pub struct AppState {
     pending_dispatch: Mutex<std::collections::HashSet<Uuid>>,
     /// Committed changes, announced once each (see `feed`).
     pub feed: crate::feed::Feed,
+    /// Wakes the readers following an instance's output (see `bells`).
+    pub bells: crate::bells::Bells,
     /// Each tenant's budgets as last evaluated: whether new work is refused and pools
     /// wound down (see `services::budgets`).
     pub budgets: crate::services::verdicts::Verdicts,
@@ -131,6 +133,7 @@ impl AppState {
             schedule: crate::schedule::Schedule::default(),
             pending_dispatch: Mutex::new(std::collections::HashSet::new()),
             feed,
+            bells: Default::default(),
             budgets: Default::default(),
             stopping: tokio::sync::watch::Sender::new(false),
             sign_ins: Default::default(),
@@ -188,6 +191,12 @@ impl AppState {
 
     /// Announces a committed change on the feed, stamped with the clock's now.
     pub fn announce(&self, tenant: Uuid, change: crate::feed::Change) {
+        if let crate::feed::Change::InstanceEnded {
+            task, instance_id, ..
+        } = &change
+        {
+            self.bells.ring((*task, *instance_id));
+        }
         self.feed.publish(tenant, self.clock.now(), change);
     }
 

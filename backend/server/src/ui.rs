@@ -12,7 +12,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use hearth_core::model::NodeState;
 use hearth_ui::backend::{Backend, UiBackend, UiError};
 use hearth_ui::model::{
-    DecisionLine, NodeTile, Overview, PoolPage, PoolRow, SlotTile, SlotWork, StateCount, Viewer,
+    DecisionLine, InstanceRow, NodeTile, OutputTail, Overview, PoolPage, PoolRow, SlotTile,
+    SlotWork, StateCount, Tally, TaskFilter, TaskList, TaskPage, TaskRow, Viewer,
 };
 use leptos::prelude::*;
 use leptos_actix::LeptosRoutes;
@@ -21,8 +22,8 @@ use sea_orm::EntityTrait;
 use crate::auth::Caller;
 use crate::entities::{tenant, user};
 use crate::error::ApiError;
-use crate::services::pools;
 use crate::services::sessions::{self, Credentials, SignInError};
+use crate::services::{pools, tasks};
 use crate::state::AppState;
 
 /// Pool states in the order of the state machine (DESIGN.md §2).
@@ -328,7 +329,8 @@ fn ui_error(e: ApiError) -> UiError {
         | ApiError::Conflict(_)
         | ApiError::PaymentRequired(_)
         | ApiError::Gone(_)
-        | ApiError::Unprocessable(_)) => {
+        | ApiError::Unprocessable(_)
+        | ApiError::TooManyRequests(_)) => {
             use actix_web::ResponseError;
             UiError::Refused(e.status_code().as_u16(), e.to_string())
         }
@@ -473,6 +475,67 @@ impl Backend for Dashboard {
         Ok(())
     }
 
+    async fn tasks(&self, session: &str, filter: &TaskFilter) -> Result<TaskList, UiError> {
+        let tenant = self.tenant_of(session).await?;
+        task_list(&self.state.db, tenant, filter).await
+    }
+
+    async fn task_page(
+        &self,
+        session: &str,
+        task: &str,
+        from: u32,
+        instance: Option<i32>,
+    ) -> Result<TaskPage, UiError> {
+        let caller = self.caller(session).await?;
+        let tenant = caller.tenant().map_err(ui_error)?;
+        let db = &self.state.db;
+        let t = tasks::load(db, tenant, task_id(task)?)
+            .await
+            .map_err(ui_error)?;
+        let now = self.state.clock.now();
+        let pool_name = pool_names(db, vec![t.pool_id])
+            .await
+            .map_err(db_error)?
+            .remove(&t.pool_id)
+            .unwrap_or_default();
+        let instances = instance_rows(db, t.id, from, now).await.map_err(ui_error)?;
+        // The instance asked for, else the first listed that started.
+        let shown = instance.or_else(|| {
+            instances
+                .iter()
+                .find(|i| i.started.is_some())
+                .map(|i| i.instance_id)
+        });
+        let output = match shown {
+            Some(n) => output_tail(db, t.id, n).await.map_err(db_error)?,
+            None => None,
+        };
+        Ok(TaskPage {
+            id: t.id.to_string(),
+            name: t.name.clone(),
+            pool_id: t.pool_id.to_string(),
+            pool_name,
+            state: t.state.clone(),
+            tags: tags_of(&t),
+            created: t.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            tally: tally(&t),
+            can_write: caller.writer().is_ok(),
+            abortable: !tasks::state_of(&t).is_finished(),
+            instances_from: from,
+            instances,
+            output,
+        })
+    }
+
+    async fn abort_task(&self, session: &str, task: &str) -> Result<(), UiError> {
+        let tenant = self.caller(session).await?.writer().map_err(ui_error)?;
+        crate::engine::abort_task(&self.state, tenant, task_id(task)?)
+            .await
+            .map_err(ui_error)?;
+        Ok(())
+    }
+
     async fn pools(&self, session: &str) -> Result<Vec<PoolRow>, UiError> {
         let tenant = self.tenant_of(session).await?;
         let db = &self.state.db;
@@ -490,6 +553,215 @@ impl Backend for Dashboard {
         }
         Ok(rows)
     }
+}
+
+/// A task named in a page's path.
+fn task_id(text: &str) -> Result<uuid::Uuid, UiError> {
+    uuid::Uuid::parse_str(text).map_err(|_| UiError::NotFound(format!("no task {text}")))
+}
+
+fn tags_of(t: &crate::entities::task::Model) -> Vec<String> {
+    serde_json::from_value(t.tags.clone()).unwrap_or_default()
+}
+
+fn tally(t: &crate::entities::task::Model) -> Tally {
+    let n = tasks::tally_of(t);
+    Tally {
+        total: n.total,
+        queued: n.queued,
+        running: n.assigned + n.executing,
+        succeeded: n.succeeded,
+        failed: n.failed,
+        cancelled: n.cancelled,
+    }
+}
+
+/// Task states the "active" filter keeps (not finished, not being deleted).
+const ACTIVE_TASK_STATES: [&str; 6] = [
+    "Submitted",
+    "PartiallyDispatched",
+    "FullyDispatched",
+    "PartiallyExecuting",
+    "FullyExecuting",
+    "PendingCancel",
+];
+
+/// The tenant's newest tasks matching the filter, read from the `(tenant, seq)` index
+/// backwards: a bounded page whatever the number of tasks.
+async fn task_list(
+    db: &sea_orm::DatabaseConnection,
+    tenant: uuid::Uuid,
+    filter: &TaskFilter,
+) -> Result<TaskList, UiError> {
+    use crate::entities::task;
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
+    let mut query = task::Entity::find()
+        .filter(task::Column::TenantId.eq(tenant))
+        .filter(task::Column::State.ne("PendingDelete"));
+    match filter.state.as_str() {
+        "" => {}
+        "active" => query = query.filter(task::Column::State.is_in(ACTIVE_TASK_STATES)),
+        "finished" => {
+            query = query.filter(task::Column::State.is_in(["Success", "Failure", "Cancelled"]))
+        }
+        one => {
+            let state: hearth_core::task_state::TaskState = one
+                .parse()
+                .map_err(|_| UiError::Refused(400, format!("state: no task state '{one}'")))?;
+            query = query.filter(task::Column::State.eq(state.as_str()));
+        }
+    }
+    let tag = filter.tag.trim();
+    let tag_filter = if tag.is_empty() {
+        None
+    } else {
+        let f = crate::wire::filter::Filter::parse(
+            &serde_json::json!({"operator": "Equal", "field": "Tags", "value": tag}),
+            "tag",
+        )
+        .map_err(ui_error)?;
+        let column = crate::services::keyset::narrowable(
+            task::Column::Tags,
+            task::Column::Name,
+            task::Column::State,
+        );
+        if let Some(narrow) = f.narrowing(&column) {
+            query = query.filter(narrow);
+        }
+        Some(f)
+    };
+    let mut found = query
+        .order_by_desc(task::Column::Seq)
+        .limit(TaskList::ROWS as u64 + 1)
+        .all(db)
+        .await
+        .map_err(db_error)?;
+    if let Some(f) = &tag_filter {
+        let mut kept = Vec::with_capacity(found.len());
+        for t in found {
+            if f.matches(&t).map_err(ui_error)? {
+                kept.push(t);
+            }
+        }
+        found = kept;
+    }
+    let more = found.len() > TaskList::ROWS;
+    found.truncate(TaskList::ROWS);
+    let names = pool_names(db, found.iter().map(|t| t.pool_id).collect())
+        .await
+        .map_err(db_error)?;
+    let rows = found
+        .iter()
+        .map(|t| TaskRow {
+            id: t.id.to_string(),
+            name: t.name.clone(),
+            pool_id: t.pool_id.to_string(),
+            pool_name: names.get(&t.pool_id).cloned().unwrap_or_default(),
+            state: t.state.clone(),
+            tags: tags_of(t),
+            created: t.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            tally: tally(t),
+        })
+        .collect();
+    Ok(TaskList { rows, more })
+}
+
+/// Pools' names by id (only the two columns).
+async fn pool_names(
+    db: &sea_orm::DatabaseConnection,
+    mut ids: Vec<uuid::Uuid>,
+) -> Result<std::collections::HashMap<uuid::Uuid, String>, sea_orm::DbErr> {
+    use crate::entities::pool;
+    use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    Ok(pool::Entity::find()
+        .select_only()
+        .columns([pool::Column::Id, pool::Column::Name])
+        .filter(pool::Column::Id.is_in(ids))
+        .into_tuple::<(uuid::Uuid, String)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect())
+}
+
+/// One page of a task's instances by number, without their output.
+async fn instance_rows(
+    db: &sea_orm::DatabaseConnection,
+    task_id: uuid::Uuid,
+    from: u32,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<InstanceRow>, ApiError> {
+    let page =
+        tasks::instance_page(db, task_id, u64::from(from), TaskPage::INSTANCES as u64).await?;
+    Ok(page
+        .into_iter()
+        .map(|i| InstanceRow {
+            instance_id: i.instance_id,
+            state: i.state.as_str().to_owned(),
+            node: i.node_id.map(|n| n.to_string()),
+            slot: i.slot_index.map(|s| s.max(0) as u32),
+            attempts: i.attempts,
+            exit_code: i.exit_code,
+            started: i
+                .started_at
+                .map(|s| s.format("%Y-%m-%d %H:%M:%S").to_string()),
+            seconds: i
+                .started_at
+                .map(|s| (i.ended_at.unwrap_or(now) - s).num_seconds().max(0) as u64),
+        })
+        .collect())
+}
+
+/// The newest output of one instance (at most `OutputTail::TAIL_BYTES` of each stream).
+async fn output_tail(
+    db: &sea_orm::DatabaseConnection,
+    task_id: uuid::Uuid,
+    number: i32,
+) -> Result<Option<OutputTail>, sea_orm::DbErr> {
+    use crate::entities::instance;
+    use hearth_core::model::InstanceState;
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let Some(row) = instance::Entity::find()
+        .filter(instance::Column::TaskId.eq(task_id))
+        .filter(instance::Column::InstanceId.eq(number))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let tail = |text: &str, dropped: i64| {
+        let mut from = text.len().saturating_sub(OutputTail::TAIL_BYTES);
+        while !text.is_char_boundary(from) {
+            from += 1;
+        }
+        (
+            text[from..].to_owned(),
+            dropped + text.len() as i64,
+            from > 0 || dropped > 0,
+        )
+    };
+    let (stdout, stdout_end, stdout_cut) = tail(&row.stdout, row.stdout_dropped);
+    let (stderr, stderr_end, stderr_cut) = tail(&row.stderr, row.stderr_dropped);
+    Ok(Some(OutputTail {
+        instance_id: row.instance_id,
+        finished: row
+            .state
+            .parse::<InstanceState>()
+            .is_ok_and(|s| s.is_finished()),
+        state: row.state,
+        exit_code: row.exit_code,
+        stdout,
+        stderr,
+        stdout_end,
+        stderr_end,
+        stdout_cut,
+        stderr_cut,
+    }))
 }
 
 /// A pool named in a page's path; anything but a uuid is no pool at all.

@@ -4,11 +4,15 @@ mod overview;
 mod pool;
 mod pools;
 mod sign_in;
+mod task;
+mod tasks;
 
 pub use overview::Overview;
 pub use pool::Pool;
 pub use pools::Pools;
 pub use sign_in::SignIn;
+pub use task::Task;
+pub use tasks::Tasks;
 
 use leptos::prelude::*;
 
@@ -19,6 +23,7 @@ use crate::api;
 pub enum Current {
     Overview,
     Pools,
+    Tasks,
 }
 
 /// Header, navigation, who is signed in, sign-out; the page goes in `children`.
@@ -36,6 +41,7 @@ pub fn Frame(current: Current, children: Children) -> impl IntoView {
             <nav aria-label="Main">
                 {link(Current::Overview, "/ui", "Overview")}
                 {link(Current::Pools, "/ui/pools", "Pools")}
+                {link(Current::Tasks, "/ui/tasks", "Tasks")}
             </nav>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {

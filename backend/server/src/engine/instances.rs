@@ -185,6 +185,7 @@ pub async fn output(
     with_output(&mut active, &inst, stdout, stderr);
     active.update(&txn).await?;
     txn.commit().await?;
+    state.bells.ring((inst.task_id, inst.instance_id));
     Ok(())
 }
 

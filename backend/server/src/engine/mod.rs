@@ -67,6 +67,19 @@ pub async fn close_pool(
     crate::services::pools::load(&state.db, tenant, pool.id).await
 }
 
+/// Aborts a task for the API and the dashboard alike: its queued instances are cancelled,
+/// the nodes running the others are told to stop them, and the freed slots get other work.
+pub async fn abort_task(
+    state: &web::Data<AppState>,
+    tenant: Uuid,
+    id: Uuid,
+) -> crate::error::ApiResult<crate::entities::task::Model> {
+    let t = crate::services::tasks::abort(state, tenant, id).await?;
+    wake_pool_nodes(state, t.pool_id).await;
+    spawn_dispatch(state.clone(), t.pool_id);
+    Ok(t)
+}
+
 /// Dispatch in the background: the request that made work available answers at once.
 /// Coalesced per pool: while one is waiting to start, more requests join it, so a burst of
 /// submits queues at most one dispatch per pool, not one per task.

@@ -7,6 +7,7 @@ pub mod billing;
 pub mod budgets;
 pub mod events;
 pub mod jobs;
+pub mod output;
 pub mod platform;
 pub mod pools;
 pub mod tasks;
@@ -21,6 +22,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     agent::configure(cfg);
     pools::configure(cfg);
     tasks::configure(cfg);
+    output::configure(cfg);
     jobs::configure(cfg);
     events::configure(cfg);
     billing::configure(cfg);

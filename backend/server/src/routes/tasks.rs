@@ -359,9 +359,7 @@ async fn abort_task(
     uuid: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let tenant = caller.writer()?;
-    let t = tasks::abort(&state, tenant, path_id(&uuid, "task")?).await?;
-    engine::wake_pool_nodes(&state, t.pool_id).await;
-    engine::spawn_dispatch(state.clone(), t.pool_id);
+    let t = engine::abort_task(&state, tenant, path_id(&uuid, "task")?).await?;
     Ok(ok(tasks::view(&state.db, &t).await?))
 }
 

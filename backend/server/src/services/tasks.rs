@@ -486,15 +486,15 @@ pub async fn lock(db: &impl ConnectionTrait, task_id: Uuid) -> ApiResult<Option<
 
 /// What a task's view shows of one instance: no output, so reading a large task costs its
 /// instance count in small rows, not in stored bytes.
-struct InstanceFigures {
-    instance_id: i32,
-    state: InstanceState,
-    attempts: i32,
-    node_id: Option<Uuid>,
-    slot_index: Option<i32>,
-    exit_code: Option<i32>,
-    started_at: Option<DateTime<Utc>>,
-    ended_at: Option<DateTime<Utc>>,
+pub struct InstanceFigures {
+    pub instance_id: i32,
+    pub state: InstanceState,
+    pub attempts: i32,
+    pub node_id: Option<Uuid>,
+    pub slot_index: Option<i32>,
+    pub exit_code: Option<i32>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
 }
 
 type FiguresRow = (
@@ -508,12 +508,10 @@ type FiguresRow = (
     Option<DateTime<Utc>>,
 );
 
-async fn instance_figures(
-    db: &impl ConnectionTrait,
-    task_id: Uuid,
-) -> ApiResult<Vec<InstanceFigures>> {
+/// A task's instances without their output, by instance id.
+fn figures_query(task_id: Uuid) -> sea_orm::Select<instance::Entity> {
     use sea_orm::QuerySelect;
-    let rows: Vec<FiguresRow> = instance::Entity::find()
+    instance::Entity::find()
         .select_only()
         .columns([
             instance::Column::InstanceId,
@@ -526,17 +524,14 @@ async fn instance_figures(
             instance::Column::EndedAt,
         ])
         .filter(instance::Column::TaskId.eq(task_id))
-        .filter(instance::Column::State.is_in([
-            InstanceState::Assigned.as_str(),
-            InstanceState::Executing.as_str(),
-            InstanceState::Succeeded.as_str(),
-            InstanceState::Failed.as_str(),
-            InstanceState::Cancelled.as_str(),
-        ]))
         .order_by_asc(instance::Column::InstanceId)
-        .into_tuple()
-        .all(db)
-        .await?;
+}
+
+async fn read_figures(
+    db: &impl ConnectionTrait,
+    query: sea_orm::Select<instance::Entity>,
+) -> ApiResult<Vec<InstanceFigures>> {
+    let rows: Vec<FiguresRow> = query.into_tuple().all(db).await?;
     Ok(rows
         .into_iter()
         .map(
@@ -563,6 +558,32 @@ async fn instance_figures(
             },
         )
         .collect())
+}
+
+/// The task's started instances (queued ones show in no list or range).
+async fn instance_figures(
+    db: &impl ConnectionTrait,
+    task_id: Uuid,
+) -> ApiResult<Vec<InstanceFigures>> {
+    let started = figures_query(task_id).filter(instance::Column::State.is_in([
+        InstanceState::Assigned.as_str(),
+        InstanceState::Executing.as_str(),
+        InstanceState::Succeeded.as_str(),
+        InstanceState::Failed.as_str(),
+        InstanceState::Cancelled.as_str(),
+    ]));
+    read_figures(db, started).await
+}
+
+/// `limit` of a task's instances (all states) from the `offset`-th by instance id.
+pub async fn instance_page(
+    db: &impl ConnectionTrait,
+    task_id: Uuid,
+    offset: u64,
+    limit: u64,
+) -> ApiResult<Vec<InstanceFigures>> {
+    use sea_orm::QuerySelect;
+    read_figures(db, figures_query(task_id).offset(offset).limit(limit)).await
 }
 
 /// Completed instances listed in a task's answer: the ranges (`succeededRange`, ...) and the

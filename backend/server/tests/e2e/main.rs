@@ -20,6 +20,7 @@ mod helpers;
 mod idempotency;
 mod metering;
 mod metrics;
+mod output;
 mod protocol;
 mod restart;
 mod scaling;

@@ -398,3 +398,90 @@ async fn the_cli_sets_a_password_read_from_standard_input() {
     .await;
     app.stop().await;
 }
+
+/// A server function called as a browser's form would (a forged one, for a viewer).
+async fn server_fn(app: &TestApp, name: &str, form: &[(&str, &str)], cookie: &str) -> Answer {
+    let res = browser()
+        .post(format!("{}/ui/fn/{name}", app.api.base))
+        .header("cookie", cookie)
+        .header("accept", "application/json")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string(form).unwrap())
+        .send()
+        .await
+        .unwrap();
+    answer(res).await
+}
+
+#[tokio::test]
+async fn the_task_pages_show_the_tenants_tasks_and_abort_is_for_writers_only() {
+    let app = spawn_app(None).await;
+    // A pool without nodes: the task's instances stay queued.
+    let pool = app
+        .api
+        .create_pool(&json!({"name": "empty", "profile": "docker-batch", "instanceCount": 0}))
+        .await;
+    let task = app
+        .api
+        .submit_task(&task_body("waiting-work", &pool, 3, "true"))
+        .await;
+    let owner = session(&app, &[("token", &app.api.token)]).await;
+
+    let list = page(&app, "/ui/tasks", &owner).await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.text.contains("waiting-work"), "{}", list.text);
+    assert!(list.text.contains("3 queued of 3"), "{}", list.text);
+    let finished = page(&app, "/ui/tasks?state=finished", &owner).await;
+    assert!(!finished.text.contains("waiting-work"));
+    let tagged = page(&app, "/ui/tasks?tag=e2e", &owner).await;
+    assert!(tagged.text.contains("waiting-work"));
+    let untagged = page(&app, "/ui/tasks?tag=elsewhere", &owner).await;
+    assert!(!untagged.text.contains("waiting-work"));
+    let nonsense = page(&app, "/ui/tasks?state=Sleeping", &owner).await;
+    assert_eq!(nonsense.status, StatusCode::BAD_REQUEST);
+    assert!(nonsense.text.contains("no task state"), "{}", nonsense.text);
+
+    let one = page(&app, &format!("/ui/tasks/{task}"), &owner).await;
+    assert_eq!(one.status, StatusCode::OK);
+    assert!(one.text.contains("waiting-work"));
+    assert!(one.text.contains("Abort task"), "{}", one.text);
+    assert!(one.text.contains("output of instance 2"), "{}", one.text);
+
+    // A viewer reads the page without the control; a forged abort is refused.
+    let (_, email) = user_with_password(&app, "viewer", "correct horse battery").await;
+    let viewer = session(
+        &app,
+        &[("email", &email), ("password", "correct horse battery")],
+    )
+    .await;
+    let seen = page(&app, &format!("/ui/tasks/{task}"), &viewer).await;
+    assert_eq!(seen.status, StatusCode::OK);
+    assert!(!seen.text.contains("Abort task"));
+    let forged = server_fn(&app, "abort_task", &[("id", &task)], &viewer).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.text);
+    assert_eq!(app.api.task(&task).await["state"], "Submitted");
+
+    // Another tenant: no such task, on the page and for the server function.
+    let other = app
+        .api
+        .as_token(&app.operator_token)
+        .post("/tenants", &json!({"name": "other"}))
+        .await;
+    let theirs = session(&app, &[("token", other["ownerToken"].as_str().unwrap())]).await;
+    let hidden = page(&app, &format!("/ui/tasks/{task}"), &theirs).await;
+    assert_eq!(hidden.status, StatusCode::NOT_FOUND);
+    assert!(!hidden.text.contains("waiting-work"));
+    let listed = page(&app, "/ui/tasks", &theirs).await;
+    assert!(!listed.text.contains("waiting-work"));
+    let stranger = server_fn(&app, "abort_task", &[("id", &task)], &theirs).await;
+    assert_eq!(stranger.status, StatusCode::NOT_FOUND, "{}", stranger.text);
+
+    // The owner aborts: the queued instances are cancelled at once.
+    let done = server_fn(&app, "abort_task", &[("id", &task)], &owner).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text);
+    assert_eq!(app.api.task(&task).await["state"], "Cancelled");
+    let after = page(&app, &format!("/ui/tasks/{task}"), &owner).await;
+    assert!(after.text.contains("3 cancelled of 3"), "{}", after.text);
+    assert!(!after.text.contains("Abort task"));
+    app.stop().await;
+}
