@@ -330,11 +330,93 @@ async function taskPage() {
   console.log("dashboard: task page output tailing live, abort, tasks list and filters ok");
 }
 
+// Settings: a token created in the browser is shown once and works on the API; revoked,
+// the API answers 401. Without JavaScript the page reads and the create button waits.
+async function settingsPage() {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const problems = [];
+  page.on("console", (m) => m.type() === "error" && problems.push(`console at ${page.url()}: ${m.text()}`));
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  page.on("response", (r) => r.status() >= 400 && problems.push(`${r.status()} ${r.url()}`));
+  await signIn(page, token);
+  await page.getByRole("link", { name: "Settings" }).click();
+  await page.waitForURL(/\/ui\/settings$/);
+  await page.waitForLoadState("networkidle");
+  await page.getByRole("heading", { name: "API tokens" }).waitFor();
+  const name = `browser robot ${Date.now()}`;
+  await page.getByLabel("Name").fill(name);
+  await page.getByLabel("Role").first().selectOption("viewer");
+  await page.getByLabel("Expires in").selectOption("1");
+  await page.getByRole("button", { name: "Create token" }).click();
+  const secretShown = page.locator("#new-token");
+  await secretShown.waitFor();
+  const secret = (await secretShown.innerText()).trim();
+  await page.getByRole("row", { name: new RegExp(name) }).waitFor();
+  await page.screenshot({ path: `${shots}/settings-token-created.png`, fullPage: true });
+  const asRobot = (path) => fetch(base + path, { headers: { Authorization: `Bearer ${secret}` } });
+  assert.equal((await asRobot("/pools")).status, 200, "the new token works");
+  // Shown once: a fresh read of the page has its name, not its secret.
+  await page.reload();
+  await page.getByRole("row", { name: new RegExp(name) }).waitFor();
+  assert.equal(await page.getByText(secret).count(), 0, "the secret was shown again");
+  // Revoked from its row: the API refuses it.
+  const row = page.getByRole("row", { name: new RegExp(name) });
+  await row.getByText("Revoke…").click();
+  await row.getByRole("button", { name: `Revoke ${name}` }).click();
+  await when(async () => /revoked/.test(await page.getByRole("row", { name: new RegExp(name) }).innerText()), 5000, "the token shown revoked");
+  assert.equal((await asRobot("/pools")).status, 401, "a revoked token still works");
+  await page.screenshot({ path: `${shots}/settings.png`, fullPage: true });
+
+  // A user added here, given a password here, signs in with it (and a wrong one is refused
+  // with the one message).
+  const email = `member-${Date.now()}@example.com`;
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Role").last().selectOption("member");
+  await page.getByRole("button", { name: "Add user" }).click();
+  const userRow = page.getByRole("row", { name: new RegExp(email) });
+  await userRow.waitFor();
+  await userRow.getByText("Set password…").click();
+  await userRow.getByLabel(/New password/).fill("a browser-set password");
+  await userRow.getByRole("button", { name: "Set password" }).click();
+  await page.getByText("Password set; the user's password sessions ended.").waitFor();
+  const member = await browser.newContext();
+  const mpage = await member.newPage();
+  mpage.on("pageerror", (e) => problems.push(`member page error: ${e.message}`));
+  await mpage.goto(base + "/ui/sign-in");
+  await mpage.getByLabel("Email").fill(email);
+  await mpage.getByLabel("Password").fill("not the password at all");
+  await mpage.getByRole("button", { name: "Sign in" }).click();
+  await mpage.waitForURL(/refused=1/);
+  await mpage.getByRole("alert").filter({ hasText: "Sign-in refused" }).waitFor();
+  await mpage.getByLabel("Email").fill(email);
+  await mpage.getByLabel("Password").fill("a browser-set password");
+  await mpage.getByRole("button", { name: "Sign in" }).click();
+  await mpage.waitForURL(/\/ui\/?$/);
+  await mpage.getByText(`${email} · member`).waitFor();
+  await mpage.screenshot({ path: `${shots}/overview-password.png`, fullPage: true });
+  await member.close();
+
+  const nojs = await browser.newContext({ javaScriptEnabled: false });
+  const plain = await nojs.newPage();
+  await signIn(plain, token);
+  await plain.goto(`${base}/ui/settings`);
+  await plain.getByRole("heading", { name: "Users" }).waitFor();
+  assert.ok(await plain.getByRole("button", { name: "Create token" }).isDisabled(), "creating without JavaScript would lose the secret");
+  await plain.screenshot({ path: `${shots}/settings-nojs.png`, fullPage: true });
+  await nojs.close();
+
+  assert.deepEqual(problems, [], problems.join("\n"));
+  await context.close();
+  console.log("dashboard: settings token created, shown once, revoked (API 401); user added, password set, password sign-in ok");
+}
+
 try {
   await run(true);
   await run(false);
   await poolPage();
   await taskPage();
+  await settingsPage();
 } finally {
   await browser.close();
 }

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use crate::model::TaskFilter;
-use crate::model::{Overview, PoolPage, PoolRow, TaskList, TaskPage, Viewer};
+use crate::model::{NewToken, Overview, PoolPage, PoolRow, Settings, TaskList, TaskPage, Viewer};
 
 #[server(prefix = "/ui/fn", endpoint = "signed_in")]
 pub async fn signed_in() -> Result<Viewer, ServerFnError> {
@@ -66,6 +66,45 @@ pub async fn task_details(
 pub async fn abort_task(id: String) -> Result<(), ServerFnError> {
     let (backend, session) = server::context()?;
     server::answer(backend.abort_task(&session, &id).await)
+}
+
+#[server(prefix = "/ui/fn", endpoint = "settings_lists")]
+pub async fn settings_lists() -> Result<Settings, ServerFnError> {
+    let (backend, session) = server::context()?;
+    server::answer(backend.settings(&session).await)
+}
+
+/// A new API token; its secret is in this answer only.
+#[server(prefix = "/ui/fn", endpoint = "create_token")]
+pub async fn create_token(
+    name: String,
+    role: String,
+    expires_in_days: u32,
+) -> Result<NewToken, ServerFnError> {
+    let (backend, session) = server::context()?;
+    server::answer(
+        backend
+            .create_token(&session, &name, &role, expires_in_days)
+            .await,
+    )
+}
+
+#[server(prefix = "/ui/fn", endpoint = "revoke_token")]
+pub async fn revoke_token(id: String) -> Result<(), ServerFnError> {
+    let (backend, session) = server::context()?;
+    server::answer(backend.revoke_token(&session, &id).await)
+}
+
+#[server(prefix = "/ui/fn", endpoint = "add_user")]
+pub async fn add_user(email: String, role: String) -> Result<(), ServerFnError> {
+    let (backend, session) = server::context()?;
+    server::answer(backend.add_user(&session, &email, &role).await)
+}
+
+#[server(prefix = "/ui/fn", endpoint = "set_password")]
+pub async fn set_password(id: String, password: String) -> Result<(), ServerFnError> {
+    let (backend, session) = server::context()?;
+    server::answer(backend.set_password(&session, &id, &password).await)
 }
 
 #[cfg(feature = "ssr")]

@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use crate::model::{Overview, PoolPage, PoolRow, TaskFilter, TaskList, TaskPage, Viewer};
+use crate::model::{
+    NewToken, Overview, PoolPage, PoolRow, Settings, TaskFilter, TaskList, TaskPage, Viewer,
+};
 
 /// Why a read was refused; the message is shown as is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,6 +81,22 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<TaskPage, UiError>;
     /// `POST /tasks/{uuid}/abort`.
     async fn abort_task(&self, session: &str, task: &str) -> Result<(), UiError>;
+    /// The tenant's tokens and users (owners only, as `GET /tokens` and `GET /users`).
+    async fn settings(&self, session: &str) -> Result<Settings, UiError>;
+    /// `POST /tokens`; `expires_in_days` 0: never.
+    async fn create_token(
+        &self,
+        session: &str,
+        name: &str,
+        role: &str,
+        expires_in_days: u32,
+    ) -> Result<NewToken, UiError>;
+    /// `DELETE /tokens/{uuid}`.
+    async fn revoke_token(&self, session: &str, token: &str) -> Result<(), UiError>;
+    /// `POST /users`.
+    async fn add_user(&self, session: &str, email: &str, role: &str) -> Result<(), UiError>;
+    /// `PUT /users/{uuid}/password`.
+    async fn set_password(&self, session: &str, user: &str, password: &str) -> Result<(), UiError>;
 }
 
 /// The context value the server provides to every render and server-function call.

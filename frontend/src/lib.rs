@@ -63,6 +63,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/ui/pools/:id") view=pages::Pool ssr=SsrMode::Async />
                 <Route path=path!("/ui/tasks") view=pages::Tasks ssr=SsrMode::Async />
                 <Route path=path!("/ui/tasks/:id") view=pages::Task ssr=SsrMode::Async />
+                <Route path=path!("/ui/settings") view=pages::Settings ssr=SsrMode::Async />
                 <Route path=path!("/ui/sign-in") view=pages::SignIn ssr=SsrMode::Async />
             </Routes>
         </Router>

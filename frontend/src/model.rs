@@ -233,3 +233,43 @@ impl OutputTail {
     /// Bytes of each stream the page shows at most, the newest.
     pub const TAIL_BYTES: usize = 64 * 1024;
 }
+
+/// The settings page: the tenant's API tokens and users (owners only).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Oldest first, at most [`Settings::ROWS`].
+    pub tokens: Vec<TokenLine>,
+    pub users: Vec<UserLine>,
+}
+
+impl Settings {
+    pub const ROWS: usize = 200;
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenLine {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    /// The email of the user it acts for.
+    pub user: String,
+    pub created: String,
+    pub expires: Option<String>,
+    /// `active`, `expired` or `revoked`.
+    pub status: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserLine {
+    pub id: String,
+    pub email: String,
+    pub role: String,
+    pub created: String,
+}
+
+/// A token just created: its secret, shown this once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewToken {
+    pub name: String,
+    pub secret: String,
+}

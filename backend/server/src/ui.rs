@@ -12,8 +12,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use hearth_core::model::NodeState;
 use hearth_ui::backend::{Backend, UiBackend, UiError};
 use hearth_ui::model::{
-    DecisionLine, InstanceRow, NodeTile, OutputTail, Overview, PoolPage, PoolRow, SlotTile,
-    SlotWork, StateCount, Tally, TaskFilter, TaskList, TaskPage, TaskRow, Viewer,
+    DecisionLine, InstanceRow, NewToken, NodeTile, OutputTail, Overview, PoolPage, PoolRow,
+    Settings, SlotTile, SlotWork, StateCount, Tally, TaskFilter, TaskList, TaskPage, TaskRow,
+    TokenLine, UserLine, Viewer,
 };
 use leptos::prelude::*;
 use leptos_actix::LeptosRoutes;
@@ -23,7 +24,7 @@ use crate::auth::Caller;
 use crate::entities::{tenant, user};
 use crate::error::ApiError;
 use crate::services::sessions::{self, Credentials, SignInError};
-use crate::services::{pools, tasks};
+use crate::services::{accounts, pools, tasks};
 use crate::state::AppState;
 
 /// Pool states in the order of the state machine (DESIGN.md §2).
@@ -536,6 +537,65 @@ impl Backend for Dashboard {
         Ok(())
     }
 
+    async fn settings(&self, session: &str) -> Result<Settings, UiError> {
+        let tenant = self.caller(session).await?.owner().map_err(ui_error)?;
+        settings_of(&self.state, tenant).await.map_err(ui_error)
+    }
+
+    async fn create_token(
+        &self,
+        session: &str,
+        name: &str,
+        role: &str,
+        expires_in_days: u32,
+    ) -> Result<NewToken, UiError> {
+        let caller = self.caller(session).await?;
+        let tenant = caller.owner().map_err(ui_error)?;
+        let body = hearth_api::accounts::TokenBody {
+            name: Some(name.to_owned()),
+            role: Some(role.to_owned()),
+            expires_in_seconds: (expires_in_days > 0).then(|| i64::from(expires_in_days) * 86_400),
+            ..Default::default()
+        };
+        let made = accounts::create_token(&self.state, tenant, caller.user_id, body)
+            .await
+            .map_err(ui_error)?;
+        Ok(NewToken {
+            name: made.token_info.name,
+            secret: made.token,
+        })
+    }
+
+    async fn revoke_token(&self, session: &str, token: &str) -> Result<(), UiError> {
+        let tenant = self.caller(session).await?.owner().map_err(ui_error)?;
+        let id = uuid::Uuid::parse_str(token)
+            .map_err(|_| UiError::NotFound(format!("no token {token}")))?;
+        accounts::revoke_token(&self.state, tenant, id)
+            .await
+            .map_err(ui_error)
+    }
+
+    async fn add_user(&self, session: &str, email: &str, role: &str) -> Result<(), UiError> {
+        let tenant = self.caller(session).await?.owner().map_err(ui_error)?;
+        let body = hearth_api::accounts::UserBody {
+            email: Some(email.trim().to_owned()),
+            role: Some(role.to_owned()),
+        };
+        accounts::create_user(&self.state, tenant, body)
+            .await
+            .map_err(ui_error)?;
+        Ok(())
+    }
+
+    async fn set_password(&self, session: &str, user: &str, password: &str) -> Result<(), UiError> {
+        let tenant = self.caller(session).await?.owner().map_err(ui_error)?;
+        let id = uuid::Uuid::parse_str(user)
+            .map_err(|_| UiError::NotFound(format!("no user {user}")))?;
+        sessions::set_password(&self.state, tenant, id, Some(password))
+            .await
+            .map_err(ui_error)
+    }
+
     async fn pools(&self, session: &str) -> Result<Vec<PoolRow>, UiError> {
         let tenant = self.tenant_of(session).await?;
         let db = &self.state.db;
@@ -553,6 +613,51 @@ impl Backend for Dashboard {
         }
         Ok(rows)
     }
+}
+
+/// The tenant's tokens and users, oldest first (a bounded page of each).
+async fn settings_of(state: &AppState, tenant: uuid::Uuid) -> Result<Settings, ApiError> {
+    use std::collections::HashMap;
+    let paging = crate::services::paging::Paging::of(&hearth_api::page::PageQuery {
+        limit: Some(Settings::ROWS as u32),
+        page_token: None,
+    })?;
+    let users = accounts::list_users(state, tenant, &paging).await?.items;
+    let tokens = accounts::list_tokens(state, tenant, &paging).await?.items;
+    let emails: HashMap<uuid::Uuid, String> =
+        users.iter().map(|u| (u.uuid, u.email.clone())).collect();
+    let now = state.clock.now();
+    let at = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M").to_string();
+    Ok(Settings {
+        tokens: tokens
+            .into_iter()
+            .map(|t| TokenLine {
+                id: t.uuid.to_string(),
+                status: if t.revoked {
+                    "revoked"
+                } else if t.expires_at.is_some_and(|e| e <= now) {
+                    "expired"
+                } else {
+                    "active"
+                }
+                .to_owned(),
+                name: t.name,
+                role: t.role,
+                user: emails.get(&t.user_uuid).cloned().unwrap_or_default(),
+                created: at(t.creation_date),
+                expires: t.expires_at.map(at),
+            })
+            .collect(),
+        users: users
+            .into_iter()
+            .map(|u| UserLine {
+                id: u.uuid.to_string(),
+                email: u.email,
+                role: u.role,
+                created: at(u.creation_date),
+            })
+            .collect(),
+    })
 }
 
 /// A task named in a page's path.

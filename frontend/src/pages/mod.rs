@@ -3,6 +3,7 @@
 mod overview;
 mod pool;
 mod pools;
+mod settings;
 mod sign_in;
 mod task;
 mod tasks;
@@ -10,6 +11,7 @@ mod tasks;
 pub use overview::Overview;
 pub use pool::Pool;
 pub use pools::Pools;
+pub use settings::Settings;
 pub use sign_in::SignIn;
 pub use task::Task;
 pub use tasks::Tasks;
@@ -24,6 +26,7 @@ pub enum Current {
     Overview,
     Pools,
     Tasks,
+    Settings,
 }
 
 /// Header, navigation, who is signed in, sign-out; the page goes in `children`.
@@ -42,6 +45,7 @@ pub fn Frame(current: Current, children: Children) -> impl IntoView {
                 {link(Current::Overview, "/ui", "Overview")}
                 {link(Current::Pools, "/ui/pools", "Pools")}
                 {link(Current::Tasks, "/ui/tasks", "Tasks")}
+                {link(Current::Settings, "/ui/settings", "Settings")}
             </nav>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {

@@ -485,3 +485,141 @@ async fn the_task_pages_show_the_tenants_tasks_and_abort_is_for_writers_only() {
     assert!(!after.text.contains("Abort task"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn settings_create_a_token_shown_once_revoke_it_and_are_for_owners_only() {
+    let app = spawn_app(None).await;
+    let owner = session(&app, &[("token", &app.api.token)]).await;
+    let page_before = page(&app, "/ui/settings", &owner).await;
+    assert_eq!(page_before.status, StatusCode::OK);
+    assert!(
+        page_before.text.contains("API tokens"),
+        "{}",
+        page_before.text
+    );
+
+    let made = server_fn(
+        &app,
+        "create_token",
+        &[
+            ("name", "ci robot"),
+            ("role", "member"),
+            ("expires_in_days", "30"),
+        ],
+        &owner,
+    )
+    .await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.text);
+    let made: Value = serde_json::from_str(&made.text).unwrap();
+    let secret = made["secret"].as_str().expect("the secret").to_owned();
+    let robot = app.api.as_token(&secret);
+    let (status, _) = robot
+        .call(reqwest::Method::GET, "/pools", None)
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    // Listed by name with its expiry, never with its secret.
+    let listed = page(&app, "/ui/settings", &owner).await;
+    assert!(listed.text.contains("ci robot"));
+    assert!(!listed.text.contains(&secret), "the secret is shown again");
+    let tokens = app.api.get("/tokens").await;
+    let id = tokens["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "ci robot")
+        .expect("the token")["uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(tokens["items"].to_string().contains("expiresAt"));
+
+    // Bad input names its field.
+    let bad = server_fn(
+        &app,
+        "create_token",
+        &[("name", " "), ("role", "member"), ("expires_in_days", "0")],
+        &owner,
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text);
+    assert!(bad.text.contains("name"), "{}", bad.text);
+
+    // A viewer sees no settings and cannot forge a revoke.
+    let (_, email) = user_with_password(&app, "viewer", "correct horse battery").await;
+    let viewer = session(
+        &app,
+        &[("email", &email), ("password", "correct horse battery")],
+    )
+    .await;
+    let refused = page(&app, "/ui/settings", &viewer).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(!refused.text.contains("ci robot"));
+    let forged = server_fn(&app, "revoke_token", &[("id", &id)], &viewer).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.text);
+
+    // The owner revokes it: the API refuses it at once.
+    let revoked = server_fn(&app, "revoke_token", &[("id", &id)], &owner).await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.text);
+    let (status, _) = robot
+        .call(reqwest::Method::GET, "/pools", None)
+        .await
+        .unwrap();
+    assert_eq!(status, 401);
+    let after = page(&app, "/ui/settings", &owner).await;
+    assert!(after.text.contains("revoked"));
+
+    // Users: added with a role, then given a password that signs in.
+    let added = server_fn(
+        &app,
+        "add_user",
+        &[("email", "Ada@Example.com"), ("role", "member")],
+        &owner,
+    )
+    .await;
+    assert_eq!(added.status, StatusCode::OK, "{}", added.text);
+    let again = server_fn(
+        &app,
+        "add_user",
+        &[("email", "ada@example.com"), ("role", "member")],
+        &owner,
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text);
+    let users = app.api.get("/users").await;
+    let ada = users["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "ada@example.com")
+        .expect("ada")["uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let short = server_fn(
+        &app,
+        "set_password",
+        &[("id", &ada), ("password", "short")],
+        &owner,
+    )
+    .await;
+    assert_eq!(short.status, StatusCode::BAD_REQUEST, "{}", short.text);
+    assert!(short.text.contains("password must be"), "{}", short.text);
+    let set = server_fn(
+        &app,
+        "set_password",
+        &[("id", &ada), ("password", "a long enough secret")],
+        &owner,
+    )
+    .await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.text);
+    session(
+        &app,
+        &[
+            ("email", "ada@example.com"),
+            ("password", "a long enough secret"),
+        ],
+    )
+    .await;
+    app.stop().await;
+}
