@@ -3,6 +3,9 @@
 // once without. Fails on any console error or failed page request.
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
+import { createRequire } from "node:module";
+
+const axePath = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 
 const base = process.env.HEARTH_URL;
 const token = process.env.HEARTH_TOKEN;
@@ -30,6 +33,20 @@ async function when(check, limit, what) {
     if (Date.now() - start > limit) throw new Error(`not within ${limit} ms: ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+// axe-core's findings of impact serious or critical, per page scanned (WCAG 2.x A and AA
+// rules and axe's best practices); the run fails when any page has one.
+const accessibility = [];
+async function scan(page, what) {
+  await page.addScriptTag({ path: axePath });
+  const found = await page.evaluate(async () => {
+    const result = await window.axe.run(document, { resultTypes: ["violations"] });
+    return result.violations
+      .filter((v) => v.impact === "serious" || v.impact === "critical")
+      .map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")})`);
+  });
+  accessibility.push({ what, found });
 }
 
 // Signs a page in with a token through the form.
@@ -74,6 +91,7 @@ async function run(javaScript) {
   await page.waitForURL(/\/ui\/sign-in$/);
   await settle();
   await page.screenshot({ path: `${shots}/sign-in-${label}.png`, fullPage: true });
+  if (javaScript) await scan(page, "sign-in");
 
   // A wrong token: the one message, still signed out.
   await page.getByLabel("API token").fill("not-a-token");
@@ -92,6 +110,7 @@ async function run(javaScript) {
   }
   await page.getByRole("heading", { name: "Pools by state" }).waitFor();
   await page.screenshot({ path: `${shots}/overview-${label}.png`, fullPage: true });
+  if (javaScript) await scan(page, "overview");
 
   await page.getByRole("link", { name: "Pools" }).click();
   await page.waitForURL(/\/ui\/pools$/);
@@ -100,6 +119,7 @@ async function run(javaScript) {
   await row.waitFor();
   assert.match(await row.innerText(), /docker-batch/);
   await page.screenshot({ path: `${shots}/pools-${label}.png`, fullPage: true });
+  if (javaScript) await scan(page, "pools");
   if (javaScript) {
     assert.ok(serverFnCalls.length > 0, "the hydrated page navigated without calling a server function");
   }
@@ -120,6 +140,7 @@ async function run(javaScript) {
   await page.getByRole("heading", { name: "Tasks" }).waitFor();
   await page.getByRole("search", { name: "Filter tasks" }).waitFor();
   await page.screenshot({ path: `${shots}/tasks-${label}.png`, fullPage: true });
+  if (javaScript) await scan(page, "tasks (empty)");
 
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.waitForURL(/\/ui\/sign-in$/);
@@ -181,6 +202,7 @@ async function poolPage() {
   await busy.first().waitFor();
   await busy.first().focus();
   await page.screenshot({ path: `${shots}/pool-busy.png`, fullPage: true });
+  await scan(page, "pool page (busy slots)");
   const [apiSawIdle, pageSawIdle] = await Promise.all([
     when(async () => (await apiBusy()) === 0, 20000, "the API shows no busy slot"),
     when(async () => (await slots("busy")) === 0 && (await slots("idle")) === 4, 20000, "the page shows 4 idle slots"),
@@ -202,6 +224,7 @@ async function poolPage() {
   await page.getByRole("link", { name: "Changes only" }).click();
   await page.waitForURL(/changes=1/);
   await page.screenshot({ path: `${shots}/pool-decisions.png`, fullPage: true });
+  await scan(page, "pool page (decisions)");
 
   // A viewer: the same page without write controls, and a forged write is refused.
   const viewer = await api("POST", "/tokens", { name: "ui viewer", role: "viewer" });
@@ -288,6 +311,7 @@ async function taskPage() {
   const row = page.getByRole("row", { name: /output of instance 1/ });
   assert.match(await row.innerText(), /executing|assigned/);
   await page.screenshot({ path: `${shots}/task-output.png`, fullPage: true });
+  await scan(page, "task page (output)");
 
   // Abort asks first; then the task and the followed instance end cancelled.
   await page.getByText("Abort task…").click();
@@ -304,6 +328,7 @@ async function taskPage() {
   await listed.waitFor();
   assert.match(await listed.getByRole("img").getAttribute("aria-label"), /cancelled.* of 2$/);
   await page.screenshot({ path: `${shots}/tasks-filtered.png`, fullPage: true });
+  await scan(page, "tasks list");
   await page.getByLabel("State").selectOption("Success");
   await page.getByRole("button", { name: "Filter" }).click();
   await page.waitForURL(/state=Success/);
@@ -354,6 +379,7 @@ async function settingsPage() {
   const secret = (await secretShown.innerText()).trim();
   await page.getByRole("row", { name: new RegExp(name) }).waitFor();
   await page.screenshot({ path: `${shots}/settings-token-created.png`, fullPage: true });
+  await scan(page, "settings (new token)");
   const asRobot = (path) => fetch(base + path, { headers: { Authorization: `Bearer ${secret}` } });
   assert.equal((await asRobot("/pools")).status, 200, "the new token works");
   // Shown once: a fresh read of the page has its name, not its secret.
@@ -417,6 +443,9 @@ try {
   await poolPage();
   await taskPage();
   await settingsPage();
+  const bad = accessibility.filter((a) => a.found.length > 0);
+  console.log(`axe-core: ${accessibility.length} pages scanned, ${bad.length} with serious or critical findings`);
+  assert.deepEqual(bad, [], bad.map((a) => `${a.what}:\n  ${a.found.join("\n  ")}`).join("\n"));
 } finally {
   await browser.close();
 }

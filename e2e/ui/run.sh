@@ -19,7 +19,7 @@ if [[ ! -x "$CHROMIUM" ]]; then
   echo "error: no browser at $CHROMIUM (apt-get install chromium)" >&2
   exit 1
 fi
-if [[ ! -d "$here/node_modules/playwright-core" ]]; then
+if [[ ! -d "$here/node_modules/playwright-core" || ! -f "$here/node_modules/axe-core/axe.min.js" ]]; then
   (cd "$here" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --silent --no-audit --no-fund >/dev/null)
 fi
 

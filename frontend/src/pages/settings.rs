@@ -115,7 +115,7 @@ fn Tokens(
                 let name = t.name.clone();
                 view! {
                     <details class="confirm small">
-                        <summary aria-label=format!("Revoke {name}…")>"Revoke…"</summary>
+                        <summary aria-label=format!("Revoke… ({name})")>"Revoke…"</summary>
                         <ActionForm action=revoke>
                             <input type="hidden" name="id" value=id />
                             <button type="submit" class="danger" aria-label=format!("Revoke {name}")>
@@ -213,7 +213,7 @@ fn Users(
                     <td><time>{u.created}</time></td>
                     <td>
                         <details class="confirm small neutral">
-                            <summary aria-label=format!("Set the password of {email}…")>"Set password…"</summary>
+                            <summary aria-label=format!("Set password… ({email})")>"Set password…"</summary>
                             <ActionForm action=password>
                                 <input type="hidden" name="id" value=id />
                                 <label>
