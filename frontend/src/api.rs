@@ -118,11 +118,17 @@ mod server {
     /// A signed-out reader is sent to the sign-in form: a redirect of the page while it is
     /// rendered on the server, a client-side navigation after a call from the browser.
     /// A refusal keeps its status (a viewer's forged write is a 403, as on the API).
+    /// A signed-out call from the browser answers 401 (with the redirect header the client
+    /// follows), never a 500: a page may still be reading when its session ends.
     pub fn answer<T>(result: Result<T, UiError>) -> Result<T, ServerFnError> {
         if let Err(e) = &result {
+            let from_browser = use_context::<leptos_actix::Request>()
+                .is_some_and(|r| r.path().starts_with(crate::SERVER_FN_PREFIX));
             if *e == UiError::SignedOut {
                 leptos_actix::redirect("/ui/sign-in");
-            } else if let Some(response) = use_context::<leptos_actix::ResponseOptions>()
+            }
+            if (*e != UiError::SignedOut || from_browser)
+                && let Some(response) = use_context::<leptos_actix::ResponseOptions>()
                 && let Ok(status) = actix_web::http::StatusCode::from_u16(e.status())
             {
                 response.set_status(status);

@@ -623,3 +623,25 @@ async fn settings_create_a_token_shown_once_revoke_it_and_are_for_owners_only() 
     .await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_signed_out_server_function_call_answers_401_and_says_where_to_sign_in() {
+    let app = spawn_app(None).await;
+    let cookie = session(&app, &[("token", &app.api.token)]).await;
+    let fine = server_fn(&app, "task_rows", &[("state", ""), ("tag", "")], &cookie).await;
+    assert_eq!(fine.status, StatusCode::OK, "{}", fine.text);
+    // A page still reading as its session ends, or a forged session.
+    let gone = server_fn(
+        &app,
+        "task_rows",
+        &[("state", ""), ("tag", "")],
+        "hearth_session=ended",
+    )
+    .await;
+    assert_eq!(gone.status, StatusCode::UNAUTHORIZED, "{}", gone.text);
+    assert!(gone.location.ends_with("/ui/sign-in"), "{}", gone.location);
+    // A page render still redirects.
+    let page_gone = page(&app, "/ui/tasks", "hearth_session=ended").await;
+    assert_signed_out(&page_gone);
+    app.stop().await;
+}
