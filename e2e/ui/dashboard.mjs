@@ -9,12 +9,13 @@ const axePath = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 
 const base = process.env.HEARTH_URL;
 const token = process.env.HEARTH_TOKEN;
+const operatorToken = process.env.HEARTH_OPERATOR_TOKEN;
 const shots = process.env.SCREENSHOTS;
 
-async function api(method, path, body) {
+async function api(method, path, body, as = token) {
   const res = await fetch(base + path, {
     method,
-    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+    headers: { Authorization: `Bearer ${as}`, "Content-Type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
@@ -23,7 +24,7 @@ async function api(method, path, body) {
 }
 
 const poolName = `ui-pool-${Date.now()}`;
-await api("POST", "/pools", { name: poolName, profile: "docker-batch", instanceCount: 1 });
+const firstPool = (await api("POST", "/pools", { name: poolName, profile: "docker-batch", instanceCount: 1 })).uuid;
 
 // When `check` first holds, polled every 25 ms (rejects after `limit` ms).
 async function when(check, limit, what) {
@@ -448,12 +449,190 @@ async function settingsPage() {
   console.log("dashboard: settings token created, shown once, revoked (API 401); user added, password set, password sign-in ok");
 }
 
+// The page's listening problems: console errors, page errors, failed answers.
+function watch(page, problems) {
+  page.on("console", (m) => m.type() === "error" && problems.push(`console at ${page.url()}: ${m.text()}`));
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  page.on("response", (r) => r.status() >= 400 && problems.push(`${r.status()} ${r.url()}`));
+}
+
+const WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+const two = (n) => String(n).padStart(2, "0");
+
+// The policies editor: a pool of two policies, "later" enabled one hour of today twelve
+// hours from now, "otherwise" always. Clicking the current hour on "later"'s week grid
+// makes it the active policy, shown without a reload.
+async function policyEditor() {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const problems = [];
+  watch(page, problems);
+  const now = new Date();
+  const day = (now.getUTCDay() + 6) % 7;
+  const hour = now.getUTCHours();
+  const other = (hour + 12) % 24;
+  const name = `ui-policies-${Date.now()}`;
+  const { uuid } = await api("POST", "/pools", {
+    name, profile: "docker-batch", instanceCount: 0,
+    scaling: { policies: [
+      { type: "Fixed", name: "later", slotsCount: 0,
+        enabledPeriods: [{ type: "Weekly", days: [WEEKDAYS[day]],
+          startTimeUtc: `${two(other)}:00:00`, endTimeUtc: `${two((other + 1) % 24)}:00:00` }] },
+      { type: "Fixed", name: "otherwise", slotsCount: 0 },
+    ] },
+  });
+  await signIn(page, token);
+  await page.goto(`${base}/ui/pools/${uuid}`);
+  await page.waitForLoadState("networkidle");
+  const active = page.locator(".facts div", { hasText: "Active policy" });
+  assert.match(await active.innerText(), /otherwise/);
+  const later = page.getByRole("listitem", { name: "1. later" });
+  const dayName = WEEKDAYS[day][0].toUpperCase() + WEEKDAYS[day].slice(1);
+  const cell = later.getByRole("button", { name: `${dayName} ${two(hour)}:00–${two((hour + 1) % 24)}:00: off` });
+  await cell.click();
+  const clicked = Date.now();
+  const shown = await when(async () => /later/.test(await active.innerText()), 5000, "the active policy shown as 'later'");
+  const pool = await api("GET", `/pools/${uuid}`);
+  assert.equal(pool.scaling.activePolicyName, "later", "the API's active policy");
+  await later.getByRole("button", { name: `${dayName} ${two(hour)}:00–${two((hour + 1) % 24)}:00: enabled` }).waitFor();
+  await page.screenshot({ path: `${shots}/pool-policies.png`, fullPage: true });
+  await scan(page, "pool (policies)");
+  console.log(`dashboard: a week-grid click made 'later' active, shown ${shown - clicked} ms after the click`);
+  assert.deepEqual(problems, [], problems.join("\n"));
+  await context.close();
+}
+
+// A CSV text's rows (RFC 4180: quoted fields, doubled quotes, CRLF).
+function parseCsv(text) {
+  const rows = [];
+  let row = [], field = "", quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') { field += '"'; i++; }
+      else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ",") { row.push(field); field = ""; }
+    else if (c === "\n") { row.push(field.replace(/\r$/, "")); rows.push(row); row = []; field = ""; }
+    else field += c;
+  }
+  if (field !== "" || row.length > 0) { row.push(field); rows.push(row); }
+  return rows;
+}
+
+// The billing table's lines as the page shows them: name, pool column, exact figures.
+async function tableLines(page) {
+  return page.$$eval("table.lines tbody tr", (trs) => trs
+    .filter((tr) => tr.querySelector("th"))
+    .map((tr) => ({
+      name: tr.querySelector("th").textContent.trim(),
+      cells: [...tr.querySelectorAll("td")].map((td) => td.textContent.trim()),
+      values: [...tr.querySelectorAll("data")].map((d) => d.value),
+    })));
+}
+
+// Billing, once every pool is closed (no cost still growing): by pool, one line per pool of
+// the API's report, the same figures; by task, each task and one __idle__ line per pool;
+// the downloaded CSV parses and holds the table's lines.
+async function billingPage(javaScript) {
+  const label = javaScript ? "js" : "nojs";
+  const context = await browser.newContext({ javaScriptEnabled: javaScript, acceptDownloads: true });
+  const page = await context.newPage();
+  const problems = [];
+  watch(page, problems);
+  if (javaScript) {
+    for (const p of await api("GET", "/pools")) {
+      if (!["Closed", "Closing", "Failure"].includes(p.state)) await api("POST", `/pools/${p.uuid}/close`, {});
+    }
+    await when(async () => (await api("GET", "/pools")).every((p) => ["Closed", "Failure"].includes(p.state)), 30000, "every pool closed");
+  }
+  await signIn(page, token);
+  await page.goto(`${base}/ui/billing`);
+  if (javaScript) await page.waitForLoadState("networkidle");
+  await page.getByRole("heading", { name: "Busy and idle cost per day" }).waitFor();
+  const from = await page.getByLabel("From", { exact: true }).inputValue();
+  const to = await page.getByLabel("To", { exact: true }).inputValue();
+  const after = new Date(Date.parse(`${to}T00:00:00Z`) + 86400000).toISOString().slice(0, 10);
+  const report = await api("GET", `/billing/usage?groupBy=pool&from=${from}&to=${after}&limit=500`);
+  const byPool = await tableLines(page);
+  assert.ok(report.items.length >= 2, `pools billed this run: ${JSON.stringify(report.items)}`);
+  assert.deepEqual(byPool.map((l) => l.name), report.items.map((l) => l.poolName ?? "(deleted pool)"), "one line per pool");
+  assert.deepEqual(byPool.map((l) => l.values[3]), report.items.map((l) => l.cost), "each pool's cost");
+  assert.equal(await page.locator("tfoot data").last().getAttribute("value"), report.totals.cost, "the total");
+  await page.screenshot({ path: `${shots}/billing-${label}.png`, fullPage: true });
+  if (javaScript) await scan(page, "billing");
+
+  await page.locator('select[name="by"]').selectOption("task");
+  await page.getByRole("button", { name: "Show" }).click();
+  await page.waitForURL(/by=task/);
+  await page.getByRole("heading", { name: "Cost by task" }).waitFor();
+  const byTask = await tableLines(page);
+  const idle = byTask.filter((l) => l.name === "__idle__");
+  assert.deepEqual(idle.map((l) => l.cells[0]).sort(), byPool.map((l) => l.name).sort(), "one idle line per pool");
+  assert.ok(byTask.length > idle.length, "the tasks' own lines");
+
+  const [download] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByRole("link", { name: "Download CSV" }).click(),
+  ]);
+  assert.match(download.suggestedFilename(), /^usage-\d{8}-\d{8}-by-task\.csv$/);
+  const fs = await import("node:fs/promises");
+  const rows = parseCsv(await fs.readFile(await download.path(), "utf8"));
+  const [header, ...lines] = rows;
+  const col = (n) => header.indexOf(n);
+  for (const n of ["taskName", "poolName", "slotSeconds", "busyCost", "idleCost", "cost"]) assert.ok(col(n) >= 0, `CSV column ${n}`);
+  assert.equal(lines.length, byTask.length, "a CSV line per table line");
+  lines.forEach((l, i) => {
+    const shown = byTask[i];
+    if (l[col("taskName")]) assert.equal(l[col("taskName")], shown.name);
+    assert.equal(l[col("poolName")] || "(deleted pool)", shown.cells[0]);
+    assert.deepEqual(
+      [l[col("slotSeconds")], l[col("busyCost")], l[col("idleCost")], l[col("cost")]],
+      shown.values,
+      `line ${i + 1} of the CSV`,
+    );
+  });
+  await page.screenshot({ path: `${shots}/billing-by-task-${label}.png`, fullPage: true });
+  assert.deepEqual(problems, [], problems.join("\n"));
+  await context.close();
+  console.log(`dashboard (${label}): billing ${byPool.length} pools, ${byTask.length} task and idle lines, CSV of ${lines.length} lines matches`);
+}
+
+// A second tenant, signed in with its own owner token, sees none of the first's objects.
+async function secondTenant() {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const problems = [];
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  const other = await api("POST", "/tenants", { name: `second-${Date.now()}` }, operatorToken);
+  await signIn(page, other.ownerToken);
+  await page.goto(`${base}/ui/pools`);
+  await page.getByText("No pools yet").waitFor();
+  assert.equal(await page.getByText(poolName).count(), 0, "the first tenant's pool is listed");
+  await page.goto(`${base}/ui/tasks`);
+  await page.getByText("No tasks match.").waitFor();
+  const res = await page.goto(`${base}/ui/pools/${firstPool}`);
+  assert.equal(res.status(), 404, "another tenant's pool page");
+  assert.equal(await page.getByText(poolName).count(), 0);
+  await page.goto(`${base}/ui/billing`);
+  await page.getByText("No usage in this period.").waitFor();
+  await page.screenshot({ path: `${shots}/second-tenant.png`, fullPage: true });
+  assert.deepEqual(problems, [], problems.join("\n"));
+  await context.close();
+  console.log("dashboard: a second tenant sees none of the first tenant's pools, tasks or usage");
+}
+
 try {
   await run(true);
   await run(false);
   await poolPage();
   await taskPage();
   await settingsPage();
+  await policyEditor();
+  await secondTenant();
+  await billingPage(true);
+  await billingPage(false);
   const bad = accessibility.filter((a) => a.found.length > 0);
   console.log(`axe-core: ${accessibility.length} pages scanned, ${bad.length} with serious or critical findings`);
   assert.deepEqual(bad, [], bad.map((a) => `${a.what}:\n  ${a.found.join("\n  ")}`).join("\n"));

@@ -40,4 +40,5 @@ if ! grep -q "serving the browser bundle" "$data/serve.log"; then
 fi
 echo "e2e/ui: $(grep -o 'serving the browser bundle.*' "$data/serve.log" | head -n1)"
 EXPECT_HYDRATION=1 HEARTH_URL="http://127.0.0.1:$port" HEARTH_TOKEN="$(cat "$data/owner.token")" \
+  HEARTH_OPERATOR_TOKEN="$(cat "$data/operator.token")" \
   SCREENSHOTS="$here/screenshots" node "$here/dashboard.mjs"

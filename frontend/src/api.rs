@@ -5,9 +5,11 @@
 
 use leptos::prelude::*;
 
+use crate::model::{
+    Billing, NewToken, Overview, PoolPage, PoolRow, Settings, TaskList, TaskPage, Viewer,
+};
 #[cfg(feature = "ssr")]
-use crate::model::TaskFilter;
-use crate::model::{NewToken, Overview, PoolPage, PoolRow, Settings, TaskList, TaskPage, Viewer};
+use crate::model::{BillingQuery, HourRange, TaskFilter};
 
 #[server(prefix = "/ui/fn", endpoint = "signed_in")]
 pub async fn signed_in() -> Result<Viewer, ServerFnError> {
@@ -44,6 +46,42 @@ pub async fn resize_pool(id: String) -> Result<String, ServerFnError> {
 pub async fn close_pool(id: String) -> Result<(), ServerFnError> {
     let (backend, session) = server::context()?;
     server::answer(backend.close_pool(&session, &id).await)
+}
+
+/// Switches hours `from_hour..to_hour` of `day` (0: Monday) of policy `policy` (its
+/// position) on or off, and saves the pool's policies: the next evaluation follows them.
+#[server(prefix = "/ui/fn", endpoint = "set_policy_hours")]
+pub async fn set_policy_hours(
+    id: String,
+    policy: u32,
+    day: u32,
+    from_hour: u32,
+    to_hour: u32,
+    on: bool,
+) -> Result<(), ServerFnError> {
+    let (backend, session) = server::context()?;
+    let hours = HourRange {
+        policy,
+        day,
+        from_hour,
+        to_hour,
+        on,
+    };
+    server::answer(backend.set_policy_hours(&session, &id, &hours).await)
+}
+
+#[server(prefix = "/ui/fn", endpoint = "billing_report")]
+pub async fn billing_report(
+    from: String,
+    to: String,
+    by: String,
+) -> Result<Billing, ServerFnError> {
+    let (backend, session) = server::context()?;
+    server::answer(
+        backend
+            .billing(&session, &BillingQuery { from, to, by })
+            .await,
+    )
 }
 
 #[server(prefix = "/ui/fn", endpoint = "task_rows")]

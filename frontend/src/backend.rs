@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use crate::model::{
-    NewToken, Overview, PoolPage, PoolRow, Settings, TaskFilter, TaskList, TaskPage, Viewer,
+    Billing, BillingQuery, HourRange, NewToken, Overview, PoolPage, PoolRow, Settings, TaskFilter,
+    TaskList, TaskPage, Viewer,
 };
 
 /// Why a read was refused; the message is shown as is.
@@ -66,6 +67,16 @@ pub trait Backend: Send + Sync + 'static {
     /// Evaluates the pool's scaling now (`POST /pools/{uuid}/resize`): the decision's
     /// headline and reason.
     async fn resize_pool(&self, session: &str, pool: &str) -> Result<String, UiError>;
+    /// Edits one policy's weekly periods (`PUT /pools/{uuid}` with the new policies).
+    async fn set_policy_hours(
+        &self,
+        session: &str,
+        pool: &str,
+        hours: &HourRange,
+    ) -> Result<(), UiError>;
+    /// The usage report of a period (`GET /billing/usage`, by day and by `query.by`) and
+    /// the budgets.
+    async fn billing(&self, session: &str, query: &BillingQuery) -> Result<Billing, UiError>;
     /// `POST /pools/{uuid}/close`.
     async fn close_pool(&self, session: &str, pool: &str) -> Result<(), UiError>;
     /// The newest tasks matching `filter`.

@@ -203,6 +203,40 @@ pub fn keep_tail(text: &mut String, cap: usize) -> bool {
     true
 }
 
+/// An exact money text (`"2.160000"`) as the page shows it: two decimals, or up to six
+/// significant ones for amounts under a cent, so a small cost never reads as zero.
+pub fn money(text: &str) -> String {
+    let value: f64 = text.trim().parse().unwrap_or(0.0);
+    if value == 0.0 {
+        "0.00".to_owned()
+    } else if value.abs() >= 0.01 {
+        format!("{value:.2}")
+    } else {
+        let six = format!("{value:.6}");
+        six.trim_end_matches('0').to_owned()
+    }
+}
+
+/// Slot-seconds (an exact decimal text) as slot-hours with two decimals.
+pub fn slot_hours(seconds: &str) -> String {
+    let value: f64 = seconds.trim().parse().unwrap_or(0.0);
+    format!("{:.2}", value / 3600.0)
+}
+
+/// A decimal text as a number for drawing (0 when it does not read).
+pub fn amount(text: &str) -> f64 {
+    text.trim().parse().unwrap_or(0.0)
+}
+
+/// How much of a budget is consumed, in whole percent (capped at 999).
+pub fn consumed_percent(consumed: &str, amount_text: &str) -> u32 {
+    let total = amount(amount_text);
+    if total <= 0.0 {
+        return 0;
+    }
+    (amount(consumed) / total * 100.0).round().clamp(0.0, 999.0) as u32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,5 +366,18 @@ mod tests {
         let mut s = "hello".to_owned();
         assert!(keep_tail(&mut s, 3));
         assert_eq!(s, "llo");
+    }
+
+    #[test]
+    fn money_and_hours_read_well() {
+        assert_eq!(money("2.160000"), "2.16");
+        assert_eq!(money("0.000000"), "0.00");
+        assert_eq!(money("0.001230"), "0.00123");
+        assert_eq!(money("1234.5"), "1234.50");
+        assert_eq!(money("junk"), "0.00");
+        assert_eq!(slot_hours("5400.000"), "1.50");
+        assert_eq!(consumed_percent("2.5", "10"), 25);
+        assert_eq!(consumed_percent("25", "10"), 250);
+        assert_eq!(consumed_percent("1", "0"), 0);
     }
 }

@@ -7,6 +7,7 @@
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;
+pub mod chart;
 pub mod format;
 pub mod live;
 pub mod model;
@@ -63,6 +64,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/ui/pools/:id") view=pages::Pool ssr=SsrMode::Async />
                 <Route path=path!("/ui/tasks") view=pages::Tasks ssr=SsrMode::Async />
                 <Route path=path!("/ui/tasks/:id") view=pages::Task ssr=SsrMode::Async />
+                <Route path=path!("/ui/billing") view=pages::Billing ssr=SsrMode::Async />
                 <Route path=path!("/ui/settings") view=pages::Settings ssr=SsrMode::Async />
                 <Route path=path!("/ui/sign-in") view=pages::SignIn ssr=SsrMode::Async />
             </Routes>

@@ -68,11 +68,17 @@ pub struct PoolPage {
     pub nodes: Vec<NodeTile>,
     /// Newest first, at most [`PoolPage::DECISIONS`].
     pub decisions: Vec<DecisionLine>,
+    /// Its scaling policies in order (empty: none stored, the pool holds its size).
+    pub policies: Vec<PolicyCard>,
+    /// Target and actual slots over the last [`PoolPage::HISTORY_SECONDS`].
+    pub history: SizeHistory,
 }
 
 impl PoolPage {
     /// Decisions the page lists (the API pages through all that are kept).
     pub const DECISIONS: usize = 50;
+    /// The size chart spans the last hour.
+    pub const HISTORY_SECONDS: u32 = 3600;
 }
 
 /// One node of the slot map.
@@ -272,4 +278,133 @@ pub struct UserLine {
 pub struct NewToken {
     pub name: String,
     pub secret: String,
+}
+
+/// Which usage the billing page shows: days as `YYYY-MM-DD` (UTC), both inclusive; `by` is
+/// `pool`, `profile` or `task`. Empty: this month so far, by pool.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillingQuery {
+    pub from: String,
+    pub to: String,
+    pub by: String,
+}
+
+/// The billing page: the period's cost by day and by what it was spent on, and the budgets.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Billing {
+    /// The period as read: first and last day (UTC, inclusive) and the grouping.
+    pub from: String,
+    pub to: String,
+    pub by: String,
+    pub currency: String,
+    /// The operator's report: every tenant's lines, each naming its tenant.
+    pub every_tenant: bool,
+    /// One per day of the period, oldest first.
+    pub days: Vec<DayCost>,
+    /// At most [`Billing::LINES`], in the report's order.
+    pub lines: Vec<CostLine>,
+    /// The report has more lines than listed (the downloads have them all).
+    pub more: bool,
+    pub totals: CostLine,
+    /// The tenant's budgets (none in the operator's report).
+    pub budgets: Vec<BudgetLine>,
+    /// Periods one click away: (label, from, to).
+    pub presets: Vec<(String, String, String)>,
+    /// When the figures were read, `YYYY-MM-DD HH:MM:SS` UTC (open usage counts until then).
+    pub read_at: String,
+}
+
+impl Billing {
+    pub const LINES: usize = 500;
+    pub const BUDGETS: usize = 50;
+}
+
+/// A day's busy and idle cost (exact decimal texts).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayCost {
+    pub day: String,
+    pub busy: String,
+    pub idle: String,
+}
+
+/// One line of the billing table (exact decimal texts, as the API reports them).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CostLine {
+    /// The pool's, profile's or task's name (`__idle__` for a pool's idle time by task).
+    pub name: String,
+    /// The pool a task line belongs to.
+    pub pool: Option<String>,
+    /// The tenant, in the operator's report.
+    pub tenant: Option<String>,
+    /// A pool's idle line (grouping by task).
+    pub idle_line: bool,
+    pub slot_seconds: String,
+    pub busy_slot_seconds: String,
+    pub idle_slot_seconds: String,
+    pub busy_cost: String,
+    pub idle_cost: String,
+    pub cost: String,
+}
+
+/// A budget and where it stands in its current period.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BudgetLine {
+    pub name: String,
+    pub amount: String,
+    pub consumed: String,
+    pub remaining: String,
+    pub forecast: String,
+    pub currency: String,
+    /// The current period's first and last instants, `YYYY-MM-DD HH:MM` UTC.
+    pub period_from: String,
+    pub period_to: String,
+    pub spent: bool,
+}
+
+/// A pool's policies as the editor shows them, in their order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyCard {
+    /// 0-based position: the first enabled one is active.
+    pub index: u32,
+    pub name: Option<String>,
+    /// `Fixed` or `ManagedTasksQueue`.
+    pub kind: String,
+    /// Its figures in words ("4 slots", "2–16 slots, 1 idle, …").
+    pub summary: String,
+    /// It is the active policy now.
+    pub active: bool,
+    /// The week grid: how much of each hour its weekly periods enable, Monday 00:00 first,
+    /// 7 × 24 cells.
+    pub week: Vec<Cover>,
+    /// Its one-off periods (date ranges), in words: they are not on the week grid.
+    pub one_off: Vec<String>,
+}
+
+/// An edit of the week grid: hours `from_hour..to_hour` (0..=24) of `day` (0: Monday) of the
+/// policy at `policy`, switched on or off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HourRange {
+    pub policy: u32,
+    pub day: u32,
+    pub from_hour: u32,
+    pub to_hour: u32,
+    pub on: bool,
+}
+
+/// How much of one hour of the week a policy is enabled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Cover {
+    None,
+    Part,
+    Full,
+}
+
+/// A line of the pool's size history: what the scaling aimed at and what it had.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SizeHistory {
+    /// Seconds the chart spans, ending now.
+    pub span_seconds: u32,
+    /// `(seconds before now, slots)`, oldest first: each value holds until the next.
+    pub target: Vec<(u32, u32)>,
+    pub actual: Vec<(u32, u32)>,
 }

@@ -1,6 +1,8 @@
 //! The pages and the frame around them.
 
+mod billing;
 mod overview;
+mod policies;
 mod pool;
 mod pools;
 mod settings;
@@ -8,6 +10,7 @@ mod sign_in;
 mod task;
 mod tasks;
 
+pub use billing::Billing;
 pub use overview::Overview;
 pub use pool::Pool;
 pub use pools::Pools;
@@ -26,6 +29,7 @@ pub enum Current {
     Overview,
     Pools,
     Tasks,
+    Billing,
     Settings,
 }
 
@@ -45,6 +49,7 @@ pub fn Frame(current: Current, children: Children) -> impl IntoView {
                 {link(Current::Overview, "/ui", "Overview")}
                 {link(Current::Pools, "/ui/pools", "Pools")}
                 {link(Current::Tasks, "/ui/tasks", "Tasks")}
+                {link(Current::Billing, "/ui/billing", "Billing")}
                 {link(Current::Settings, "/ui/settings", "Settings")}
             </nav>
             <Suspense fallback=|| ()>

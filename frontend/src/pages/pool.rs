@@ -5,11 +5,13 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
+use super::policies::PolicyEditor;
 use super::{Current, Frame, Problem, message_of};
-use crate::api::{self, ClosePool, ResizePool};
+use crate::api::{self, ClosePool, ResizePool, SetPolicyHours};
+use crate::chart::{Scale, step_path};
 use crate::format::{SlotKind, decision_headline, short_id, slot_label, state_tone, state_words};
 use crate::live::use_changes;
-use crate::model::{DecisionLine, NodeTile, PoolPage};
+use crate::model::{DecisionLine, NodeTile, PoolPage, SizeHistory};
 
 #[component]
 pub fn Pool() -> impl IntoView {
@@ -20,6 +22,7 @@ pub fn Pool() -> impl IntoView {
     let changes = use_changes(move || format!("pool={}", id.get()));
     let resize = ServerAction::<ResizePool>::new();
     let close = ServerAction::<ClosePool>::new();
+    let set = ServerAction::<SetPolicyHours>::new();
     let page = Resource::new(
         move || {
             (
@@ -27,6 +30,7 @@ pub fn Pool() -> impl IntoView {
                 changes.get(),
                 resize.version().get(),
                 close.version().get(),
+                set.version().get(),
             )
         },
         |(id, ..)| api::pool_details(id),
@@ -39,7 +43,7 @@ pub fn Pool() -> impl IntoView {
                     let only_changes = changes_only.get();
                     Suspend::new(async move {
                         match page.await {
-                            Ok(p) => view! { <PoolView page=p only_changes resize close /> }.into_any(),
+                            Ok(p) => view! { <PoolView page=p only_changes resize close set /> }.into_any(),
                             Err(e) => view! { <Problem message=message_of(&e) /> }.into_any(),
                         }
                     })
@@ -55,6 +59,7 @@ fn PoolView(
     only_changes: bool,
     resize: ServerAction<ResizePool>,
     close: ServerAction<ClosePool>,
+    set: ServerAction<SetPolicyHours>,
 ) -> impl IntoView {
     let busy: usize = page
         .nodes
@@ -82,7 +87,9 @@ fn PoolView(
         </dl>
         {controls}
         <SlotMap nodes=page.nodes />
+        <SizeChart history=page.history />
         <Decisions pool=page.id.clone() lines=page.decisions only_changes />
+        <PolicyEditor pool=page.id.clone() policies=page.policies can_write=page.can_write set />
     }
 }
 
@@ -247,4 +254,57 @@ fn Decisions(pool: String, lines: Vec<DecisionLine>, only_changes: bool) -> impl
             }}
         </section>
     }
+}
+
+/// Target and actual slots over the last hour: two step lines drawn here.
+#[component]
+fn SizeChart(history: SizeHistory) -> impl IntoView {
+    const W: f64 = 720.0;
+    const H: f64 = 120.0;
+    let max = history
+        .target
+        .iter()
+        .chain(history.actual.iter())
+        .map(|(_, v)| *v)
+        .max()
+        .unwrap_or(0);
+    let scale = Scale::nice(f64::from(max), 4);
+    let grid = scale
+        .ticks()
+        .into_iter()
+        .map(|t| {
+            let y = scale.y(t, H);
+            view! {
+                <line x1="0" x2=W y1=y y2=y class="grid" />
+                <text x="-6" y=y + 4.0 class="axis" text-anchor="end">{format!("{t}")}</text>
+            }
+        })
+        .collect_view();
+    let span = history.span_seconds;
+    let target = step_path(&history.target, span, scale, W, H);
+    let actual = step_path(&history.actual, span, scale, W, H);
+    let now = |points: &[(u32, u32)]| points.last().map_or(0, |p| p.1);
+    let summary = format!(
+        "Target and actual slots over the last {} minutes: now target {}, actual {}, at most {max}",
+        span / 60,
+        now(&history.target),
+        now(&history.actual)
+    );
+    view! {
+        <section aria-labelledby="size" class="card">
+            <h2 id="size">"Target and actual slots"</h2>
+            <p class="legend muted">
+                <span class="swatch line-target" aria-hidden="true"></span>" target "
+                <span class="swatch line-actual" aria-hidden="true"></span>" actual (booting and ready)"
+            </p>
+            <svg class="chart" viewBox=format!("-40 -8 {} {}", W + 48.0, H + 32.0) role="img" aria-label=summary>
+                {grid}
+                <path d=target class="line-target" />
+                <path d=actual class="line-actual" />
+                <text x="0" y=H + 20.0 class="axis">{format!("{} min ago", span / 60)}</text>
+                <text x=W y=H + 20.0 class="axis" text-anchor="end">"now"</text>
+            </svg>
+        </section>
+    }
+    .into_any()
 }

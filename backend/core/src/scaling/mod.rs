@@ -6,6 +6,7 @@ mod decision;
 mod evaluate;
 mod period;
 mod policy;
+mod week;
 
 pub use decision::{
     Clamp, DecisionKey, NodeSnapshot, PoolSnapshot, RecordedDecision, ScalingAction,
@@ -17,3 +18,4 @@ pub use policy::{
     ELASTIC_POLICY_NAME, ElasticProperty, ManagedQueue, Policy, PolicyRule, effective_policies,
     validate_elastic_property, validate_policies,
 };
+pub use week::{WeekEditRefusal, WeekMinutes, edit_week};

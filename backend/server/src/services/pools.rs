@@ -292,6 +292,37 @@ pub async fn update(
     Ok(updated)
 }
 
+/// A live pool's policies replaced by `policies` (the dashboard's policy editor): checked
+/// as `PUT /pools/{uuid}` checks them, stored as the pool's `scaling`, and evaluated now.
+/// Running work is untouched, as with any policy change.
+pub async fn set_policies(
+    state: &AppState,
+    tenant_id: Uuid,
+    id: Uuid,
+    policies: Vec<Policy>,
+) -> ApiResult<pool::Model> {
+    let current = load(&state.db, tenant_id, id).await?;
+    let pool_state = state_of(&current);
+    if !pool_state.accepts_tasks() {
+        return Err(ApiError::Conflict(format!(
+            "pool is {}: its settings can no longer change",
+            pool_state.as_str()
+        )));
+    }
+    validate_policies(&policies, current.slots_per_node.max(1) as u32)?;
+    let now = state.clock.now();
+    let mut active = current.into_active_model();
+    active.policies = Set(stored_policies(&policies));
+    active.scaling_source = Set(ScalingSource::Scaling.as_str().to_owned());
+    active.next_evaluation_at = Set(Some(now));
+    active.updated_at = Set(now);
+    let updated = active.update(&state.db).await?;
+    state.forget_inherited(Some(updated.id));
+    state.announce(updated.tenant_id, crate::feed::pool_change(&updated));
+    state.evaluate_by(updated.id, now);
+    Ok(updated)
+}
+
 pub async fn figures(db: &impl ConnectionTrait, pool: &pool::Model) -> ApiResult<PoolFigures> {
     let nodes = node::Entity::find()
         .filter(node::Column::PoolId.eq(pool.id))

@@ -25,3 +25,4 @@ mod protocol;
 mod restart;
 mod scaling;
 mod ui;
+mod ui_pages;

@@ -11,7 +11,7 @@ use crate::helpers::*;
 
 const REFUSED: &str = "Sign-in refused: check the email and password, or the token.";
 
-fn browser() -> reqwest::Client {
+pub(crate) fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(std::time::Duration::from_secs(30))
@@ -19,14 +19,14 @@ fn browser() -> reqwest::Client {
         .unwrap()
 }
 
-struct Answer {
-    status: StatusCode,
-    location: String,
-    cookie: Option<String>,
-    text: String,
+pub(crate) struct Answer {
+    pub status: StatusCode,
+    pub location: String,
+    pub cookie: Option<String>,
+    pub text: String,
 }
 
-async fn answer(res: reqwest::Response) -> Answer {
+pub(crate) async fn answer(res: reqwest::Response) -> Answer {
     let header = |name: &str| {
         res.headers()
             .get(name)
@@ -55,7 +55,7 @@ async fn sign_in(app: &TestApp, form: &[(&str, &str)]) -> Answer {
 }
 
 /// The `name=value` pair a successful sign-in set.
-async fn session(app: &TestApp, form: &[(&str, &str)]) -> String {
+pub(crate) async fn session(app: &TestApp, form: &[(&str, &str)]) -> String {
     let a = sign_in(app, form).await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.text);
     assert_eq!(a.location, "/ui/");
@@ -65,7 +65,7 @@ async fn session(app: &TestApp, form: &[(&str, &str)]) -> String {
     cookie.split(';').next().unwrap().to_owned()
 }
 
-async fn page(app: &TestApp, path: &str, cookie: &str) -> Answer {
+pub(crate) async fn page(app: &TestApp, path: &str, cookie: &str) -> Answer {
     let res = browser()
         .get(format!("{}{path}", app.api.base))
         .header("cookie", cookie)
@@ -86,7 +86,11 @@ fn assert_signed_out(a: &Answer) {
 }
 
 /// A user of the default tenant with `role` and a password; returns (uuid, email).
-async fn user_with_password(app: &TestApp, role: &str, password: &str) -> (String, String) {
+pub(crate) async fn user_with_password(
+    app: &TestApp,
+    role: &str,
+    password: &str,
+) -> (String, String) {
     let email = format!("{role}-{}@example.com", uuid::Uuid::new_v4().simple());
     let user = app
         .api
@@ -400,7 +404,12 @@ async fn the_cli_sets_a_password_read_from_standard_input() {
 }
 
 /// A server function called as a browser's form would (a forged one, for a viewer).
-async fn server_fn(app: &TestApp, name: &str, form: &[(&str, &str)], cookie: &str) -> Answer {
+pub(crate) async fn server_fn(
+    app: &TestApp,
+    name: &str,
+    form: &[(&str, &str)],
+    cookie: &str,
+) -> Answer {
     let res = browser()
         .post(format!("{}/ui/fn/{name}", app.api.base))
         .header("cookie", cookie)

@@ -4,6 +4,10 @@
 //! [`Dashboard`] provided here as context, which calls the same services and role checks
 //! as the REST API.
 
+mod billing;
+mod history;
+mod policies;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -12,9 +16,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use hearth_core::model::NodeState;
 use hearth_ui::backend::{Backend, UiBackend, UiError};
 use hearth_ui::model::{
-    DecisionLine, InstanceRow, NewToken, NodeTile, OutputTail, Overview, PoolPage, PoolRow,
-    Settings, SlotTile, SlotWork, StateCount, Tally, TaskFilter, TaskList, TaskPage, TaskRow,
-    TokenLine, UserLine, Viewer,
+    Billing, BillingQuery, DecisionLine, HourRange, InstanceRow, NewToken, NodeTile, OutputTail,
+    Overview, PoolPage, PoolRow, Settings, SlotTile, SlotWork, StateCount, Tally, TaskFilter,
+    TaskList, TaskPage, TaskRow, TokenLine, UserLine, Viewer,
 };
 use leptos::prelude::*;
 use leptos_actix::LeptosRoutes;
@@ -51,8 +55,8 @@ const BUNDLE_FILES: [(&str, &str); 2] = [
 /// The committed bundle, embedded when `build.rs` found it built from these sources.
 #[cfg(hearth_bundle)]
 const EMBEDDED: Option<[&[u8]; 2]> = Some([
-    include_bytes!("../../../frontend/bundle/hearth_ui.js"),
-    include_bytes!("../../../frontend/bundle/hearth_ui_bg.wasm"),
+    include_bytes!("../../../../frontend/bundle/hearth_ui.js"),
+    include_bytes!("../../../../frontend/bundle/hearth_ui_bg.wasm"),
 ]);
 #[cfg(not(hearth_bundle))]
 const EMBEDDED: Option<[&[u8]; 2]> = None;
@@ -158,6 +162,7 @@ impl Mount {
             .route("/pkg/{file}", web::get().to(bundle_file))
             .route("/ui/session", web::post().to(sign_in))
             .route("/ui/session/end", web::post().to(sign_out))
+            .route("/ui/billing/usage", web::get().to(billing::download))
             .route(
                 &format!("{}/{{tail:.*}}", hearth_ui::SERVER_FN_PREFIX),
                 leptos_actix::handle_server_fns_with_context(context.clone()),
@@ -449,6 +454,10 @@ impl Backend for Dashboard {
             closable,
             nodes,
             decisions,
+            policies: policies::cards(&pool, now),
+            history: history::size_history(db, pool.id, now)
+                .await
+                .map_err(ui_error)?,
         })
     }
 
@@ -466,6 +475,25 @@ impl Backend for Dashboard {
             hearth_ui::format::decision_headline(&line.action, line.from_slots, line.target_slots),
             line.reason
         ))
+    }
+
+    async fn set_policy_hours(
+        &self,
+        session: &str,
+        pool: &str,
+        hours: &HourRange,
+    ) -> Result<(), UiError> {
+        let tenant = self.caller(session).await?.writer().map_err(ui_error)?;
+        policies::set_hours(&self.state, tenant, pool_id(pool)?, hours)
+            .await
+            .map_err(ui_error)
+    }
+
+    async fn billing(&self, session: &str, query: &BillingQuery) -> Result<Billing, UiError> {
+        let caller = self.caller(session).await?;
+        billing::page(&self.state, &caller, query)
+            .await
+            .map_err(ui_error)
     }
 
     async fn close_pool(&self, session: &str, pool: &str) -> Result<(), UiError> {

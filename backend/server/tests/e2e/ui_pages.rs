@@ -1,0 +1,254 @@
+//! The dashboard's billing page and policy editor against the real app, on a `ManualClock`:
+//! the page's lines and totals are the API report's to the digit, its download is the
+//! API's CSV, a week-grid click changes which policy is active, and the roles and tenants
+//! see what the API lets them see.
+
+use chrono::{Duration as TimeDelta, TimeZone, Utc};
+use hearth_core::clock::ManualClock;
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::*;
+use crate::ui::{browser, page, server_fn, session, user_with_password};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn billing_lists_each_pool_and_its_idle_time_and_downloads_the_same_report() {
+    let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 10, 0, 0).unwrap();
+    let clock = ManualClock::new(t0);
+    let app = spawn_app(Some(clock.clone())).await;
+    let api = &app.api;
+    api.as_token(&app.operator_token)
+        .put(
+            "/profiles/docker-batch",
+            &json!({"pricePerSlotHour": "0.36"}),
+        )
+        .await;
+    let mut body = pool_body("billed", 2);
+    body["multiSlotsSettings"] = json!({"slotsPerNode": 2});
+    let pool = api.create_pool(&body).await;
+    api.wait_ready_nodes(&pool, 1).await;
+    // One slot busy for the first hour, then the pool closes after two.
+    let go = app.data_dir.join("go");
+    let command = format!("until [ -e '{}' ]; do sleep 0.02; done", go.display());
+    let task = api
+        .submit_task(&task_body("hour", &pool, 1, &command))
+        .await;
+    wait_for("the instance to start", WAIT, || async {
+        match app.executions(&task).await.len() {
+            1 => Ok(()),
+            n => Err(format!("{n} executions")),
+        }
+    })
+    .await;
+    clock.set(t0 + TimeDelta::hours(1));
+    std::fs::write(&go, "").unwrap();
+    api.wait_task_finished(&task, WAIT).await;
+    clock.set(t0 + TimeDelta::hours(2));
+    api.post(&format!("/pools/{pool}/close"), &json!({})).await;
+    api.wait_pool_state(&pool, "Closed").await;
+
+    let owner = session(&app, &[("token", &api.token)]).await;
+    let day = "from=2026-03-01&to=2026-03-01";
+    let by_pool = page(&app, &format!("/ui/billing?{day}"), &owner).await;
+    assert_eq!(by_pool.status, StatusCode::OK, "{}", by_pool.text);
+    // 2 slots × 2 h at 0.36 = 1.44, of which one slot-hour busy (0.36).
+    let api_report = api
+        .get("/billing/usage?from=2026-03-01&to=2026-03-02&groupBy=pool")
+        .await;
+    assert_eq!(api_report["totals"]["cost"], "1.440000", "{api_report:#}");
+    for exact in ["1.440000", "0.360000", "1.080000"] {
+        assert!(
+            by_pool.text.contains(&format!("value=\"{exact}\"")),
+            "no {exact} in {}",
+            by_pool.text
+        );
+    }
+    assert!(by_pool.text.contains("billed"));
+    assert!(by_pool.text.contains("Busy and idle cost per day"));
+    assert!(
+        by_pool
+            .text
+            .contains("2026-03-01: busy 0.36 EUR, idle 1.08 EUR"),
+        "the day's bar says its figures: {}",
+        by_pool.text
+    );
+
+    let by_task = page(&app, &format!("/ui/billing?{day}&by=task"), &owner).await;
+    assert_eq!(by_task.status, StatusCode::OK);
+    assert!(by_task.text.contains(">hour<"), "{}", by_task.text);
+    assert!(by_task.text.contains("__idle__"), "{}", by_task.text);
+
+    // The download is the API's CSV over the same days, byte for byte.
+    let csv = browser()
+        .get(format!(
+            "{}/ui/billing/usage?{day}&groupBy=task&format=csv",
+            api.base
+        ))
+        .header("cookie", &owner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), StatusCode::OK);
+    assert!(
+        csv.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("usage-20260301-20260301-by-task.csv")
+    );
+    let csv = csv.text().await.unwrap();
+    let expected = api
+        .get_text("/billing/usage?from=2026-03-01&to=2026-03-02&groupBy=task&format=csv")
+        .await;
+    assert_eq!(csv, expected);
+    assert!(csv.contains("__idle__"), "{csv}");
+
+    // Bad input names its field; no session, no download.
+    let bad = page(&app, "/ui/billing?by=planet", &owner).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(
+        bad.text.contains("by must be pool, profile or task"),
+        "{}",
+        bad.text
+    );
+    let backwards = page(&app, "/ui/billing?from=2026-03-02&to=2026-03-01", &owner).await;
+    assert_eq!(backwards.status, StatusCode::BAD_REQUEST);
+    let anonymous = browser()
+        .get(format!("{}/ui/billing/usage?{day}", api.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+
+    // A viewer may not read billing; another tenant sees none of this one's usage.
+    let (_, email) = user_with_password(&app, "viewer", "correct horse battery").await;
+    let viewer = session(
+        &app,
+        &[("email", &email), ("password", "correct horse battery")],
+    )
+    .await;
+    let refused = page(&app, &format!("/ui/billing?{day}"), &viewer).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(!refused.text.contains("billed"));
+    let other = api
+        .as_token(&app.operator_token)
+        .post("/tenants", &json!({"name": "other"}))
+        .await;
+    let theirs = session(&app, &[("token", other["ownerToken"].as_str().unwrap())]).await;
+    let empty = page(&app, &format!("/ui/billing?{day}"), &theirs).await;
+    assert_eq!(empty.status, StatusCode::OK);
+    assert!(!empty.text.contains("billed"));
+    assert!(empty.text.contains("No usage in this period."));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_week_grid_click_changes_the_active_policy_and_only_writers_may_click() {
+    // A Monday, 10:00 UTC.
+    let now = Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap();
+    let app = spawn_app(Some(ManualClock::new(now))).await;
+    let api = &app.api;
+    let mut body = pool_body("scheduled", 0);
+    body["scaling"] = json!({"policies": [
+        {"type": "Fixed", "name": "evenings", "slotsCount": 0,
+         "enabledPeriods": [{"type": "Weekly", "days": ["monday"],
+                             "startTimeUtc": "20:00:00", "endTimeUtc": "23:00:00"}]},
+        {"type": "Fixed", "name": "otherwise", "slotsCount": 0},
+    ]});
+    let pool = api.create_pool(&body).await;
+    let owner = session(&app, &[("token", &api.token)]).await;
+    let before = page(&app, &format!("/ui/pools/{pool}"), &owner).await;
+    assert_eq!(before.status, StatusCode::OK);
+    assert!(
+        before.text.contains("Monday 20:00–21:00: enabled"),
+        "{}",
+        before.text
+    );
+    assert!(before.text.contains("Monday 10:00–11:00: off"));
+    assert_eq!(
+        api.pool(&pool).await["scaling"]["activePolicyName"],
+        "otherwise"
+    );
+
+    // Switching Monday 10:00–11:00 on for "evenings" makes it the active policy now.
+    let hours = |on: &'static str, from: &'static str, to: &'static str| {
+        [
+            ("id", pool.clone()),
+            ("policy", "0".into()),
+            ("day", "0".into()),
+            ("from_hour", from.into()),
+            ("to_hour", to.into()),
+            ("on", on.into()),
+        ]
+    };
+    let form = |pairs: &[(&'static str, String)]| -> Vec<(&'static str, String)> { pairs.to_vec() };
+    let call = |cookie: String, pairs: Vec<(&'static str, String)>| {
+        let app = &app;
+        async move {
+            let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            server_fn(app, "set_policy_hours", &refs, &cookie).await
+        }
+    };
+    let done = call(owner.clone(), form(&hours("true", "10", "11"))).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text);
+    let stored = api.pool(&pool).await;
+    assert_eq!(
+        stored["scaling"]["activePolicyName"], "evenings",
+        "{stored:#}"
+    );
+    let periods = &stored["scaling"]["policies"][0]["enabledPeriods"];
+    assert_eq!(periods.as_array().map(Vec::len), Some(2), "{periods:#}");
+    let after = page(&app, &format!("/ui/pools/{pool}"), &owner).await;
+    assert!(
+        after.text.contains("Monday 10:00–11:00: enabled"),
+        "{}",
+        after.text
+    );
+    assert!(after.text.contains("active now"));
+
+    // Switching every hour of Monday off would leave "evenings" never enabled: refused,
+    // with the field named, and nothing changed.
+    let never = call(owner.clone(), form(&hours("false", "0", "24"))).await;
+    assert_eq!(never.status, StatusCode::BAD_REQUEST, "{}", never.text);
+    assert!(
+        never.text.contains("would never be enabled"),
+        "{}",
+        never.text
+    );
+    assert_eq!(
+        api.pool(&pool).await["scaling"]["policies"][0]["enabledPeriods"],
+        *periods
+    );
+    let backwards = call(owner.clone(), form(&hours("true", "11", "10"))).await;
+    assert_eq!(
+        backwards.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        backwards.text
+    );
+
+    // A viewer sees the grid without buttons, and a forged click is refused.
+    let (_, email) = user_with_password(&app, "viewer", "correct horse battery").await;
+    let viewer = session(
+        &app,
+        &[("email", &email), ("password", "correct horse battery")],
+    )
+    .await;
+    let seen = page(&app, &format!("/ui/pools/{pool}"), &viewer).await;
+    assert!(seen.text.contains("Monday 10:00–11:00: enabled"));
+    assert!(!seen.text.contains("switch all of"), "{}", seen.text);
+    let forged = call(viewer, form(&hours("false", "10", "11"))).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.text);
+    // Another tenant: no such pool.
+    let other = api
+        .as_token(&app.operator_token)
+        .post("/tenants", &json!({"name": "other"}))
+        .await;
+    let theirs = session(&app, &[("token", other["ownerToken"].as_str().unwrap())]).await;
+    let stranger = call(theirs, form(&hours("false", "10", "11"))).await;
+    assert_eq!(stranger.status, StatusCode::NOT_FOUND, "{}", stranger.text);
+    assert_eq!(
+        api.pool(&pool).await["scaling"]["activePolicyName"],
+        "evenings"
+    );
+    app.stop().await;
+}
