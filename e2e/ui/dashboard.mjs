@@ -623,6 +623,64 @@ async function secondTenant() {
   console.log("dashboard: a second tenant sees none of the first tenant's pools, tasks or usage");
 }
 
+// "New pool" from the Pools page (with and without JavaScript): the browser lands on the
+// new pool's page; the tag filter then lists it alone.
+async function newPoolForm(javaScript) {
+  const label = javaScript ? "js" : "nojs";
+  const context = await browser.newContext({ javaScriptEnabled: javaScript });
+  const page = await context.newPage();
+  const problems = [];
+  watch(page, problems);
+  await signIn(page, token);
+  await page.goto(`${base}/ui/pools`);
+  if (javaScript) await page.waitForLoadState("networkidle");
+  const name = `ui-form-${label}-${Date.now()}`;
+  const tag = `formed-${label}`;
+  await page.getByText("New pool…").click();
+  await page.getByLabel("Name", { exact: true }).fill(name);
+  await page.getByLabel("Profile").selectOption("docker-batch");
+  await page.getByLabel("Tags").fill(tag);
+  await page.getByLabel("slots", { exact: true }).fill("0");
+  await page.screenshot({ path: `${shots}/pools-new-${label}.png`, fullPage: true });
+  if (javaScript) await scan(page, "pools (new pool form)");
+  await page.getByRole("button", { name: "Create pool" }).click();
+  await page.waitForURL(/\/ui\/pools\/[0-9a-f-]{36}$/);
+  await page.getByRole("heading", { name }).waitFor();
+  const made = (await api("GET", "/pools")).find((p) => p.name === name);
+  assert.ok(made, "the pool exists on the API");
+  assert.deepEqual(made.tags, [tag]);
+  await page.goto(`${base}/ui/pools?tag=${tag}`);
+  const rows = page.locator("tbody tr");
+  await rows.first().waitFor();
+  assert.equal(await rows.count(), 1, "the tag filter keeps the new pool alone");
+  assert.match(await rows.first().innerText(), new RegExp(name));
+  assert.deepEqual(problems, [], problems.join("\n"));
+  await context.close();
+  console.log(`dashboard (${label}): New pool form created ${name}, tag filter lists it alone`);
+}
+
+// The Overview's feed follows the event stream: a pool created on the API shows up there
+// without a reload.
+async function overviewFeed() {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const problems = [];
+  watch(page, problems);
+  await signIn(page, token);
+  await page.waitForLoadState("networkidle");
+  await page.getByRole("heading", { name: "Recent events" }).waitFor();
+  await page.getByRole("heading", { name: "Spend" }).waitFor();
+  const name = `ui-feed-${Date.now()}`;
+  const sent = Date.now();
+  await api("POST", "/pools", { name, profile: "docker-batch", instanceCount: 0 });
+  const shown = await when(async () => (await page.locator(".feed").innerText().catch(() => "")).includes(`pool ${name}`), 5000, "the new pool in the feed");
+  await page.screenshot({ path: `${shots}/overview-feed.png`, fullPage: true });
+  await scan(page, "overview (feed, spend)");
+  assert.deepEqual(problems, [], problems.join("\n"));
+  await context.close();
+  console.log(`dashboard: the Overview feed showed a new pool ${shown - sent} ms after the API call`);
+}
+
 try {
   await run(true);
   await run(false);
@@ -630,6 +688,9 @@ try {
   await taskPage();
   await settingsPage();
   await policyEditor();
+  await newPoolForm(true);
+  await newPoolForm(false);
+  await overviewFeed();
   await secondTenant();
   await billingPage(true);
   await billingPage(false);

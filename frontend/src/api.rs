@@ -2,14 +2,19 @@
 //! Their bodies only reach the server's [`crate::backend::Backend`]. (Each generates a
 //! struct named after it, hence names unlike the model's types.) Each is answered at
 //! `/ui/fn/{its name}`.
+//!
+//! A form's server function takes one argument per field (a plain HTML form posts them by
+//! name), and the client code the macro writes for it cannot carry an attribute: hence the
+//! allowance for long argument lists here, and only here.
+#![allow(clippy::too_many_arguments)]
 
 use leptos::prelude::*;
 
 use crate::model::{
-    Billing, NewToken, Overview, PoolPage, PoolRow, Settings, TaskList, TaskPage, Viewer,
+    Billing, NewToken, Overview, PoolList, PoolPage, Settings, TaskList, TaskPage, Viewer,
 };
 #[cfg(feature = "ssr")]
-use crate::model::{BillingQuery, HourRange, TaskFilter};
+use crate::model::{BillingQuery, HourRange, NewPool, PoolFilter, TaskFilter};
 
 #[server(prefix = "/ui/fn", endpoint = "signed_in")]
 pub async fn signed_in() -> Result<Viewer, ServerFnError> {
@@ -24,9 +29,45 @@ pub async fn overview_figures() -> Result<Overview, ServerFnError> {
 }
 
 #[server(prefix = "/ui/fn", endpoint = "pool_rows")]
-pub async fn pool_rows() -> Result<Vec<PoolRow>, ServerFnError> {
+pub async fn pool_rows(state: String, tag: String) -> Result<PoolList, ServerFnError> {
     let (backend, session) = server::context()?;
-    server::answer(backend.pools(&session).await)
+    server::answer(backend.pools(&session, &PoolFilter { state, tag }).await)
+}
+
+/// The "New pool" form: creates the pool and goes to its page.
+#[server(prefix = "/ui/fn", endpoint = "create_pool")]
+pub async fn create_pool(
+    name: String,
+    profile: String,
+    slots_per_node: u32,
+    scaling: String,
+    slots: u32,
+    min_slots: u32,
+    max_slots: u32,
+    min_idle: u32,
+    idle_seconds: u64,
+    factor: f64,
+    tags: String,
+) -> Result<String, ServerFnError> {
+    let (backend, session) = server::context()?;
+    let pool = NewPool {
+        name,
+        profile,
+        slots_per_node,
+        scaling,
+        slots,
+        min_slots,
+        max_slots,
+        min_idle,
+        idle_seconds,
+        factor,
+        tags,
+    };
+    let made = backend.create_pool(&session, &pool).await;
+    if let Ok(id) = &made {
+        leptos_actix::redirect(&format!("/ui/pools/{id}"));
+    }
+    server::answer(made)
 }
 
 #[server(prefix = "/ui/fn", endpoint = "pool_details")]

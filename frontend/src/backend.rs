@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use crate::model::{
-    Billing, BillingQuery, HourRange, NewToken, Overview, PoolPage, PoolRow, Settings, TaskFilter,
-    TaskList, TaskPage, Viewer,
+    Billing, BillingQuery, HourRange, NewPool, NewToken, Overview, PoolFilter, PoolList, PoolPage,
+    Settings, TaskFilter, TaskList, TaskPage, Viewer,
 };
 
 /// Why a read was refused; the message is shown as is.
@@ -61,7 +61,9 @@ impl From<UiError> for leptos::prelude::ServerFnError {
 pub trait Backend: Send + Sync + 'static {
     async fn viewer(&self, session: &str) -> Result<Viewer, UiError>;
     async fn overview(&self, session: &str) -> Result<Overview, UiError>;
-    async fn pools(&self, session: &str) -> Result<Vec<PoolRow>, UiError>;
+    async fn pools(&self, session: &str, filter: &PoolFilter) -> Result<PoolList, UiError>;
+    /// `POST /pools` from the "New pool" form: the new pool's uuid.
+    async fn create_pool(&self, session: &str, pool: &NewPool) -> Result<String, UiError>;
     /// `pool` is the pool's uuid as the page's path has it.
     async fn pool_page(&self, session: &str, pool: &str) -> Result<PoolPage, UiError>;
     /// Evaluates the pool's scaling now (`POST /pools/{uuid}/resize`): the decision's

@@ -27,6 +27,36 @@ pub struct Overview {
     pub running_tasks: u32,
     /// Pools per state, in the order of the pool state machine; states with none left out.
     pub pools_by_state: Vec<StateCount>,
+    /// What the tenant spent (`None`: the role does not read billing).
+    pub spend: Option<Spend>,
+    /// The tenant's newest events, newest first, at most [`Overview::FEED`].
+    pub feed: Vec<FeedLine>,
+}
+
+impl Overview {
+    pub const FEED: usize = 20;
+}
+
+/// Spend today and this month (UTC), against the first monthly budget if there is one.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Spend {
+    pub today: String,
+    pub month: String,
+    pub currency: String,
+    pub budget: Option<BudgetLine>,
+}
+
+/// One recent event of the tenant, in words.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedLine {
+    /// `HH:MM:SS` UTC.
+    pub at: String,
+    /// The event kind (`pool`, `node`, `taskProgress`, `instanceEnded`, `decision`,
+    /// `budgetAlert`).
+    pub kind: String,
+    pub text: String,
+    /// The page of what it is about.
+    pub href: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,8 +72,58 @@ pub struct PoolRow {
     pub name: String,
     pub profile: String,
     pub state: String,
+    pub tags: Vec<String>,
     pub slots_busy: u32,
     pub slots_total: u32,
+    pub queued_instances: u32,
+    pub active_policy: Option<String>,
+    /// Cost since midnight UTC (exact decimal text; `None`: the role does not read billing).
+    pub cost_today: Option<String>,
+}
+
+/// Which pools the table shows: `state` is `live` (still taking work), `ended`, or one
+/// state's name; `tag` keeps those carrying it. Empty: all.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolFilter {
+    pub state: String,
+    pub tag: String,
+}
+
+/// The pools page: the table, and what the "New pool" form offers.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolList {
+    pub rows: Vec<PoolRow>,
+    /// The session may create pools (the server checks again).
+    pub can_write: bool,
+    pub profiles: Vec<ProfileChoice>,
+    pub currency: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileChoice {
+    pub name: String,
+    pub max_slots_per_node: u32,
+    /// Multi-slotting is open to this tenant (else one slot per node).
+    pub multi_slot: bool,
+}
+
+/// The "New pool" form as submitted. `scaling` is `fixed` (`slots` slots) or `queue`
+/// (between `min_slots` and `max_slots` following the queue, `min_idle` kept idle, a node
+/// released after `idle_seconds`, ramp `factor`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NewPool {
+    pub name: String,
+    pub profile: String,
+    pub slots_per_node: u32,
+    pub scaling: String,
+    pub slots: u32,
+    pub min_slots: u32,
+    pub max_slots: u32,
+    pub min_idle: u32,
+    pub idle_seconds: u64,
+    pub factor: f64,
+    /// Comma-separated.
+    pub tags: String,
 }
 
 /// Everything the pool page shows, read at once.

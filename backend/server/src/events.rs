@@ -146,6 +146,17 @@ impl<E: Numbered> Logs<E> {
         }
     }
 
+    /// A tenant's newest kept events, newest first, at most `n`.
+    pub fn newest(&self, tenant: Uuid, n: usize) -> Vec<Arc<E>> {
+        self.inner
+            .lock()
+            .expect("event logs lock")
+            .tenants
+            .get(&tenant)
+            .map(|l| l.events.iter().rev().take(n).cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// Events kept for a tenant (for tests and `/metrics`).
     pub fn kept(&self, tenant: Uuid) -> usize {
         self.inner

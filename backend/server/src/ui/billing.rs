@@ -136,7 +136,7 @@ pub async fn page(state: &AppState, caller: &Caller, query: &BillingQuery) -> Ap
     let more = report.items.len() > Billing::LINES;
     let every_tenant = scope == Scope::All;
     let budgets = match scope {
-        Scope::Tenant(tenant) => budget_lines(state, tenant).await?,
+        Scope::Tenant(tenant) => budget_lines(state, tenant, Billing::BUDGETS as u32).await?,
         Scope::All => Vec::new(),
     };
     let date = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
@@ -217,9 +217,14 @@ fn cost_line(l: &UsageLine, group_by: GroupBy) -> CostLine {
     }
 }
 
-async fn budget_lines(state: &AppState, tenant: uuid::Uuid) -> ApiResult<Vec<BudgetLine>> {
+/// The tenant's first `limit` budgets, in creation order.
+pub(super) async fn budget_lines(
+    state: &AppState,
+    tenant: uuid::Uuid,
+    limit: u32,
+) -> ApiResult<Vec<BudgetLine>> {
     let paging = crate::services::paging::Paging::of(&hearth_api::page::PageQuery {
-        limit: Some(Billing::BUDGETS as u32),
+        limit: Some(limit),
         page_token: None,
     })?;
     let minute = |text: &str| {

@@ -6,7 +6,9 @@
 
 mod billing;
 mod history;
+mod overview;
 mod policies;
+mod pool_list;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,9 +18,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use hearth_core::model::NodeState;
 use hearth_ui::backend::{Backend, UiBackend, UiError};
 use hearth_ui::model::{
-    Billing, BillingQuery, DecisionLine, HourRange, InstanceRow, NewToken, NodeTile, OutputTail,
-    Overview, PoolPage, PoolRow, Settings, SlotTile, SlotWork, StateCount, Tally, TaskFilter,
-    TaskList, TaskPage, TaskRow, TokenLine, UserLine, Viewer,
+    Billing, BillingQuery, DecisionLine, HourRange, InstanceRow, NewPool, NewToken, NodeTile,
+    OutputTail, Overview, PoolFilter, PoolList, PoolPage, Settings, SlotTile, SlotWork, StateCount,
+    Tally, TaskFilter, TaskList, TaskPage, TaskRow, TokenLine, UserLine, Viewer,
 };
 use leptos::prelude::*;
 use leptos_actix::LeptosRoutes;
@@ -379,11 +381,14 @@ impl Backend for Dashboard {
     }
 
     async fn overview(&self, session: &str) -> Result<Overview, UiError> {
-        let tenant = self.tenant_of(session).await?;
+        let caller = self.caller(session).await?;
+        let tenant = caller.tenant().map_err(ui_error)?;
         let db = &self.state.db;
         let mut overview = Overview::default();
         let mut by_state = [0u32; POOL_STATES.len()];
+        let mut names = std::collections::HashMap::new();
         for pool in pools::list(db, tenant).await.map_err(ui_error)? {
+            names.insert(pool.id, pool.name.clone());
             if let Some(i) = POOL_STATES.iter().position(|s| *s == pool.state) {
                 by_state[i] += 1;
             }
@@ -424,6 +429,16 @@ impl Backend for Dashboard {
                 count: n,
             })
             .collect();
+        if caller.role.can_read_billing() {
+            overview.spend = Some(
+                overview::spend(&self.state, tenant)
+                    .await
+                    .map_err(ui_error)?,
+            );
+        }
+        overview.feed = overview::feed(&self.state, tenant, &names)
+            .await
+            .map_err(ui_error)?;
         Ok(overview)
     }
 
@@ -624,22 +639,18 @@ impl Backend for Dashboard {
             .map_err(ui_error)
     }
 
-    async fn pools(&self, session: &str) -> Result<Vec<PoolRow>, UiError> {
-        let tenant = self.tenant_of(session).await?;
-        let db = &self.state.db;
-        let mut rows = Vec::new();
-        for pool in pools::list(db, tenant).await.map_err(ui_error)? {
-            let figures = pools::figures(db, &pool).await.map_err(ui_error)?;
-            rows.push(PoolRow {
-                id: pool.id.to_string(),
-                name: pool.name,
-                profile: pool.profile_name,
-                state: pool.state,
-                slots_busy: figures.running_instances.min(figures.total_slots),
-                slots_total: figures.total_slots,
-            });
-        }
-        Ok(rows)
+    async fn pools(&self, session: &str, filter: &PoolFilter) -> Result<PoolList, UiError> {
+        let caller = self.caller(session).await?;
+        pool_list::list(&self.state, &caller, filter)
+            .await
+            .map_err(ui_error)
+    }
+
+    async fn create_pool(&self, session: &str, pool: &NewPool) -> Result<String, UiError> {
+        let caller = self.caller(session).await?;
+        pool_list::create(&self.state, &caller, pool)
+            .await
+            .map_err(ui_error)
     }
 }
 

@@ -252,3 +252,136 @@ async fn a_week_grid_click_changes_the_active_policy_and_only_writers_may_click(
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pools_table_filters_shows_cost_today_and_the_form_creates_pools() {
+    let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 10, 0, 0).unwrap();
+    let clock = ManualClock::new(t0);
+    let app = spawn_app(Some(clock.clone())).await;
+    let api = &app.api;
+    api.as_token(&app.operator_token)
+        .put(
+            "/profiles/docker-batch",
+            &json!({"pricePerSlotHour": "0.36"}),
+        )
+        .await;
+    let alpha = api.create_pool(&pool_body("alpha", 1)).await;
+    api.wait_ready_nodes(&alpha, 1).await;
+    let mut quiet = pool_body("beta", 0);
+    quiet["tags"] = json!(["other"]);
+    let beta = api.create_pool(&quiet).await;
+    api.post(
+        "/budgets",
+        &json!({"name": "march", "amount": "10", "period": "monthly"}),
+    )
+    .await;
+    clock.set(t0 + TimeDelta::hours(1));
+
+    let owner = session(&app, &[("token", &api.token)]).await;
+    let all = page(&app, "/ui/pools", &owner).await;
+    assert_eq!(all.status, StatusCode::OK, "{}", all.text);
+    assert!(all.text.contains("alpha") && all.text.contains("beta"));
+    // One slot for one hour at 0.36, as the API's report since midnight says.
+    assert!(all.text.contains("value=\"0.360000\""), "{}", all.text);
+    assert!(all.text.contains("Cost today (EUR)"));
+    assert!(all.text.contains("New pool…"), "an owner gets the form");
+    let tagged = page(&app, "/ui/pools?tag=other", &owner).await;
+    assert!(tagged.text.contains("beta") && !tagged.text.contains(">alpha<"));
+    let ended = page(&app, "/ui/pools?state=ended", &owner).await;
+    assert!(!ended.text.contains(">beta<") && !ended.text.contains(">alpha<"));
+    api.post(&format!("/pools/{beta}/close"), &json!({})).await;
+    api.wait_pool_state(&beta, "Closed").await;
+    let ended = page(&app, "/ui/pools?state=ended", &owner).await;
+    assert!(ended.text.contains(">beta<"), "{}", ended.text);
+    let live = page(&app, "/ui/pools?state=live", &owner).await;
+    assert!(live.text.contains(">alpha<") && !live.text.contains(">beta<"));
+    let nonsense = page(&app, "/ui/pools?state=Sleeping", &owner).await;
+    assert_eq!(nonsense.status, StatusCode::BAD_REQUEST);
+    assert!(
+        nonsense
+            .text
+            .contains("state must be live, ended or a pool state")
+    );
+
+    // The Overview: spend today and this month against the budget, and the feed.
+    let overview = page(&app, "/ui", &owner).await;
+    assert!(
+        overview.text.contains("value=\"0.360000\""),
+        "{}",
+        overview.text
+    );
+    assert!(
+        overview
+            .text
+            .contains("Budget march: 4% of 10.00 EUR consumed"),
+        "{}",
+        overview.text
+    );
+    assert!(overview.text.contains("Recent events"));
+    assert!(
+        overview.text.contains("pool beta: closed"),
+        "{}",
+        overview.text
+    );
+
+    // The form: a pool following the queue, created with the API's rules.
+    let form = [
+        ("name", "from-the-form"),
+        ("profile", "docker-batch"),
+        ("slots_per_node", "1"),
+        ("scaling", "queue"),
+        ("slots", "0"),
+        ("min_slots", "0"),
+        ("max_slots", "4"),
+        ("min_idle", "0"),
+        ("idle_seconds", "60"),
+        ("factor", "0.5"),
+        ("tags", "made, here"),
+    ];
+    let made = server_fn(&app, "create_pool", &form, &owner).await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.text);
+    let id: String = serde_json::from_str(&made.text).expect("the new pool's uuid");
+    let pool = api.pool(&id).await;
+    assert_eq!(pool["name"], "from-the-form");
+    assert_eq!(pool["tags"], json!(["made", "here"]));
+    let policy = &pool["scaling"]["policies"][0];
+    assert_eq!(policy["type"], "ManagedTasksQueue", "{pool:#}");
+    assert_eq!(policy["maxTotalSlots"], 4);
+    // A bad figure is the API's 400, naming the field; nothing is created.
+    let mut bad = form;
+    bad[0] = ("name", "refused");
+    bad[5] = ("min_slots", "5");
+    bad[6] = ("max_slots", "2");
+    let refused = server_fn(&app, "create_pool", &bad, &owner).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text);
+    assert!(refused.text.contains("maxTotalSlots"), "{}", refused.text);
+    let listed = api.get("/pools").await;
+    assert!(
+        !listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "refused"),
+        "{listed:#}"
+    );
+
+    // A viewer reads the table without the form and costs (billing is not theirs), and a
+    // forged create is refused.
+    let (_, email) = user_with_password(&app, "viewer", "correct horse battery").await;
+    let viewer = session(
+        &app,
+        &[("email", &email), ("password", "correct horse battery")],
+    )
+    .await;
+    let seen = page(&app, "/ui/pools", &viewer).await;
+    assert!(seen.text.contains(">alpha<"));
+    assert!(!seen.text.contains("New pool…"));
+    assert!(!seen.text.contains("value=\"0.360000\""));
+    let overview = page(&app, "/ui", &viewer).await;
+    assert!(!overview.text.contains("Spend"), "{}", overview.text);
+    let mut forged = form;
+    forged[0] = ("name", "forged");
+    let forged = server_fn(&app, "create_pool", &forged, &viewer).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.text);
+    app.stop().await;
+}
