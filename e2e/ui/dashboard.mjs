@@ -681,6 +681,55 @@ async function overviewFeed() {
   console.log(`dashboard: the Overview feed showed a new pool ${shown - sent} ms after the API call`);
 }
 
+// Jobs: a job of two tasks, the second waiting for the first; its page links the
+// dependency, and Terminate (behind its confirmation) cancels both, shown without a reload.
+// Without JavaScript the list and the page read.
+async function jobPages() {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const problems = [];
+  watch(page, problems);
+  const { uuid: pool } = await api("POST", "/pools", { name: `ui-jobs-${Date.now()}`, profile: "docker-batch", instanceCount: 0 });
+  const name = `ui-job-${Date.now()}`;
+  const { uuid: job } = await api("POST", "/jobs", { name, poolUuid: pool, useDependencies: true });
+  const task = (taskName, extra) => api("POST", "/tasks", {
+    name: taskName, jobUuid: job, instanceCount: 1,
+    constants: [{ key: "DOCKER_CMD", value: "true" }], ...extra,
+  });
+  const { uuid: first } = await task("prepare");
+  await task("render", { dependencies: { dependsOn: [first] } });
+  await signIn(page, token);
+  await page.getByRole("link", { name: "Jobs", exact: true }).click();
+  await page.waitForURL(/\/ui\/jobs$/);
+  await page.waitForLoadState("networkidle");
+  const row = page.getByRole("row", { name: new RegExp(name) });
+  await row.waitFor();
+  await page.screenshot({ path: `${shots}/jobs.png`, fullPage: true });
+  await scan(page, "jobs");
+  await row.getByRole("link", { name }).click();
+  await page.waitForURL(/\/ui\/jobs\/[0-9a-f-]{36}$/);
+  await page.waitForLoadState("networkidle");
+  const render = page.getByRole("row", { name: /render/ });
+  await render.getByRole("link", { name: "prepare" }).waitFor();
+  await page.getByText("Terminate job…").click();
+  await page.getByRole("button", { name: "Terminate job" }).click();
+  await when(async () => /2 cancelled of 2/.test(await page.locator(".facts .progress").getAttribute("aria-label")), 5000, "the job's tasks shown cancelled");
+  const states = await Promise.all([first].map((t) => api("GET", `/tasks/${t}`)));
+  assert.equal(states[0].state, "Cancelled");
+  await page.screenshot({ path: `${shots}/job.png`, fullPage: true });
+  await scan(page, "job");
+  const nojs = await browser.newContext({ javaScriptEnabled: false });
+  const plain = await nojs.newPage();
+  await signIn(plain, token);
+  await plain.goto(`${base}/ui/jobs/${job}`);
+  await plain.getByRole("row", { name: /render/ }).getByRole("link", { name: "prepare" }).waitFor();
+  await plain.screenshot({ path: `${shots}/job-nojs.png`, fullPage: true });
+  await nojs.close();
+  assert.deepEqual(problems, [], problems.join("\n"));
+  await context.close();
+  console.log("dashboard: jobs list, job page with its dependency, terminate shown live, no-JavaScript read ok");
+}
+
 try {
   await run(true);
   await run(false);
@@ -691,6 +740,7 @@ try {
   await newPoolForm(true);
   await newPoolForm(false);
   await overviewFeed();
+  await jobPages();
   await secondTenant();
   await billingPage(true);
   await billingPage(false);

@@ -11,7 +11,8 @@
 use leptos::prelude::*;
 
 use crate::model::{
-    Billing, NewToken, Overview, PoolList, PoolPage, Settings, TaskList, TaskPage, Viewer,
+    Billing, JobList, JobPage, NewToken, Overview, PoolList, PoolPage, Settings, TaskList,
+    TaskPage, Viewer,
 };
 #[cfg(feature = "ssr")]
 use crate::model::{BillingQuery, HourRange, NewPool, PoolFilter, TaskFilter};
@@ -139,6 +140,24 @@ pub async fn task_details(
 ) -> Result<TaskPage, ServerFnError> {
     let (backend, session) = server::context()?;
     server::answer(backend.task_page(&session, &id, from, instance).await)
+}
+
+#[server(prefix = "/ui/fn", endpoint = "job_rows")]
+pub async fn job_rows() -> Result<JobList, ServerFnError> {
+    let (backend, session) = server::context()?;
+    server::answer(backend.jobs(&session).await)
+}
+
+#[server(prefix = "/ui/fn", endpoint = "job_details")]
+pub async fn job_details(id: String) -> Result<JobPage, ServerFnError> {
+    let (backend, session) = server::context()?;
+    server::answer(backend.job_page(&session, &id).await)
+}
+
+#[server(prefix = "/ui/fn", endpoint = "terminate_job")]
+pub async fn terminate_job(id: String) -> Result<(), ServerFnError> {
+    let (backend, session) = server::context()?;
+    server::answer(backend.terminate_job(&session, &id).await)
 }
 
 #[server(prefix = "/ui/fn", endpoint = "abort_task")]

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use crate::model::{
-    Billing, BillingQuery, HourRange, NewPool, NewToken, Overview, PoolFilter, PoolList, PoolPage,
-    Settings, TaskFilter, TaskList, TaskPage, Viewer,
+    Billing, BillingQuery, HourRange, JobList, JobPage, NewPool, NewToken, Overview, PoolFilter,
+    PoolList, PoolPage, Settings, TaskFilter, TaskList, TaskPage, Viewer,
 };
 
 /// Why a read was refused; the message is shown as is.
@@ -92,6 +92,12 @@ pub trait Backend: Send + Sync + 'static {
         from: u32,
         instance: Option<i32>,
     ) -> Result<TaskPage, UiError>;
+    /// The tenant's newest jobs.
+    async fn jobs(&self, session: &str) -> Result<JobList, UiError>;
+    /// `job` as the path has it.
+    async fn job_page(&self, session: &str, job: &str) -> Result<JobPage, UiError>;
+    /// `POST /jobs/{uuid}/terminate`.
+    async fn terminate_job(&self, session: &str, job: &str) -> Result<(), UiError>;
     /// `POST /tasks/{uuid}/abort`.
     async fn abort_task(&self, session: &str, task: &str) -> Result<(), UiError>;
     /// The tenant's tokens and users (owners only, as `GET /tokens` and `GET /users`).

@@ -64,6 +64,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/ui/pools/:id") view=pages::Pool ssr=SsrMode::Async />
                 <Route path=path!("/ui/tasks") view=pages::Tasks ssr=SsrMode::Async />
                 <Route path=path!("/ui/tasks/:id") view=pages::Task ssr=SsrMode::Async />
+                <Route path=path!("/ui/jobs") view=pages::Jobs ssr=SsrMode::Async />
+                <Route path=path!("/ui/jobs/:id") view=pages::Job ssr=SsrMode::Async />
                 <Route path=path!("/ui/billing") view=pages::Billing ssr=SsrMode::Async />
                 <Route path=path!("/ui/settings") view=pages::Settings ssr=SsrMode::Async />
                 <Route path=path!("/ui/sign-in") view=pages::SignIn ssr=SsrMode::Async />

@@ -488,3 +488,60 @@ pub struct SizeHistory {
     pub target: Vec<(u32, u32)>,
     pub actual: Vec<(u32, u32)>,
 }
+
+/// One line of the jobs list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobRow {
+    pub id: String,
+    pub name: String,
+    pub state: String,
+    pub pool_id: Option<String>,
+    pub pool_name: Option<String>,
+    pub tasks: u32,
+    pub created: String,
+}
+
+/// The newest jobs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobList {
+    /// Newest first, at most [`JobList::ROWS`].
+    pub rows: Vec<JobRow>,
+    pub more: bool,
+}
+
+impl JobList {
+    pub const ROWS: usize = 200;
+}
+
+/// A job's page: its tasks in submission order, each with what it waits for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobPage {
+    pub id: String,
+    pub name: String,
+    pub state: String,
+    pub pool_id: Option<String>,
+    pub pool_name: Option<String>,
+    pub use_dependencies: bool,
+    pub created: String,
+    pub can_write: bool,
+    /// Still active, so terminating it would change something.
+    pub terminable: bool,
+    pub tally: Tally,
+    /// At most [`JobPage::TASKS`].
+    pub tasks: Vec<JobTask>,
+    pub more_tasks: bool,
+}
+
+impl JobPage {
+    pub const TASKS: usize = 500;
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobTask {
+    pub id: String,
+    pub name: String,
+    pub state: String,
+    pub tally: Tally,
+    /// The tasks it waits for: (uuid, name; empty when not among the listed ones).
+    pub depends_on: Vec<(String, String)>,
+}

@@ -1,6 +1,7 @@
 //! The pages and the frame around them.
 
 mod billing;
+mod jobs;
 mod overview;
 mod policies;
 mod pool;
@@ -11,6 +12,7 @@ mod task;
 mod tasks;
 
 pub use billing::Billing;
+pub use jobs::{Job, Jobs};
 pub use overview::Overview;
 pub use pool::Pool;
 pub use pools::Pools;
@@ -29,6 +31,7 @@ pub enum Current {
     Overview,
     Pools,
     Tasks,
+    Jobs,
     Billing,
     Settings,
 }
@@ -49,6 +52,7 @@ pub fn Frame(current: Current, children: Children) -> impl IntoView {
                 {link(Current::Overview, "/ui", "Overview")}
                 {link(Current::Pools, "/ui/pools", "Pools")}
                 {link(Current::Tasks, "/ui/tasks", "Tasks")}
+                {link(Current::Jobs, "/ui/jobs", "Jobs")}
                 {link(Current::Billing, "/ui/billing", "Billing")}
                 {link(Current::Settings, "/ui/settings", "Settings")}
             </nav>

@@ -6,6 +6,7 @@
 
 mod billing;
 mod history;
+mod jobs;
 mod overview;
 mod policies;
 mod pool_list;
@@ -18,9 +19,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use hearth_core::model::NodeState;
 use hearth_ui::backend::{Backend, UiBackend, UiError};
 use hearth_ui::model::{
-    Billing, BillingQuery, DecisionLine, HourRange, InstanceRow, NewPool, NewToken, NodeTile,
-    OutputTail, Overview, PoolFilter, PoolList, PoolPage, Settings, SlotTile, SlotWork, StateCount,
-    Tally, TaskFilter, TaskList, TaskPage, TaskRow, TokenLine, UserLine, Viewer,
+    Billing, BillingQuery, DecisionLine, HourRange, InstanceRow, JobList, JobPage, NewPool,
+    NewToken, NodeTile, OutputTail, Overview, PoolFilter, PoolList, PoolPage, Settings, SlotTile,
+    SlotWork, StateCount, Tally, TaskFilter, TaskList, TaskPage, TaskRow, TokenLine, UserLine,
+    Viewer,
 };
 use leptos::prelude::*;
 use leptos_actix::LeptosRoutes;
@@ -572,6 +574,26 @@ impl Backend for Dashboard {
         })
     }
 
+    async fn jobs(&self, session: &str) -> Result<JobList, UiError> {
+        let tenant = self.tenant_of(session).await?;
+        jobs::list(&self.state, tenant).await.map_err(ui_error)
+    }
+
+    async fn job_page(&self, session: &str, job: &str) -> Result<JobPage, UiError> {
+        let caller = self.caller(session).await?;
+        jobs::page(&self.state, &caller, job_id(job)?)
+            .await
+            .map_err(ui_error)
+    }
+
+    async fn terminate_job(&self, session: &str, job: &str) -> Result<(), UiError> {
+        let tenant = self.caller(session).await?.writer().map_err(ui_error)?;
+        crate::services::jobs::terminate(&self.state, tenant, job_id(job)?)
+            .await
+            .map_err(ui_error)?;
+        Ok(())
+    }
+
     async fn abort_task(&self, session: &str, task: &str) -> Result<(), UiError> {
         let tenant = self.caller(session).await?.writer().map_err(ui_error)?;
         crate::engine::abort_task(&self.state, tenant, task_id(task)?)
@@ -699,6 +721,11 @@ async fn settings_of(state: &AppState, tenant: uuid::Uuid) -> Result<Settings, A
     })
 }
 
+/// A job named in a page's path.
+fn job_id(text: &str) -> Result<uuid::Uuid, UiError> {
+    uuid::Uuid::parse_str(text).map_err(|_| UiError::NotFound(format!("no job {text}")))
+}
+
 /// A task named in a page's path.
 fn task_id(text: &str) -> Result<uuid::Uuid, UiError> {
     uuid::Uuid::parse_str(text).map_err(|_| UiError::NotFound(format!("no task {text}")))
@@ -708,7 +735,7 @@ fn tags_of(t: &crate::entities::task::Model) -> Vec<String> {
     serde_json::from_value(t.tags.clone()).unwrap_or_default()
 }
 
-fn tally(t: &crate::entities::task::Model) -> Tally {
+pub(crate) fn tally(t: &crate::entities::task::Model) -> Tally {
     let n = tasks::tally_of(t);
     Tally {
         total: n.total,
@@ -811,7 +838,7 @@ async fn task_list(
 }
 
 /// Pools' names by id (only the two columns).
-async fn pool_names(
+pub(crate) async fn pool_names(
     db: &sea_orm::DatabaseConnection,
     mut ids: Vec<uuid::Uuid>,
 ) -> Result<std::collections::HashMap<uuid::Uuid, String>, sea_orm::DbErr> {

@@ -385,3 +385,80 @@ async fn the_pools_table_filters_shows_cost_today_and_the_form_creates_pools() {
     assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.text);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_job_pages_show_tasks_with_their_dependencies_and_terminate_is_for_writers() {
+    let app = spawn_app(None).await;
+    let api = &app.api;
+    // No nodes: the tasks stay queued (or held).
+    let pool = api.create_pool(&pool_body("job-pool", 0)).await;
+    let job = api
+        .post(
+            "/jobs",
+            &json!({"name": "pipeline", "poolUuid": pool, "useDependencies": true}),
+        )
+        .await["uuid"]
+        .as_str()
+        .expect("a job")
+        .to_owned();
+    let mut first = task_body("prepare", &pool, 1, "true");
+    first["jobUuid"] = json!(job);
+    first.as_object_mut().unwrap().remove("poolUuid");
+    let first = api.submit_task(&first).await;
+    let mut second = task_body("render", &pool, 2, "true");
+    second["jobUuid"] = json!(job);
+    second.as_object_mut().unwrap().remove("poolUuid");
+    second["dependencies"] = json!({"dependsOn": [first]});
+    let second = api.submit_task(&second).await;
+
+    let owner = session(&app, &[("token", &api.token)]).await;
+    let list = page(&app, "/ui/jobs", &owner).await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.text);
+    assert!(list.text.contains(">pipeline<"), "{}", list.text);
+    assert!(list.text.contains(">job-pool<"));
+    let one = page(&app, &format!("/ui/jobs/{job}"), &owner).await;
+    assert_eq!(one.status, StatusCode::OK, "{}", one.text);
+    assert!(one.text.contains(">prepare<") && one.text.contains(">render<"));
+    // "render" waits for "prepare", linked.
+    assert!(
+        one.text
+            .contains(&format!("href=\"/ui/tasks/{first}\" class=\"dep\">prepare</a>")),
+        "{}",
+        one.text
+    );
+    assert!(one.text.contains("Terminate job"));
+    assert!(one.text.contains("3 queued of 3"), "{}", one.text);
+
+    let (_, email) = user_with_password(&app, "viewer", "correct horse battery").await;
+    let viewer = session(
+        &app,
+        &[("email", &email), ("password", "correct horse battery")],
+    )
+    .await;
+    let seen = page(&app, &format!("/ui/jobs/{job}"), &viewer).await;
+    assert_eq!(seen.status, StatusCode::OK);
+    assert!(!seen.text.contains("Terminate job"));
+    let forged = server_fn(&app, "terminate_job", &[("id", &job)], &viewer).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.text);
+    let other = api
+        .as_token(&app.operator_token)
+        .post("/tenants", &json!({"name": "other"}))
+        .await;
+    let theirs = session(&app, &[("token", other["ownerToken"].as_str().unwrap())]).await;
+    let hidden = page(&app, &format!("/ui/jobs/{job}"), &theirs).await;
+    assert_eq!(hidden.status, StatusCode::NOT_FOUND);
+    let listed = page(&app, "/ui/jobs", &theirs).await;
+    assert!(!listed.text.contains("pipeline"));
+    let stranger = server_fn(&app, "terminate_job", &[("id", &job)], &theirs).await;
+    assert_eq!(stranger.status, StatusCode::NOT_FOUND, "{}", stranger.text);
+
+    let done = server_fn(&app, "terminate_job", &[("id", &job)], &owner).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text);
+    for t in [&first, &second] {
+        assert_eq!(api.task(t).await["state"], "Cancelled");
+    }
+    let after = page(&app, &format!("/ui/jobs/{job}"), &owner).await;
+    assert!(!after.text.contains("Terminate job"), "{}", after.text);
+    assert!(after.text.contains("3 cancelled of 3"), "{}", after.text);
+    app.stop().await;
+}
