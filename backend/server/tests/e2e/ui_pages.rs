@@ -421,8 +421,9 @@ async fn the_job_pages_show_tasks_with_their_dependencies_and_terminate_is_for_w
     assert!(one.text.contains(">prepare<") && one.text.contains(">render<"));
     // "render" waits for "prepare", linked.
     assert!(
-        one.text
-            .contains(&format!("href=\"/ui/tasks/{first}\" class=\"dep\">prepare</a>")),
+        one.text.contains(&format!(
+            "href=\"/ui/tasks/{first}\" class=\"dep\">prepare</a>"
+        )),
         "{}",
         one.text
     );
