@@ -8,7 +8,9 @@ use hearth_api::agent::{
     Assignment, Directives, Finished, HeartbeatAnswer, Output, Recorded, RegisterBody,
     Registration, Report, ReportAnswer, ReportBatch, ReportResult, Running, Started,
 };
+use hearth_api::events::Change;
 use hearth_core::model::{InstanceState, NodeState};
+use hearth_core::task_state::TaskState;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
@@ -481,6 +483,13 @@ async fn report(
     if serialized {
         batch::observe(&state, &applied.waits, &applied.changes);
     }
+    // A task this batch ended may be what a waiting task of the pool depends on: the
+    // dependencies were settled before the batch applied, so settle them again (and place
+    // what they release) now that it has, without holding up the node's answer.
+    let ended_a_task = applied.changes.iter().any(|(_, c)| {
+        matches!(c, Change::TaskProgress { state, .. }
+            if state.parse::<TaskState>().is_ok_and(|s| s.is_finished()))
+    });
     for (tenant, change) in applied.changes {
         state.announce(tenant, change);
     }
@@ -500,6 +509,9 @@ async fn report(
     if idle {
         // A draining node that just emptied learns on its next poll to shut down.
         state.wake_node(node_id);
+    }
+    if ended_a_task && !state.known_without_waiting(pool_id) {
+        engine::spawn_dispatch(state.clone(), pool_id);
     }
     Ok(ok(answer))
 }

@@ -6,7 +6,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::helpers::{
-    WAIT, closed_intervals, max_overlap, parse_uuid, pool_body, spawn_app, task_body,
+    WAIT, closed_intervals, max_overlap, parse_uuid, pool_body, spawn_app, task_body, task_summary,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -405,5 +405,28 @@ async fn an_instance_aborted_while_it_waits_behind_its_slot_never_starts() {
     );
     assert_eq!(ran_ids(&log).len(), 2, "a waiting instance was started");
     assert_eq!(app.executions(&task).await.len(), 2);
+    app.stop().await;
+}
+
+/// A task waiting on another starts when that one ends, not at the pool's next scaling
+/// evaluation (90 s by default): the batch that reports the end settles the dependencies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dependent_task_starts_as_soon_as_its_dependency_ends() {
+    let app = spawn_app(None).await;
+    let api = &app.api;
+    let pool = api.create_pool(&pool_body("deps", 1)).await;
+    api.wait_ready_nodes(&pool, 1).await;
+    let first = api
+        .submit_task(&task_body("first", &pool, 1, "sleep 0.3"))
+        .await;
+    let mut second = task_body("second", &pool, 1, "true");
+    second["dependencies"] = json!({"dependsOn": [first]});
+    let second = api.submit_task(&second).await;
+    // 30 s: far below the resize period, the only other moment dependencies are settled.
+    let done = api
+        .wait_task_finished(&second, std::time::Duration::from_secs(30))
+        .await;
+    assert_eq!(done["state"], "Success", "{}", task_summary(&done));
+    assert_eq!(api.task(&first).await["state"], "Success");
     app.stop().await;
 }
