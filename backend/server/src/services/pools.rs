@@ -241,6 +241,13 @@ pub async fn update(
     if body.name.is_none() {
         body.name = Some(current.name.clone());
     }
+    // A body that says nothing of the pool's size (no instanceCount, scaling or
+    // elasticProperty) keeps it: a PUT of new tags must not shrink the pool to the default.
+    let keeps_scaling =
+        body.instance_count.is_none() && body.scaling.is_none() && body.elastic_property.is_none();
+    if body.instance_count.is_none() {
+        body.instance_count = Some(i64::from(current.instance_count));
+    }
     if body.multi_slots_settings.is_none() {
         body.multi_slots_settings = Some(crate::wire::pool::MultiSlots {
             slots_per_node: Some(i64::from(current.slots_per_node)),
@@ -264,11 +271,13 @@ pub async fn update(
     if let Some(short) = body.shortname.clone().filter(|s| !s.is_empty()) {
         active.shortname = Set(Some(short));
     }
-    active.instance_count = Set(checked.instance_count as i32);
-    active.resize_period_seconds = Set(checked.resize_period as i32);
-    active.policies = Set(stored_policies(&checked.policies));
-    active.elastic = Set(json_of(&checked.elastic));
-    active.scaling_source = Set(checked.source.as_str().to_owned());
+    if !keeps_scaling {
+        active.instance_count = Set(checked.instance_count as i32);
+        active.resize_period_seconds = Set(checked.resize_period as i32);
+        active.policies = Set(stored_policies(&checked.policies));
+        active.elastic = Set(json_of(&checked.elastic));
+        active.scaling_source = Set(checked.source.as_str().to_owned());
+    }
     if body.constants.is_some() {
         active.constants = Set(json_of(&constants_from(
             body.constants.clone(),

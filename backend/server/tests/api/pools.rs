@@ -508,6 +508,51 @@ async fn put_replaces_the_scaling_policies() {
 }
 
 #[tokio::test]
+async fn a_put_that_says_nothing_of_the_size_keeps_the_scaling() {
+    let app = spawn_app().await;
+    let body = with_policies(
+        pool_body("sized"),
+        json!([queue_policy("kept-policy", 0, 6)]),
+    );
+    let uuid = app
+        .post_json("/pools", &app.owner_token, &body)
+        .await
+        .expect_json(201)["uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let before = app.get_pool(&app.owner_token, &uuid).await;
+    // Only new tags: the policies, the instance count and the source stay as they were.
+    app.put_json(
+        &format!("/pools/{uuid}"),
+        &app.owner_token,
+        &json!({"tags": ["x"]}),
+    )
+    .await
+    .expect_json(200);
+    let after = app.get_pool(&app.owner_token, &uuid).await;
+    assert_eq!(after["tags"], json!(["x"]));
+    assert_eq!(after["scaling"], before["scaling"], "{after:#}");
+    assert_eq!(after["instanceCount"], before["instanceCount"]);
+    assert_eq!(after["scaling"]["policies"][0]["maxTotalSlots"], 6);
+    // Saying the size changes it, as before.
+    let fixed = app
+        .put_json(
+            &format!("/pools/{uuid}"),
+            &app.owner_token,
+            &json!({"instanceCount": 3}),
+        )
+        .await
+        .expect_json(200);
+    assert_eq!(fixed["instanceCount"], 3, "{fixed:#}");
+    assert_eq!(
+        fixed["scaling"],
+        serde_json::Value::Null,
+        "a Fixed pool now"
+    );
+}
+
+#[tokio::test]
 async fn an_invalid_put_changes_nothing() {
     let app = spawn_app().await;
     let uuid = app.create_default_pool("keep").await;
