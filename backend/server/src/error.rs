@@ -116,9 +116,28 @@ impl ResponseError for ApiError {
         if let ApiError::MethodNotAllowed { allow, .. } = self {
             answer.insert_header(("Allow", allow.as_str()));
         }
+        // Every 429 of hearth is a cap on what is held at once (followed streams), freed
+        // as others end: a client may try again shortly.
+        if let ApiError::TooManyRequests(_) = self {
+            answer.insert_header(("Retry-After", "1"));
+        }
         answer.json(hearth_api::ErrorBody {
             message: self.to_string(),
             code: self.code().to_owned(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_429_says_when_to_try_again() {
+        let answer = ApiError::TooManyRequests("too many followed".into()).error_response();
+        assert_eq!(answer.status(), 429);
+        assert_eq!(answer.headers().get("Retry-After").unwrap(), "1");
+        let other = ApiError::Conflict("no".into()).error_response();
+        assert!(other.headers().get("Retry-After").is_none());
     }
 }

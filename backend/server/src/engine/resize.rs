@@ -157,8 +157,13 @@ async fn tick(state: &AppState) -> ApiResult<()> {
     let evaluated = due.len();
     let changed = evaluate_unchanged_in_bulk(state, &due, now).await?;
     for id in changed {
-        if let Err(e) = evaluate_if_due(state, id, now).await {
-            tracing::error!(pool = %id, error = %e, "pool evaluation failed");
+        match evaluate_if_due(state, id, now).await {
+            Ok(_) => {}
+            // A pool that closed since it was scheduled: taken off the schedule, not a fault.
+            Err(crate::error::ApiError::Conflict(why)) => {
+                tracing::debug!(pool = %id, reason = %why, "pool no longer evaluated");
+            }
+            Err(e) => tracing::error!(pool = %id, error = %e, "pool evaluation failed"),
         }
     }
     // Pools winding down: release their nodes as they empty. A deleted pool whose nodes
