@@ -463,3 +463,76 @@ async fn the_job_pages_show_tasks_with_their_dependencies_and_terminate_is_for_w
     assert!(after.text.contains("3 cancelled of 3"), "{}", after.text);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_reads_every_tenants_billing_and_a_tenant_cannot_ask_for_it() {
+    let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 10, 0, 0).unwrap();
+    let clock = ManualClock::new(t0);
+    let app = spawn_app(Some(clock.clone())).await;
+    let api = &app.api;
+    let operator = api.as_token(&app.operator_token);
+    operator
+        .put(
+            "/profiles/docker-batch",
+            &json!({"pricePerSlotHour": "0.36"}),
+        )
+        .await;
+    let other = operator.post("/tenants", &json!({"name": "second"})).await;
+    let theirs = api.as_token(other["ownerToken"].as_str().unwrap());
+    let mine = api.create_pool(&pool_body("first-tenant-pool", 1)).await;
+    let their_pool = theirs
+        .create_pool(&pool_body("second-tenant-pool", 1))
+        .await;
+    api.wait_ready_nodes(&mine, 1).await;
+    theirs.wait_ready_nodes(&their_pool, 1).await;
+    clock.set(t0 + TimeDelta::hours(1));
+
+    let op = session(&app, &[("token", &app.operator_token)]).await;
+    let all = page(&app, "/ui/billing?from=2026-03-01&to=2026-03-01", &op).await;
+    assert_eq!(all.status, StatusCode::OK, "{}", all.text);
+    for words in [
+        "first-tenant-pool",
+        "second-tenant-pool",
+        ">second<",
+        ">Tenant<",
+    ] {
+        assert!(all.text.contains(words), "no {words} in {}", all.text);
+    }
+    assert!(!all.text.contains("Budgets"), "budgets are a tenant's");
+    let csv = crate::ui::browser()
+        .get(format!(
+            "{}/ui/billing/usage?from=2026-03-01&to=2026-03-01&groupBy=pool&format=csv&tenant=all",
+            api.base
+        ))
+        .header("cookie", &op)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), StatusCode::OK);
+    let csv = csv.text().await.unwrap();
+    assert!(
+        csv.starts_with("tenantUuid,tenantName,poolUuid,poolName"),
+        "{csv}"
+    );
+    assert_eq!(
+        csv.lines().count(),
+        3,
+        "a header and a line per tenant's pool: {csv}"
+    );
+
+    // A tenant's owner asking for every tenant is refused; their own page has only theirs.
+    let owner = session(&app, &[("token", &api.token)]).await;
+    let refused = crate::ui::browser()
+        .get(format!(
+            "{}/ui/billing/usage?from=2026-03-01&to=2026-03-01&tenant=all",
+            api.base
+        ))
+        .header("cookie", &owner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let own = page(&app, "/ui/billing?from=2026-03-01&to=2026-03-01", &owner).await;
+    assert!(own.text.contains("first-tenant-pool") && !own.text.contains("second-tenant-pool"));
+    app.stop().await;
+}
