@@ -2,7 +2,8 @@
 # hearth's whole test suite: Rust tests on SQLite, the database-backed ones again on
 # PostgreSQL when it answers on 127.0.0.1:5432, and the public qarnot SDK compatibility
 # suite against a real server (on SQLite, then on PostgreSQL), after schemathesis has
-# checked the live server against its own /openapi.json; then the dashboard in a browser.
+# checked the live server against its own /openapi.json; hearth's Python SDK against a real
+# server; then the dashboard in a browser.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,6 +53,9 @@ if pg_up; then
   suite "qarnot SDK compatibility (PostgreSQL)" \
     env HEARTH_DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db" bash e2e/compat/run.sh
 fi
+
+# hearth's own Python SDK (sdk/python): mypy --strict, then pytest against a real server.
+suite "Python SDK (sdk/python)" bash sdk/python/run-tests.sh
 
 # The dashboard in Debian's Chromium (hydrated when scripts/build-ui.sh has built the bundle,
 # server-rendered otherwise; both are what a user can get).
