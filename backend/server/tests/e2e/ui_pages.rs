@@ -11,18 +11,46 @@ use serde_json::json;
 use crate::helpers::*;
 use crate::ui::{browser, page, server_fn, session, user_with_password};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn billing_lists_each_pool_and_its_idle_time_and_downloads_the_same_report() {
+/// The app on a `ManualClock` at 2026-03-01 10:00 UTC, `docker-batch` priced 0.36 a
+/// slot-hour.
+async fn priced_app() -> (TestApp, ManualClock, chrono::DateTime<Utc>) {
     let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 10, 0, 0).unwrap();
     let clock = ManualClock::new(t0);
     let app = spawn_app(Some(clock.clone())).await;
-    let api = &app.api;
-    api.as_token(&app.operator_token)
+    app.api
+        .as_token(&app.operator_token)
         .put(
             "/profiles/docker-batch",
             &json!({"pricePerSlotHour": "0.36"}),
         )
         .await;
+    (app, clock, t0)
+}
+
+/// A dashboard session of a new viewer of the default tenant.
+async fn viewer_session(app: &TestApp) -> String {
+    let (_, email) = user_with_password(app, "viewer", "correct horse battery").await;
+    session(
+        app,
+        &[("email", &email), ("password", "correct horse battery")],
+    )
+    .await
+}
+
+/// A dashboard session of a new tenant's owner.
+async fn other_tenant_session(app: &TestApp) -> String {
+    let other = app
+        .api
+        .as_token(&app.operator_token)
+        .post("/tenants", &json!({"name": "other"}))
+        .await;
+    session(app, &[("token", other["ownerToken"].as_str().unwrap())]).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn billing_lists_each_pool_and_its_idle_time_and_downloads_the_same_report() {
+    let (app, clock, t0) = priced_app().await;
+    let api = &app.api;
     let mut body = pool_body("billed", 2);
     body["multiSlotsSettings"] = json!({"slotsPerNode": 2});
     let pool = api.create_pool(&body).await;
@@ -120,20 +148,11 @@ async fn billing_lists_each_pool_and_its_idle_time_and_downloads_the_same_report
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 
     // A viewer may not read billing; another tenant sees none of this one's usage.
-    let (_, email) = user_with_password(&app, "viewer", "correct horse battery").await;
-    let viewer = session(
-        &app,
-        &[("email", &email), ("password", "correct horse battery")],
-    )
-    .await;
+    let viewer = viewer_session(&app).await;
     let refused = page(&app, &format!("/ui/billing?{day}"), &viewer).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert!(!refused.text.contains("billed"));
-    let other = api
-        .as_token(&app.operator_token)
-        .post("/tenants", &json!({"name": "other"}))
-        .await;
-    let theirs = session(&app, &[("token", other["ownerToken"].as_str().unwrap())]).await;
+    let theirs = other_tenant_session(&app).await;
     let empty = page(&app, &format!("/ui/billing?{day}"), &theirs).await;
     assert_eq!(empty.status, StatusCode::OK);
     assert!(!empty.text.contains("billed"));
@@ -227,23 +246,14 @@ async fn a_week_grid_click_changes_the_active_policy_and_only_writers_may_click(
     );
 
     // A viewer sees the grid without buttons, and a forged click is refused.
-    let (_, email) = user_with_password(&app, "viewer", "correct horse battery").await;
-    let viewer = session(
-        &app,
-        &[("email", &email), ("password", "correct horse battery")],
-    )
-    .await;
+    let viewer = viewer_session(&app).await;
     let seen = page(&app, &format!("/ui/pools/{pool}"), &viewer).await;
     assert!(seen.text.contains("Monday 10:00–11:00: enabled"));
     assert!(!seen.text.contains("switch all of"), "{}", seen.text);
     let forged = call(viewer, form(&hours("false", "10", "11"))).await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.text);
     // Another tenant: no such pool.
-    let other = api
-        .as_token(&app.operator_token)
-        .post("/tenants", &json!({"name": "other"}))
-        .await;
-    let theirs = session(&app, &[("token", other["ownerToken"].as_str().unwrap())]).await;
+    let theirs = other_tenant_session(&app).await;
     let stranger = call(theirs, form(&hours("false", "10", "11"))).await;
     assert_eq!(stranger.status, StatusCode::NOT_FOUND, "{}", stranger.text);
     assert_eq!(
@@ -255,16 +265,8 @@ async fn a_week_grid_click_changes_the_active_policy_and_only_writers_may_click(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pools_table_filters_shows_cost_today_and_the_form_creates_pools() {
-    let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 10, 0, 0).unwrap();
-    let clock = ManualClock::new(t0);
-    let app = spawn_app(Some(clock.clone())).await;
+    let (app, clock, t0) = priced_app().await;
     let api = &app.api;
-    api.as_token(&app.operator_token)
-        .put(
-            "/profiles/docker-batch",
-            &json!({"pricePerSlotHour": "0.36"}),
-        )
-        .await;
     let alpha = api.create_pool(&pool_body("alpha", 1)).await;
     api.wait_ready_nodes(&alpha, 1).await;
     let mut quiet = pool_body("beta", 0);
@@ -367,12 +369,7 @@ async fn the_pools_table_filters_shows_cost_today_and_the_form_creates_pools() {
 
     // A viewer reads the table without the form and costs (billing is not theirs), and a
     // forged create is refused.
-    let (_, email) = user_with_password(&app, "viewer", "correct horse battery").await;
-    let viewer = session(
-        &app,
-        &[("email", &email), ("password", "correct horse battery")],
-    )
-    .await;
+    let viewer = viewer_session(&app).await;
     let seen = page(&app, "/ui/pools", &viewer).await;
     assert!(seen.text.contains(">alpha<"));
     assert!(!seen.text.contains("New pool…"));
@@ -430,22 +427,13 @@ async fn the_job_pages_show_tasks_with_their_dependencies_and_terminate_is_for_w
     assert!(one.text.contains("Terminate job"));
     assert!(one.text.contains("3 queued of 3"), "{}", one.text);
 
-    let (_, email) = user_with_password(&app, "viewer", "correct horse battery").await;
-    let viewer = session(
-        &app,
-        &[("email", &email), ("password", "correct horse battery")],
-    )
-    .await;
+    let viewer = viewer_session(&app).await;
     let seen = page(&app, &format!("/ui/jobs/{job}"), &viewer).await;
     assert_eq!(seen.status, StatusCode::OK);
     assert!(!seen.text.contains("Terminate job"));
     let forged = server_fn(&app, "terminate_job", &[("id", &job)], &viewer).await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.text);
-    let other = api
-        .as_token(&app.operator_token)
-        .post("/tenants", &json!({"name": "other"}))
-        .await;
-    let theirs = session(&app, &[("token", other["ownerToken"].as_str().unwrap())]).await;
+    let theirs = other_tenant_session(&app).await;
     let hidden = page(&app, &format!("/ui/jobs/{job}"), &theirs).await;
     assert_eq!(hidden.status, StatusCode::NOT_FOUND);
     let listed = page(&app, "/ui/jobs", &theirs).await;
@@ -466,17 +454,9 @@ async fn the_job_pages_show_tasks_with_their_dependencies_and_terminate_is_for_w
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_operator_reads_every_tenants_billing_and_a_tenant_cannot_ask_for_it() {
-    let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 10, 0, 0).unwrap();
-    let clock = ManualClock::new(t0);
-    let app = spawn_app(Some(clock.clone())).await;
+    let (app, clock, t0) = priced_app().await;
     let api = &app.api;
     let operator = api.as_token(&app.operator_token);
-    operator
-        .put(
-            "/profiles/docker-batch",
-            &json!({"pricePerSlotHour": "0.36"}),
-        )
-        .await;
     let other = operator.post("/tenants", &json!({"name": "second"})).await;
     let theirs = api.as_token(other["ownerToken"].as_str().unwrap());
     let mine = api.create_pool(&pool_body("first-tenant-pool", 1)).await;
