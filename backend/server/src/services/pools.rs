@@ -136,6 +136,29 @@ fn spec_of(body: &PoolBody) -> Value {
     })
 }
 
+/// A PUT's stored extras: what the body gives replaces, what it leaves out is kept (a PUT
+/// of new tags keeps the pool's retry settings and echoed Qarnot fields).
+fn updated_spec(current: &Value, body: &PoolBody) -> Value {
+    let given = spec_of(body);
+    let mut echo = current
+        .get("echo")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    if let Some(new) = given.get("echo").and_then(Value::as_object) {
+        echo.extend(new.clone());
+    }
+    let retries = if body.default_retry_settings.is_some() {
+        given["defaultRetrySettings"].clone()
+    } else {
+        current
+            .get("defaultRetrySettings")
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    json!({"echo": echo, "defaultRetrySettings": retries})
+}
+
 async fn find_profile(
     db: &impl ConnectionTrait,
     name: &Option<String>,
@@ -290,7 +313,7 @@ pub async fn update(
     if let Some(labels) = &body.labels {
         active.labels = Set(json_of(labels));
     }
-    active.spec = Set(spec_of(&body));
+    active.spec = Set(updated_spec(&current.spec, &body));
     // A policy change is worth an evaluation now rather than at the end of the period.
     active.next_evaluation_at = Set(Some(now));
     active.updated_at = Set(now);

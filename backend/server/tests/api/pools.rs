@@ -508,12 +508,14 @@ async fn put_replaces_the_scaling_policies() {
 }
 
 #[tokio::test]
-async fn a_put_that_says_nothing_of_the_size_keeps_the_scaling() {
+async fn a_put_that_says_nothing_of_the_size_keeps_the_scaling_and_the_other_settings() {
     let app = spawn_app().await;
-    let body = with_policies(
+    let mut body = with_policies(
         pool_body("sized"),
         json!([queue_policy("kept-policy", 0, 6)]),
     );
+    body["defaultRetrySettings"] = json!({"maxTotalRetries": 3, "maxPerInstanceRetries": 1});
+    body["schedulingType"] = json!("Flex");
     let uuid = app
         .post_json("/pools", &app.owner_token, &body)
         .await
@@ -522,6 +524,11 @@ async fn a_put_that_says_nothing_of_the_size_keeps_the_scaling() {
         .unwrap()
         .to_owned();
     let before = app.get_pool(&app.owner_token, &uuid).await;
+    assert_eq!(
+        before["defaultRetrySettings"]["maxTotalRetries"], 3,
+        "{before:#}"
+    );
+    assert_eq!(before["schedulingType"], "Flex", "{before:#}");
     // Only new tags: the policies, the instance count and the source stay as they were.
     app.put_json(
         &format!("/pools/{uuid}"),
@@ -535,6 +542,11 @@ async fn a_put_that_says_nothing_of_the_size_keeps_the_scaling() {
     assert_eq!(after["scaling"], before["scaling"], "{after:#}");
     assert_eq!(after["instanceCount"], before["instanceCount"]);
     assert_eq!(after["scaling"]["policies"][0]["maxTotalSlots"], 6);
+    assert_eq!(
+        after["defaultRetrySettings"],
+        before["defaultRetrySettings"]
+    );
+    assert_eq!(after["schedulingType"], before["schedulingType"]);
     // Saying the size changes it, as before.
     let fixed = app
         .put_json(
