@@ -3,8 +3,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use hearth_server::startup::{Application, Settings};
+
+mod cli;
 
 #[derive(Parser)]
 #[command(
@@ -15,6 +17,8 @@ use hearth_server::startup::{Application, Settings};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    global: cli::Global,
 }
 
 #[derive(Subcommand)]
@@ -74,6 +78,13 @@ enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// Print a shell completion script (bash, zsh, fish).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    #[command(flatten)]
+    User(cli::UserCommand),
     /// Run database migrations and exit.
     Migrate {
         #[arg(long, env = "HEARTH_DATA_DIR", default_value = "./hearth-data")]
@@ -103,8 +114,20 @@ enum UsersCommand {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    hearth_server::telemetry::init_logging();
-    match Cli::parse().command {
+    let parsed = Cli::parse();
+    match parsed.command {
+        Command::User(command) => {
+            let code = cli::run(command, parsed.global).await;
+            std::process::exit(code);
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "hearth", &mut std::io::stdout());
+            return Ok(());
+        }
+        _ => hearth_server::telemetry::init_logging(),
+    }
+    match parsed.command {
+        Command::User(_) | Command::Completions { .. } => unreachable!("handled above"),
         Command::Serve {
             data_dir,
             bind,
