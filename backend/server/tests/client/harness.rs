@@ -3,13 +3,16 @@
 //! fails, and then any process left in its data directory is killed.
 
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use hearth_client::{Client, RetryPolicy};
 use hearth_server::startup::{Application, Settings};
 use tempfile::TempDir;
 
+#[path = "../common/processes.rs"]
+mod processes;
+use processes::kill_leftovers;
 #[path = "../common/pg_database.rs"]
 mod pg_database;
 use pg_database::PgDatabase;
@@ -120,53 +123,13 @@ impl Drop for App {
     }
 }
 
-/// SIGKILLs the processes whose command line names `dir` or whose working directory is in
-/// it (agents and their instances).
-fn kill_leftovers(dir: &Path) {
-    let dir_text = dir.display().to_string();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let names_dir = String::from_utf8_lossy(&cmd)
-            .split('\0')
-            .any(|arg| arg == dir_text || arg.starts_with(&format!("{dir_text}/")));
-        let in_dir =
-            std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(dir));
-        if (names_dir || in_dir) && pid != std::process::id() as i32 {
-            // SAFETY: kill(2) on a process this test's server started.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-            }
-        }
-    }
-}
-
-/// Polls `probe` until it answers `Ok` (real processes take their time), or panics after
-/// `WAIT` with the last `Err`.
-pub async fn wait_for<T, F, Fut>(what: &str, mut probe: F) -> T
+/// Polls `probe` until it answers `Ok`, or panics after `WAIT` with the last `Err`.
+pub async fn wait_for<T, F, Fut>(what: &str, probe: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, String>>,
 {
-    let start = Instant::now();
-    loop {
-        match probe().await {
-            Ok(v) => return v,
-            Err(last) if start.elapsed() > WAIT => {
-                panic!("timed out after {WAIT:?} waiting for {what}; last seen: {last}")
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(75)).await,
-        }
-    }
+    processes::poll_until(what, WAIT, probe).await
 }
 
 /// Waits until the pool has `count` Ready nodes.
