@@ -93,6 +93,27 @@ pub struct TokenBody {
     pub user_uuid: Option<String>,
 }
 
+/// `POST /auth/token`: trades a user's email and dashboard password for an API token of
+/// the user's role (no Bearer token needed). Refusals are slowed down per email and per
+/// client address, as the dashboard's sign-in form is.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginBody {
+    /// The user's email (case does not matter).
+    #[schema(required = true, nullable = false, min_length = 1, max_length = 256)]
+    pub email: Option<String>,
+    /// The user's dashboard password (set with `PUT /users/{uuid}/password`).
+    #[schema(required = true, nullable = false, min_length = 1, max_length = 256)]
+    pub password: Option<String>,
+    /// Names the token (stored as `login: NAME`; default `login: hearth`). A login under
+    /// a name the user already has a login token of replaces that token.
+    #[schema(nullable = false, pattern = "\\S", max_length = 200)]
+    pub name: Option<String>,
+    /// 1 s to 1 year; absent: 30 days.
+    #[schema(minimum = 1, maximum = 31536000)]
+    pub expires_in_seconds: Option<i64>,
+}
+
 /// An API token; its secret is never listed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

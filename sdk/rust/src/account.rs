@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use hearth_api::accounts::{Token, TokenBody, TokenCreated};
+use hearth_api::accounts::{LoginBody, Token, TokenBody, TokenCreated};
 use hearth_api::platform::Health;
 use hearth_api::profiles::Profile;
 use hearth_api::qarnot::account::UserInfo;
@@ -16,6 +16,44 @@ use crate::listing::pages;
 use crate::paged::Paged;
 
 impl Client {
+    /// Signs in with a user's email and dashboard password (`POST /auth/token`, no token
+    /// needed) and answers a new API token of the user's role, named `login: NAME`, valid
+    /// 30 days. A login under a name the user already has replaces that name's token.
+    /// Refusals are [`crate::Error::Api`] with status 401; repeated ones are slowed down by
+    /// the server. The call is not retried (a retry would sign in twice).
+    ///
+    /// ```no_run
+    /// # async fn run() -> hearth_client::Result<()> {
+    /// let created = hearth_client::Client::login(
+    ///     "http://127.0.0.1:8080",
+    ///     "ada@example.com",
+    ///     "correct horse battery staple",
+    ///     "laptop",
+    /// )
+    /// .await?;
+    /// let client = hearth_client::Client::new("http://127.0.0.1:8080", created.token)?;
+    /// # let _ = client;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn login(
+        url: impl Into<String>,
+        email: &str,
+        password: &str,
+        token_name: &str,
+    ) -> Result<TokenCreated> {
+        let anonymous = Client::anonymous(url)
+            .retry(crate::RetryPolicy::none())
+            .build()?;
+        let body = LoginBody {
+            email: Some(email.to_owned()),
+            password: Some(password.to_owned()),
+            name: Some(token_name.to_owned()),
+            expires_in_seconds: None,
+        };
+        anonymous.json(Call::post("/auth/token").json(&body)?).await
+    }
+
     /// The names of the profiles pools can be made of (e.g. `docker-batch`).
     ///
     /// ```no_run

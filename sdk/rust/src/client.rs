@@ -127,6 +127,8 @@ pub struct ClientBuilder {
     connect_timeout: Duration,
     user_agent: String,
     http: Option<reqwest::Client>,
+    /// Sends no `Authorization` (the sign-in route); crate-private.
+    anonymous: bool,
 }
 
 impl ClientBuilder {
@@ -213,13 +215,18 @@ impl ClientBuilder {
                 self.url
             )));
         }
-        let token = self.token.trim().to_owned();
-        if token.is_empty() {
-            return Err(Error::InvalidArgument("the token is empty".into()));
-        }
-        let mut auth = HeaderValue::from_str(&format!("Bearer {token}"))
-            .map_err(|_| Error::InvalidArgument("the token is not valid header text".into()))?;
-        auth.set_sensitive(true);
+        let auth = if self.anonymous {
+            None
+        } else {
+            let token = self.token.trim().to_owned();
+            if token.is_empty() {
+                return Err(Error::InvalidArgument("the token is empty".into()));
+            }
+            let mut auth = HeaderValue::from_str(&format!("Bearer {token}"))
+                .map_err(|_| Error::InvalidArgument("the token is not valid header text".into()))?;
+            auth.set_sensitive(true);
+            Some(auth)
+        };
         let user_agent = HeaderValue::from_str(&self.user_agent).map_err(|_| {
             Error::InvalidArgument("the user agent is not valid header text".into())
         })?;
@@ -275,7 +282,7 @@ impl std::fmt::Debug for Client {
 pub(crate) struct Inner {
     base: String,
     http: reqwest::Client,
-    auth: HeaderValue,
+    auth: Option<HeaderValue>,
     user_agent: HeaderValue,
     pub(crate) retry: RetryPolicy,
     timeout: Duration,
@@ -426,6 +433,15 @@ impl Client {
             connect_timeout: Duration::from_secs(10),
             user_agent: format!("hearth-client-rust/{}", env!("CARGO_PKG_VERSION")),
             http: None,
+            anonymous: false,
+        }
+    }
+
+    /// A client that sends no token, for the routes that take none (signing in).
+    pub(crate) fn anonymous(url: impl Into<String>) -> ClientBuilder {
+        ClientBuilder {
+            anonymous: true,
+            ..Client::builder(url, "")
         }
     }
 
@@ -469,11 +485,15 @@ impl Client {
 
     /// A request with the token and user agent, not sent yet.
     pub(crate) fn request(&self, method: Method, url: Url) -> reqwest::RequestBuilder {
-        self.inner
+        let request = self
+            .inner
             .http
             .request(method, url)
-            .header(reqwest::header::AUTHORIZATION, self.inner.auth.clone())
-            .header(reqwest::header::USER_AGENT, self.inner.user_agent.clone())
+            .header(reqwest::header::USER_AGENT, self.inner.user_agent.clone());
+        match &self.inner.auth {
+            Some(auth) => request.header(reqwest::header::AUTHORIZATION, auth.clone()),
+            None => request,
+        }
     }
 
     async fn try_once(&self, call: &Call, url: &Url) -> std::result::Result<Answer, Failure> {

@@ -1,9 +1,9 @@
 //! Tenants (operator), tokens and users (tenant owner).
 
-use actix_web::{HttpResponse, delete, get, post, put, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
 
 use hearth_api::accounts::{
-    PasswordBody, Quotas, Tenant, TenantCreated, Token, TokenCreated, User,
+    LoginBody, PasswordBody, Quotas, Tenant, TenantCreated, Token, TokenCreated, User,
 };
 use hearth_api::{ErrorBody, Page, PageQuery};
 
@@ -19,7 +19,8 @@ use crate::services::quotas::{self, QuotasBody};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(create_tenant)
+    cfg.service(login)
+        .service(create_tenant)
         .service(list_tenants)
         .service(get_quotas)
         .service(set_quotas)
@@ -29,6 +30,24 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(create_user)
         .service(list_users)
         .service(set_password);
+}
+
+/// Trades a user's email and dashboard password for an API token of the user's role
+/// (`login: NAME`, 30 days unless `expiresInSeconds` says). No Bearer token: this is how a
+/// command line signs in. Refusals answer 401 and slow the next attempts of that email and
+/// that client address down, as the dashboard's sign-in form does.
+#[utoipa::path(tag = "tokens", request_body = LoginBody, security(()), responses((status = 201, body = TokenCreated), (status = 400, description = "a field missing or out of range", body = ErrorBody), (status = 401, description = "email or password not accepted", body = ErrorBody)))]
+#[post("/auth/token")]
+async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: JsonBody<LoginBody>,
+) -> ApiResult<HttpResponse> {
+    let client = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    Ok(created(accounts::login(&state, body.0, &client).await?))
 }
 
 /// Creates a tenant with its owner; answers the owner's first token (operator).

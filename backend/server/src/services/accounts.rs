@@ -2,11 +2,14 @@
 
 use chrono::{DateTime, Duration, Utc};
 use hearth_api::Page;
+pub use hearth_api::accounts::{LoginBody, TenantBody, TokenBody, UserBody};
 use hearth_api::accounts::{Tenant, TenantCreated, Token, TokenCreated, User};
-pub use hearth_api::accounts::{TenantBody, TokenBody, UserBody};
 use hearth_core::model::Role;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
+};
 use uuid::Uuid;
 
 use super::keyset::Cursor;
@@ -203,6 +206,120 @@ pub async fn create_token(
         },
     )
     .await?;
+    Ok(TokenCreated {
+        token_info: token_view(&issued.row),
+        token: issued.token,
+    })
+}
+
+/// Login tokens a user keeps at most: a login beyond them deletes the oldest.
+pub const LOGIN_TOKENS_PER_USER: usize = 10;
+/// A login token's life when the login does not say.
+pub const LOGIN_TOKEN_DAYS: i64 = 30;
+const LOGIN_PREFIX: &str = "login: ";
+
+/// `POST /auth/token`: checks an email and password (throttled as the dashboard's sign-in)
+/// and issues a token of the user's role, named `login: NAME`. The user's login tokens are
+/// bounded: one per name (a new login under a name replaces the old token), expired ones
+/// are deleted, and at most [`LOGIN_TOKENS_PER_USER`] stay (the oldest go first).
+pub async fn login(state: &AppState, body: LoginBody, client: &str) -> ApiResult<TokenCreated> {
+    let email = body
+        .email
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .ok_or_else(|| ApiError::field("email", "is required"))?;
+    if email.chars().count() > 256 {
+        return Err(ApiError::field("email", "must be at most 256 characters"));
+    }
+    let password = body
+        .password
+        .as_deref()
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| ApiError::field("password", "is required"))?;
+    if password.chars().count() > crate::services::sessions::PASSWORD_MAX {
+        return Err(ApiError::field(
+            "password",
+            format!(
+                "must be at most {} characters",
+                crate::services::sessions::PASSWORD_MAX
+            ),
+        ));
+    }
+    let name = match body.name.as_deref().map(str::trim) {
+        None => "hearth".to_owned(),
+        Some("") => return Err(ApiError::field("name", "must not be empty")),
+        Some(n) if n.chars().count() > 200 => {
+            return Err(ApiError::field("name", "must be at most 200 characters"));
+        }
+        Some(n) => n.to_owned(),
+    };
+    let life = match body.expires_in_seconds {
+        None => Duration::days(LOGIN_TOKEN_DAYS),
+        Some(s) if (1..=365 * 24 * 3600).contains(&s) => Duration::seconds(s),
+        Some(_) => {
+            return Err(ApiError::field(
+                "expiresInSeconds",
+                "must be between 1 and 31536000 (one year)",
+            ));
+        }
+    };
+    let user = match crate::services::sessions::checked_user(state, email, password, client).await {
+        Ok(user) => user,
+        Err(crate::services::sessions::SignInError::Refused) => {
+            return Err(ApiError::Unauthorized(
+                "email or password not accepted".into(),
+            ));
+        }
+        Err(crate::services::sessions::SignInError::Failed(e)) => return Err(e),
+    };
+    let role = user
+        .role
+        .parse::<Role>()
+        .map_err(|_| ApiError::Unauthorized("email or password not accepted".into()))?;
+    let now = state.clock.now();
+    let full_name = format!("{LOGIN_PREFIX}{name}");
+    let txn = state.db.begin().await?;
+    let earlier = api_token::Entity::find()
+        .filter(api_token::Column::UserId.eq(user.id))
+        .filter(api_token::Column::Name.starts_with(LOGIN_PREFIX))
+        .order_by_desc(api_token::Column::CreatedAt)
+        .all(&txn)
+        .await?;
+    let mut kept = 0usize;
+    let mut gone = Vec::new();
+    for t in &earlier {
+        let ended = t.revoked_at.is_some() || t.expires_at.is_some_and(|e| e <= now);
+        // The new token is one of the bounded number.
+        if ended || t.name == full_name || kept + 1 >= LOGIN_TOKENS_PER_USER {
+            gone.push(t.id);
+        } else {
+            kept += 1;
+        }
+    }
+    if !gone.is_empty() {
+        api_token::Entity::delete_many()
+            .filter(api_token::Column::Id.is_in(gone.clone()))
+            .exec(&txn)
+            .await?;
+    }
+    let issued = issue_token(
+        &txn,
+        &state.keys,
+        now,
+        TokenGrant {
+            tenant_id: user.tenant_id,
+            user_id: user.id,
+            name: &full_name,
+            role,
+            expires_at: Some(now + life),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    for id in gone {
+        state.forget_token(id);
+    }
     Ok(TokenCreated {
         token_info: token_view(&issued.row),
         token: issued.token,

@@ -69,33 +69,22 @@ pub async fn sign_in(
     credentials: Credentials<'_>,
     client: &str,
 ) -> Result<Opened, SignInError> {
-    let email_key = match &credentials {
-        Credentials::Password { email, .. } => format!("email:{}", email.trim().to_lowercase()),
-        Credentials::Token(_) => "email:".to_owned(),
+    let email = match &credentials {
+        Credentials::Password { email, .. } => *email,
+        Credentials::Token(_) => "",
     };
-    let client_key = format!("client:{client}");
-    let delay = state
-        .sign_ins
-        .delay(&email_key)
-        .max(state.sign_ins.delay(&client_key));
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
-    let who = match credentials {
-        Credentials::Token(raw) => auth::authenticate(state, raw.trim())
-            .await
-            .map(|c| (c.user_id, c.tenant_id, Some(c.token_id)))
-            .ok(),
-        Credentials::Password { email, password } => password_user(state, email, password)
-            .await?
-            .map(|u| (u.id, u.tenant_id, None)),
-    };
-    let Some((user_id, tenant_id, token_id)) = who else {
-        state.sign_ins.failed(&email_key);
-        state.sign_ins.failed(&client_key);
-        return Err(SignInError::Refused);
-    };
-    state.sign_ins.succeeded(&email_key);
+    let (user_id, tenant_id, token_id) = throttled(state, email, client, async {
+        Ok(match credentials {
+            Credentials::Token(raw) => auth::authenticate(state, raw.trim())
+                .await
+                .map(|c| (c.user_id, c.tenant_id, Some(c.token_id)))
+                .ok(),
+            Credentials::Password { email, password } => password_user(state, email, password)
+                .await?
+                .map(|u| (u.id, u.tenant_id, None)),
+        })
+    })
+    .await?;
     let secret = new_secret();
     let now = state.clock.now();
     // Sessions nobody signed out of end here: each sign-in sweeps the ended ones, so the
@@ -123,6 +112,43 @@ pub async fn sign_in(
         secret,
         max_age: MAX_AGE,
     })
+}
+
+/// The user an email and password name, after the throttle's delay; a refusal counts
+/// against the email and the client address (as the dashboard's sign-in form does).
+pub async fn checked_user(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    client: &str,
+) -> Result<user::Model, SignInError> {
+    throttled(state, email, client, password_user(state, email, password)).await
+}
+
+/// Runs one sign-in `attempt` after the delay earlier refusals of `email` or `client`
+/// earned; a refusal (`None`) is counted against both, a success forgets the email's.
+async fn throttled<T>(
+    state: &AppState,
+    email: &str,
+    client: &str,
+    attempt: impl std::future::Future<Output = Result<Option<T>, SignInError>>,
+) -> Result<T, SignInError> {
+    let email_key = format!("email:{}", email.trim().to_lowercase());
+    let client_key = format!("client:{client}");
+    let delay = state
+        .sign_ins
+        .delay(&email_key)
+        .max(state.sign_ins.delay(&client_key));
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let Some(found) = attempt.await? else {
+        state.sign_ins.failed(&email_key);
+        state.sign_ins.failed(&client_key);
+        return Err(SignInError::Refused);
+    };
+    state.sign_ins.succeeded(&email_key);
+    Ok(found)
 }
 
 /// The user an email and password name, if the password matches one of the users with

@@ -351,3 +351,191 @@ async fn each_tenant_sees_only_its_users() {
         "{ours}"
     );
 }
+
+// --- login (email and password for a token) ------------------------------------------------
+
+/// A user of the default tenant with `role` and a dashboard password; answers its email.
+async fn user_with_password(app: &TestApp, role: &str, password: &str) -> String {
+    let email = format!("{role}-{}@example.com", uuid::Uuid::new_v4().simple());
+    let user = app.create_user(&email, role).await;
+    app.put_json(
+        &format!("/users/{user}/password"),
+        &app.owner_token,
+        &json!({ "password": password }),
+    )
+    .await
+    .expect(204);
+    email
+}
+
+async fn login(app: &TestApp, body: &Value) -> TestResponse {
+    app.request(
+        reqwest::Method::POST,
+        "/auth/token",
+        Auth::None,
+        Body::Json(body),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_password_is_traded_for_a_token_of_the_users_role() {
+    let app = spawn_app().await;
+    let email = user_with_password(&app, "viewer", "correct horse battery").await;
+    let answer = login(
+        &app,
+        &json!({"email": email.to_uppercase(), "password": "correct horse battery", "name": "laptop"}),
+    )
+    .await
+    .expect_json(201);
+    assert_eq!(answer["name"], "login: laptop", "{answer}");
+    assert_eq!(answer["role"], "viewer", "{answer}");
+    let token = answer["token"].as_str().expect("token");
+    // 30 days by default.
+    let created =
+        chrono::DateTime::parse_from_rfc3339(answer["creationDate"].as_str().unwrap()).unwrap();
+    let expires =
+        chrono::DateTime::parse_from_rfc3339(answer["expiresAt"].as_str().unwrap()).unwrap();
+    assert_eq!((expires - created).num_days(), 30, "{answer}");
+    // It acts as the viewer: reads, may not write.
+    app.get("/pools", token).await.expect(200);
+    app.post_json(
+        "/pools",
+        token,
+        &json!({"name": "p", "profile": "docker-batch"}),
+    )
+    .await
+    .expect(403);
+    // The owner sees it among the tenant's tokens.
+    let tokens = app
+        .get("/tokens?limit=500", &app.owner_token)
+        .await
+        .expect_json(200);
+    assert!(
+        find(&tokens["items"], "uuid", answer["uuid"].as_str().unwrap()).is_some(),
+        "{tokens}"
+    );
+    // A life of its own, bounded to a year.
+    let short = login(
+        &app,
+        &json!({"email": email, "password": "correct horse battery", "name": "ci", "expiresInSeconds": 60}),
+    )
+    .await
+    .expect_json(201);
+    assert!(short["expiresAt"].is_string(), "{short}");
+}
+
+#[tokio::test]
+async fn login_tokens_are_one_per_name_and_bounded_per_user() {
+    let app = spawn_app().await;
+    let email = user_with_password(&app, "member", "correct horse battery").await;
+    let as_name =
+        |name: &str| json!({"email": email, "password": "correct horse battery", "name": name});
+    let first = login(&app, &as_name("laptop")).await.expect_json(201);
+    let first = first["token"].as_str().unwrap().to_owned();
+    app.get("/pools", &first).await.expect(200);
+    // Logging in again under the same name replaces the token.
+    let second = login(&app, &as_name("laptop")).await.expect_json(201);
+    let second = second["token"].as_str().unwrap().to_owned();
+    app.get("/pools", &second).await.expect(200);
+    app.get("/pools", &first)
+        .await
+        .expect_error(401, "unauthorized", &["token"]);
+    // Another name keeps both; beyond ten, the oldest go.
+    let mut tokens = vec![second];
+    for i in 0..11 {
+        let t = login(&app, &as_name(&format!("box-{i}")))
+            .await
+            .expect_json(201);
+        tokens.push(t["token"].as_str().unwrap().to_owned());
+    }
+    let mut live = 0;
+    for t in &tokens {
+        if app.get("/pools", t).await.status == 200 {
+            live += 1;
+        }
+    }
+    assert_eq!(live, 10, "at most ten login tokens per user stay");
+    // The newest ten, so the oldest two ("laptop", "box-0") are the ones gone.
+    app.get("/pools", &tokens[0]).await.expect(401);
+    app.get("/pools", &tokens[1]).await.expect(401);
+    app.get("/pools", &tokens[11]).await.expect(200);
+    let listed = app
+        .get("/tokens?limit=500", &app.owner_token)
+        .await
+        .expect_json(200);
+    let logins = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["name"].as_str().unwrap().starts_with("login: "))
+        .count();
+    assert_eq!(logins, 10, "{listed}");
+}
+
+#[tokio::test]
+async fn a_refused_login_says_so_without_telling_which_part_was_wrong() {
+    let app = spawn_app().await;
+    let email = user_with_password(&app, "member", "correct horse battery").await;
+    let wrong = login(
+        &app,
+        &json!({"email": email, "password": "wrong horse battery"}),
+    )
+    .await
+    .expect_error(401, "unauthorized", &["email or password"]);
+    let unknown = login(
+        &app,
+        &json!({"email": "nobody@example.com", "password": "correct horse battery"}),
+    )
+    .await
+    .expect_error(401, "unauthorized", &["email or password"]);
+    assert_eq!(wrong, unknown);
+    // A user without a password cannot log in with any.
+    let no_password = format!("np-{}@example.com", uuid::Uuid::new_v4().simple());
+    app.create_user(&no_password, "member").await;
+    login(
+        &app,
+        &json!({"email": no_password, "password": "anything at all"}),
+    )
+    .await
+    .expect(401);
+    // After refusals, the right password still works (the delay is the throttle's, the
+    // success forgets the email's refusals).
+    login(
+        &app,
+        &json!({"email": email, "password": "correct horse battery"}),
+    )
+    .await
+    .expect(201);
+    // Bad bodies name the field.
+    login(&app, &json!({"password": "x"}))
+        .await
+        .expect_validation("email");
+    login(&app, &json!({"email": email}))
+        .await
+        .expect_validation("password");
+    login(
+        &app,
+        &json!({"email": email, "password": "x", "name": "  "}),
+    )
+    .await
+    .expect_validation("name");
+    login(
+        &app,
+        &json!({"email": email, "password": "x", "expiresInSeconds": 0}),
+    )
+    .await
+    .expect_validation("expiresInSeconds");
+    login(
+        &app,
+        &json!({"email": email, "password": "x", "expiresInSeconds": 400 * 24 * 3600}),
+    )
+    .await
+    .expect_validation("expiresInSeconds");
+    login(&app, &json!({"email": "x".repeat(300), "password": "x"}))
+        .await
+        .expect_validation("email");
+    // The wrong shape is a 422 or 400 (never a 500: the helper asserts that).
+    let bad = login(&app, &json!({"email": 5, "password": "x"})).await;
+    assert!(matches!(bad.status, 400 | 422), "{}", bad.text);
+}
