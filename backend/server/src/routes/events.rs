@@ -4,9 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use futures_util::stream;
 use hearth_api::ErrorBody;
 use hearth_api::events::Ticket;
 use tokio::sync::broadcast::error::RecvError;
@@ -101,14 +99,10 @@ async fn event_stream(
         stopping: state.stopping.subscribe(),
         ended: false,
     };
-    Ok(HttpResponse::Ok()
-        .content_type("text/event-stream")
-        .insert_header(("Cache-Control", "no-cache"))
-        .insert_header(("X-Accel-Buffering", "no"))
-        .streaming(stream::unfold(conn, |mut c| async move {
-            let chunk = c.next_chunk().await?;
-            Some((Ok::<_, ApiError>(Bytes::from(chunk)), c))
-        })))
+    Ok(super::event_stream(conn, |mut c| async move {
+        let chunk = c.next_chunk().await?;
+        Some((chunk, c))
+    }))
 }
 
 /// A ticket that opens `GET /events` for 60 s without an `Authorization` header (a

@@ -41,6 +41,32 @@ pub fn no_content() -> HttpResponse {
     HttpResponse::NoContent().finish()
 }
 
+/// A `text/event-stream` answer that proxies neither cache nor buffer: `next` turns the
+/// stream's state into its next chunk (frames of text) and the state after, or `None` at
+/// the end.
+pub fn event_stream<S, F, Fut>(state: S, mut next: F) -> HttpResponse
+where
+    S: 'static,
+    F: FnMut(S) -> Fut + 'static,
+    Fut: std::future::Future<Output = Option<(String, S)>> + 'static,
+{
+    use futures_util::FutureExt;
+    HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(("Cache-Control", "no-cache"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(futures_util::stream::unfold(state, move |s| {
+            next(s).map(|step| {
+                step.map(|(chunk, s)| {
+                    (
+                        Ok::<_, crate::error::ApiError>(actix_web::web::Bytes::from(chunk)),
+                        s,
+                    )
+                })
+            })
+        }))
+}
+
 /// The Qarnot listing answer.
 pub fn page_json<T>(
     data: Vec<T>,

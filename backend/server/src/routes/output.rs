@@ -4,9 +4,7 @@
 
 use std::time::Duration;
 
-use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, web};
-use futures_util::stream;
 use hearth_api::events::{OutputChunk, OutputEnd, OutputStream};
 use hearth_core::model::InstanceState;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
@@ -106,20 +104,16 @@ async fn follow_output(
         stopping: state.stopping.subscribe(),
         ended: false,
     };
-    Ok(HttpResponse::Ok()
-        .content_type("text/event-stream")
-        .insert_header(("Cache-Control", "no-cache"))
-        .insert_header(("X-Accel-Buffering", "no"))
-        .streaming(stream::unfold(follow, |mut f| async move {
-            match f.next_chunk().await {
-                Ok(Some(chunk)) => Some((Ok::<_, ApiError>(Bytes::from(chunk)), f)),
-                Ok(None) => None,
-                Err(e) => {
-                    tracing::error!(error = %e, "following an instance's output failed");
-                    None
-                }
+    Ok(super::event_stream(follow, |mut f| async move {
+        match f.next_chunk().await {
+            Ok(Some(chunk)) => Some((chunk, f)),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::error!(error = %e, "following an instance's output failed");
+                None
             }
-        })))
+        }
+    }))
 }
 
 fn offset(field: &str, value: Option<i64>) -> ApiResult<i64> {
