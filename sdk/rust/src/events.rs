@@ -68,7 +68,7 @@ pub const KINDS: &[&str] = &[
 ];
 
 /// The most one event (or one line) may hold before the stream refuses it.
-const MAX_EVENT_BYTES: usize = 1 << 20;
+pub(crate) const MAX_EVENT_BYTES: usize = 1 << 20;
 
 /// One item of an [`EventStream`].
 ///
@@ -393,7 +393,7 @@ impl EventsRequest {
 }
 
 /// Refusals that another try would get again.
-fn is_fatal(e: &Error) -> bool {
+pub(crate) fn is_fatal(e: &Error) -> bool {
     match e {
         Error::Api { status, .. } => !matches!(status, 429 | 500..=599),
         Error::Transport { .. } | Error::Timeout { .. } => false,
@@ -582,35 +582,41 @@ fn item_of(frame: Frame) -> Result<EventItem> {
     }
 }
 
-/// One dispatched Server-Sent Event.
+/// One dispatched Server-Sent Event (shared with [`crate::output`]).
 #[derive(Debug, Clone, PartialEq)]
-struct Frame {
+pub(crate) struct Frame {
     /// The stream's last event id when it was dispatched.
-    id: Option<String>,
-    event: String,
-    data: String,
+    pub(crate) id: Option<String>,
+    pub(crate) event: String,
+    pub(crate) data: String,
 }
 
 /// A Server-Sent Events parser (the WHATWG rules: `field: value` lines, a blank line
-/// dispatches, `:` comments, `id` without NUL, `retry` in ms, CRLF or LF).
+/// dispatches, `:` comments, `id` without NUL, `retry` in ms, CRLF or LF). Shared with
+/// [`crate::output`].
 #[derive(Debug)]
-struct Parser {
+pub(crate) struct Parser {
     max: usize,
+    /// The stream named in errors (`GET /events`).
+    what: String,
     line: Vec<u8>,
     data: String,
     has_data: bool,
     event: String,
     id_buffer: Option<String>,
     /// The last event id, as of the last dispatch: what a reconnect sends.
-    last_id: Option<String>,
-    retry: Option<Duration>,
-    frames: VecDeque<Frame>,
+    pub(crate) last_id: Option<String>,
+    /// The server's `retry:`, if it sent one.
+    pub(crate) retry: Option<Duration>,
+    /// Dispatched events not taken yet.
+    pub(crate) frames: VecDeque<Frame>,
 }
 
 impl Parser {
-    fn new(max: usize) -> Parser {
+    pub(crate) fn new(max: usize) -> Parser {
         Parser {
             max,
+            what: "GET /events".into(),
             line: Vec::new(),
             data: String::new(),
             has_data: false,
@@ -622,7 +628,13 @@ impl Parser {
         }
     }
 
-    fn feed(&mut self, mut bytes: &[u8]) -> Result<()> {
+    /// The stream named in its errors (default `GET /events`).
+    pub(crate) fn named(mut self, what: impl Into<String>) -> Parser {
+        self.what = what.into();
+        self
+    }
+
+    pub(crate) fn feed(&mut self, mut bytes: &[u8]) -> Result<()> {
         while let Some(end) = bytes.iter().position(|b| *b == b'\n') {
             self.line.extend_from_slice(&bytes[..end]);
             bytes = &bytes[end + 1..];
@@ -640,7 +652,7 @@ impl Parser {
     fn check(&self) -> Result<()> {
         if self.line.len() + self.data.len() > self.max {
             return Err(Error::Decode {
-                what: "GET /events".into(),
+                what: self.what.clone(),
                 body: String::new(),
                 source: serde::de::Error::custom(format!(
                     "an event is longer than {} bytes",
@@ -704,7 +716,7 @@ impl Parser {
     }
 
     /// The connection ended: an event it had not finished is not one.
-    fn drop_partial(&mut self) {
+    pub(crate) fn drop_partial(&mut self) {
         self.line.clear();
         self.data.clear();
         self.has_data = false;

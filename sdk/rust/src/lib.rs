@@ -43,6 +43,8 @@
 //!   moment the task ends.
 //! - **Events** ([`events::EventStream`]) reconnect with backoff and resume with
 //!   `Last-Event-ID`, neither losing nor repeating events.
+//! - **Output** of one instance, followed live ([`Tasks::instance_output`],
+//!   [`output::OutputFollower`]), resumes the same way, neither losing nor repeating bytes.
 //!
 //! TLS: this crate's `reqwest` is built without TLS, like the rest of hearth's workspace.
 //! To reach a server over `https://`, enable reqwest's `rustls` (or `native-tls`) feature
@@ -60,6 +62,7 @@ mod error;
 pub mod events;
 mod jobs;
 mod listing;
+pub mod output;
 mod paged;
 mod pools;
 pub mod scaling;
@@ -156,5 +159,6 @@ mod tests {
         fn is_send<T: Send>() {}
         is_send::<crate::Paged<crate::Pool>>();
         is_send::<crate::events::EventStream>();
+        is_send::<crate::output::OutputFollower>();
     }
 }

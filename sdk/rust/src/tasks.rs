@@ -68,7 +68,7 @@ pub fn is_finished(state: &str) -> bool {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Tasks {
-    client: Client,
+    pub(crate) client: Client,
 }
 
 impl Client {
@@ -347,7 +347,8 @@ impl Tasks {
         self.output(id, OutputStream::Stderr)
     }
 
-    /// The task's output of `stream` (see [`Tasks::stdout`]).
+    /// The task's output of `stream` (see [`Tasks::stdout`]; to follow one instance's
+    /// output as it is written, [`Tasks::instance_output`]).
     ///
     /// ```no_run
     /// # async fn run(id: uuid::Uuid) -> hearth_client::Result<()> {
@@ -800,6 +801,26 @@ impl TaskHandle {
     /// ```
     pub fn stderr(&self) -> OutputRequest {
         self.client.tasks().stderr(self.uuid)
+    }
+
+    /// [`Tasks::instance_output`]: one instance's output, followed live.
+    ///
+    /// ```no_run
+    /// # async fn run(task: hearth_client::TaskHandle) -> hearth_client::Result<()> {
+    /// use futures_util::TryStreamExt;
+    /// use hearth_client::output::OutputEvent;
+    ///
+    /// let mut output = task.instance_output(0).follow().await?;
+    /// while let Some(event) = output.try_next().await? {
+    ///     if let OutputEvent::Chunk { text, .. } = event {
+    ///         print!("{text}");
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn instance_output(&self, instance: u32) -> crate::output::OutputFollowRequest {
+        self.client.tasks().instance_output(self.uuid, instance)
     }
 }
 

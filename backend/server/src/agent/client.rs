@@ -477,7 +477,8 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-fn hostname() -> String {
+/// This machine's name (`unknown` when it cannot be read).
+pub fn hostname() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: the buffer is valid for its whole length; gethostname writes at most that much.
     let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };

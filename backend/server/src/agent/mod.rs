@@ -24,6 +24,7 @@ use std::time::Duration;
 use tokio::sync::{Mutex, Notify};
 use tracing::Instrument;
 
+pub use client::hostname;
 use client::{Backoff, CallError, Client};
 use exit::{Exit, ExitSignal};
 use node::Node;

@@ -4,6 +4,7 @@
 mod account;
 pub mod output;
 mod pools;
+mod spec;
 mod tasks;
 
 use std::io::Write;
@@ -103,7 +104,9 @@ pub struct LoginArgs {
     /// An API token (e.g. the content of hearth-data/owner.token).
     #[arg(long, conflicts_with = "email")]
     pub token: Option<String>,
-    /// Sign in with an email and password (not offered by the API: use --token).
+    /// Sign in with a user's email and dashboard password instead: the password is asked
+    /// for on the terminal (not shown), or read as one line from standard input when that
+    /// is not a terminal; a token named `login: hearth CLI on HOST (PROFILE)` is issued.
     #[arg(long)]
     pub email: Option<String>,
     /// The profile to write (default: `default`).
@@ -112,6 +115,78 @@ pub struct LoginArgs {
     /// Do not make this profile the file's `default_profile`.
     #[arg(long)]
     pub no_default: bool,
+}
+
+/// The password for `email`: asked on the terminal with echo off, or the first line of
+/// standard input when it is not a terminal.
+fn read_password(email: &str) -> CliResult<String> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let local = |what: &str, e: std::io::Error| CliError::new(exit::CONFIG, format!("{what}: {e}"));
+    let mut line = String::new();
+    if std::io::stdin().is_terminal() {
+        let mut tty = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/tty")
+            .map_err(|e| local("cannot open the terminal", e))?;
+        // Echo off before the prompt, so that what is typed once it shows is not echoed.
+        let echo = EchoOff::on(&tty);
+        write!(tty, "Password for {email}: ").map_err(|e| local("cannot prompt", e))?;
+        tty.flush().map_err(|e| local("cannot prompt", e))?;
+        let read = std::io::BufReader::new(&tty).read_line(&mut line);
+        drop(echo);
+        let _ = writeln!(tty);
+        read.map_err(|e| local("cannot read the password", e))?;
+    } else {
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| local("cannot read the password from standard input", e))?;
+    }
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    if password.is_empty() {
+        return Err(CliError::new(exit::CONFIG, "no password given"));
+    }
+    Ok(password)
+}
+
+/// The terminal's echo switched off while this lives (restored on drop).
+struct EchoOff {
+    fd: std::os::fd::RawFd,
+    saved: Option<libc::termios>,
+}
+
+impl EchoOff {
+    fn on(tty: &std::fs::File) -> EchoOff {
+        use std::os::fd::AsRawFd;
+        let fd = tty.as_raw_fd();
+        // SAFETY: `fd` is an open terminal for the guard's life; `termios` is plain data
+        // that tcgetattr fills before it is read.
+        let saved = unsafe {
+            let mut t: libc::termios = std::mem::zeroed();
+            (libc::tcgetattr(fd, &mut t) == 0).then_some(t)
+        };
+        if let Some(mut quiet) = saved {
+            quiet.c_lflag &= !libc::ECHO;
+            quiet.c_lflag |= libc::ECHONL;
+            // SAFETY: as above; a failure leaves echo on, which only shows the password.
+            unsafe {
+                libc::tcsetattr(fd, libc::TCSANOW, &quiet);
+            }
+        }
+        EchoOff { fd, saved }
+    }
+}
+
+impl Drop for EchoOff {
+    fn drop(&mut self) {
+        if let Some(saved) = self.saved {
+            // SAFETY: restores the settings read in `on` on the same open terminal.
+            unsafe {
+                libc::tcsetattr(self.fd, libc::TCSANOW, &saved);
+            }
+        }
+    }
 }
 
 /// A failure of a user command: its message (for stderr) and exit code.
@@ -214,18 +289,27 @@ pub fn client(global: &Global) -> CliResult<Client> {
 }
 
 async fn login(args: LoginArgs, global: &Global) -> CliResult {
-    if args.email.is_some() {
-        return Err(CliError::new(
-            exit::CONFIG,
-            "hearth's API has no route that trades an email and password for a token \
-             (the dashboard's sign-in is a browser form): log in with --token \
-             (an owner can create one with POST /tokens, or use hearth-data/owner.token)",
-        ));
-    }
-    let Some(token) = args.token.map(|t| t.trim().to_owned()) else {
-        return Err(CliError::new(exit::CONFIG, "give --token TOKEN"));
-    };
     let url = args.url.trim_end_matches('/').to_owned();
+    let token = match (args.token, &args.email) {
+        (Some(token), _) => token.trim().to_owned(),
+        (None, Some(email)) => {
+            let password = read_password(email)?;
+            let name = format!(
+                "hearth CLI on {} ({})",
+                hearth_server::agent::hostname(),
+                args.profile
+            );
+            hearth_client::Client::login(url.clone(), email, &password, &name)
+                .await?
+                .token
+        }
+        (None, None) => {
+            return Err(CliError::new(
+                exit::CONFIG,
+                "give --token TOKEN, or --email EMAIL (the password is asked for)",
+            ));
+        }
+    };
     let client = Client::new(url.clone(), token.clone())?;
     let info = client.info().await?;
     let path = ProfileFile::default_path()?;

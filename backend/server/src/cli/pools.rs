@@ -1,15 +1,14 @@
 //! `hearth pools …`.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 use futures_util::{StreamExt, TryStreamExt};
 use hearth_client::{Client, HasUuid, Pool};
-use serde::{Deserialize, Serialize};
 
 use super::output::{self, Column};
+use super::spec::PoolSpec;
 use super::{CliError, CliResult, Global, exit, key_value, pool_id};
 
 #[derive(Subcommand, Debug)]
@@ -244,47 +243,29 @@ pub async fn wait_ready(client: &Client, pool: impl HasUuid, timeout: Duration) 
     }
 }
 
-/// The TOML of `pools apply` / `pools export`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PoolSpec {
-    pub name: String,
-    pub profile: String,
-    pub slots: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slots_per_node: Option<u32>,
-    #[serde(default)]
-    pub tags: Vec<String>,
-    #[serde(default)]
-    pub constants: BTreeMap<String, String>,
-    #[serde(default)]
-    pub labels: BTreeMap<String, String>,
-}
-
-impl PoolSpec {
-    pub fn from_pool(pool: &Pool) -> PoolSpec {
-        PoolSpec {
-            name: pool.name.clone(),
-            profile: pool.profile.clone(),
-            slots: pool.instance_count.max(0) as u32,
-            slots_per_node: Some(pool.multi_slots_settings.slots_per_node.max(1) as u32),
-            tags: pool.tags.clone(),
-            constants: pool
-                .constants
-                .iter()
-                .map(|kv| (kv.key.clone(), kv.value.clone().unwrap_or_default()))
-                .collect(),
-            labels: pool.labels.clone(),
-        }
-    }
-}
-
-/// What differs between the live pool and the file: `(field, live, wanted)`.
+/// What differs between the live pool and the file: `(field, live, wanted)`. A
+/// `resize_period` the file leaves out is left as it is.
 fn changes(live: &PoolSpec, wanted: &PoolSpec) -> Vec<(&'static str, String, String)> {
     let mut out = Vec::new();
     let show = |v: &dyn std::fmt::Debug| format!("{v:?}");
-    if live.slots != wanted.slots {
-        out.push(("slots", live.slots.to_string(), wanted.slots.to_string()));
+    let size = |s: &PoolSpec| match s.slots {
+        Some(n) => n.to_string(),
+        None => format!("scaled by {} policies", s.policies.len()),
+    };
+    if live.slots != wanted.slots || (wanted.slots.is_some() && !live.policies.is_empty()) {
+        out.push(("slots", size(live), size(wanted)));
+    }
+    if wanted.slots.is_none() && live.policies != wanted.policies {
+        out.push(("policies", policies_text(live), policies_text(wanted)));
+    }
+    if let Some(period) = wanted.resize_period
+        && live.resize_period != Some(period)
+    {
+        out.push((
+            "resize_period",
+            show(&live.resize_period),
+            period.to_string(),
+        ));
     }
     if live.tags != wanted.tags {
         out.push(("tags", show(&live.tags), show(&wanted.tags)));
@@ -298,6 +279,43 @@ fn changes(live: &PoolSpec, wanted: &PoolSpec) -> Vec<(&'static str, String, Str
     out
 }
 
+/// The policies in one line each way: `Fixed office-hours (4) [1 period] → …`.
+fn policies_text(spec: &PoolSpec) -> String {
+    if spec.policies.is_empty() {
+        return "none".into();
+    }
+    spec.policies
+        .iter()
+        .map(|p| {
+            let figures = match p.slots {
+                Some(n) => format!("{n}"),
+                None => format!(
+                    "{}..{}, idle {} for {} s, ×{}",
+                    p.min_total_slots.unwrap_or(0),
+                    p.max_total_slots.unwrap_or(1),
+                    p.min_idle_slots.unwrap_or(0),
+                    p.min_idle_time_seconds.unwrap_or(0),
+                    p.scaling_factor.unwrap_or(1.0)
+                ),
+            };
+            let periods = match p.periods.len() {
+                0 => "always".to_owned(),
+                1 => "1 period".to_owned(),
+                n => format!("{n} periods"),
+            };
+            format!(
+                "{} {}({figures}) [{periods}]",
+                p.kind,
+                p.name
+                    .as_deref()
+                    .map(|n| format!("{n} "))
+                    .unwrap_or_default()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 async fn apply(client: &Client, file: &PathBuf, dry_run: bool) -> CliResult {
     let text = if file.as_os_str() == "-" {
         std::io::read_to_string(std::io::stdin())
@@ -305,12 +323,15 @@ async fn apply(client: &Client, file: &PathBuf, dry_run: bool) -> CliResult {
         std::fs::read_to_string(file)
     }
     .map_err(|e| CliError::new(exit::CONFIG, format!("cannot read {}: {e}", file.display())))?;
-    let wanted: PoolSpec = toml::from_str(&text).map_err(|e| {
-        CliError::new(
-            exit::CONFIG,
-            format!("{} is not a pool file: {e}", file.display()),
-        )
-    })?;
+    let wanted = toml::from_str::<PoolSpec>(&text)
+        .map_err(|e| e.to_string())
+        .and_then(PoolSpec::normalized)
+        .map_err(|e| {
+            CliError::new(
+                exit::CONFIG,
+                format!("{} is not a pool file: {e}", file.display()),
+            )
+        })?;
     let live = match client.pools().find_by_name(&wanted.name).await {
         Ok(pool) => Some(pool),
         Err(hearth_client::Error::NameNotFound { .. }) => None,
@@ -323,8 +344,18 @@ async fn apply(client: &Client, file: &PathBuf, dry_run: bool) -> CliResult {
         }
         let mut builder = client
             .pools()
-            .create(wanted.name.clone(), wanted.profile.clone())
-            .slots(wanted.slots);
+            .create(wanted.name.clone(), wanted.profile.clone());
+        match wanted.slots {
+            Some(slots) => builder = builder.slots(slots),
+            None => {
+                for policy in wanted.wire_policies() {
+                    builder = builder.policy(policy);
+                }
+            }
+        }
+        if let Some(seconds) = wanted.resize_period {
+            builder = builder.resize_period(seconds);
+        }
         if let Some(n) = wanted.slots_per_node {
             builder = builder.slots_per_node(n);
         }
@@ -380,8 +411,19 @@ async fn apply(client: &Client, file: &PathBuf, dry_run: bool) -> CliResult {
         .tags(wanted.tags.clone())
         .constants(wanted.constants.clone())
         .labels(wanted.labels.clone());
-    if current.slots != wanted.slots {
-        update = update.fixed(wanted.slots);
+    if diff
+        .iter()
+        .any(|(field, ..)| *field == "slots" || *field == "policies")
+    {
+        update = match wanted.slots {
+            Some(slots) => update.fixed(slots),
+            None => update.policies(wanted.wire_policies()),
+        };
+    }
+    if let Some(seconds) = wanted.resize_period
+        && current.resize_period != Some(seconds)
+    {
+        update = update.resize_period(seconds);
     }
     update.send().await?;
     println!("pool {}: changed", wanted.name);

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 use futures_util::{StreamExt, TryStreamExt};
+use hearth_client::output::{OutputEvent, OutputStream};
 use hearth_client::{Client, Task};
 
 use super::output::{self, Column};
@@ -178,6 +179,10 @@ async fn wait(client: &Client, id: uuid::Uuid, timeout: Duration) -> CliResult<T
     }
 }
 
+/// How many instances `tasks logs -f` follows at once (the others wait for a free place:
+/// their output is kept by the server, so none is lost meanwhile).
+const MAX_FOLLOWED: usize = 32;
+
 async fn logs(
     client: &Client,
     id: uuid::Uuid,
@@ -185,44 +190,148 @@ async fn logs(
     instance: Option<u32>,
     follow: bool,
 ) -> CliResult<()> {
-    let read = || {
-        let req = if stderr {
-            client.tasks().stderr(id)
-        } else {
-            client.tasks().stdout(id)
-        };
-        match instance {
-            Some(i) => req.instance(i),
-            None => req,
-        }
+    let pipe = if stderr {
+        OutputStream::Stderr
+    } else {
+        OutputStream::Stdout
     };
-    let mut printed = 0usize;
-    loop {
-        // Read the state before the output, so that output written just before the end
-        // is read once more after it.
-        let finished =
-            !follow || hearth_client::tasks::is_finished(&client.tasks().get(id).await?.state);
-        let text = read().await?;
-        if text.len() > printed && text.is_char_boundary(printed) {
-            print!("{}", &text[printed..]);
-            let _ = std::io::stdout().flush();
-            printed = text.len();
-        } else if text.len() < printed {
-            printed = 0;
-        }
-        if finished {
-            return Ok(());
-        }
-        // The long poll returns at the task's end, else after this long.
-        match client
-            .tasks()
-            .wait_until_done(id, Duration::from_secs(1))
-            .await
-        {
-            Ok(_) | Err(hearth_client::Error::WaitTimeout { .. }) => {}
-            Err(e) => return Err(e.into()),
+    if follow {
+        return match instance {
+            Some(i) => follow_instance(client, id, i, pipe).await,
+            None => follow_task(client, id, pipe).await,
+        };
+    }
+    let req = client.tasks().output(id, pipe);
+    let req = match instance {
+        Some(i) => req.instance(i),
+        None => req,
+    };
+    print!("{}", req.await?);
+    let _ = std::io::stdout().flush();
+    Ok(())
+}
+
+/// `tasks logs T -f --instance I`: the instance's text of `pipe` as it comes, until its
+/// end.
+async fn follow_instance(
+    client: &Client,
+    id: uuid::Uuid,
+    instance: u32,
+    pipe: OutputStream,
+) -> CliResult<()> {
+    let mut output = client
+        .tasks()
+        .instance_output(id, instance)
+        .follow()
+        .await?;
+    while let Some(event) = output.try_next().await? {
+        match event {
+            OutputEvent::Chunk { stream, text, .. } if stream == pipe => {
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(text.as_bytes());
+                let _ = out.flush();
+            }
+            OutputEvent::End { .. } => return Ok(()),
+            _ => {}
         }
     }
+    Err(ended_early(id, instance))
+}
+
+/// `tasks logs T -f`: every instance followed (at most `MAX_FOLLOWED` at once, in id
+/// order), each complete line printed as `[i] line`; a task of one instance is printed
+/// as it comes, without the prefix.
+async fn follow_task(client: &Client, id: uuid::Uuid, pipe: OutputStream) -> CliResult<()> {
+    let task = client.tasks().get(id).await?;
+    let ids = match task
+        .advanced_ranges
+        .as_deref()
+        .filter(|r| !r.trim().is_empty())
+    {
+        Some(ranges) => range_ids(ranges),
+        None => (0..task.instance_count.max(0) as u32).collect(),
+    };
+    // One instance: its text as it comes, as with `--instance` (nothing to tell apart).
+    if let [only] = ids[..] {
+        return follow_instance(client, id, only, pipe).await;
+    }
+    futures_util::stream::iter(ids.into_iter().map(Ok::<u32, CliError>))
+        .try_for_each_concurrent(MAX_FOLLOWED, |i| follow_lines(client, id, i, pipe))
+        .await
+}
+
+/// One instance of `follow_task`: its lines of `pipe`, each printed whole with its prefix
+/// (a partial line is held until its newline, or the end).
+async fn follow_lines(
+    client: &Client,
+    id: uuid::Uuid,
+    instance: u32,
+    pipe: OutputStream,
+) -> CliResult<()> {
+    let mut output = client
+        .tasks()
+        .instance_output(id, instance)
+        .follow()
+        .await?;
+    let mut partial = String::new();
+    while let Some(event) = output.try_next().await? {
+        match event {
+            OutputEvent::Chunk { stream, text, .. } if stream == pipe => {
+                partial.push_str(&text);
+                if let Some(cut) = partial.rfind('\n') {
+                    let rest = partial.split_off(cut + 1);
+                    print_lines(instance, &partial);
+                    partial = rest;
+                }
+            }
+            OutputEvent::End { .. } => {
+                if !partial.is_empty() {
+                    partial.push('\n');
+                    print_lines(instance, &partial);
+                }
+                return Ok(());
+            }
+            _ => {}
+        }
+    }
+    Err(ended_early(id, instance))
+}
+
+/// Prints `text` (whole lines) with each line prefixed `[instance] `, in one write.
+fn print_lines(instance: u32, text: &str) {
+    let mut block = String::with_capacity(text.len() + 8);
+    for line in text.split_inclusive('\n') {
+        block.push_str(&format!("[{instance}] {line}"));
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(block.as_bytes());
+    let _ = out.flush();
+}
+
+fn ended_early(id: uuid::Uuid, instance: u32) -> CliError {
+    CliError::new(
+        exit::UNREACHABLE,
+        format!("the output stream of task {id} instance {instance} ended before its end"),
+    )
+}
+
+/// The ids a range list (`0-3,7`) names, in order.
+pub fn range_ids(ranges: &str) -> Vec<u32> {
+    let mut ids: Vec<u32> = ranges
+        .split(',')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .flat_map(|r| match r.split_once('-') {
+            Some((a, b)) => match (a.trim().parse::<u32>(), b.trim().parse::<u32>()) {
+                (Ok(a), Ok(b)) if b >= a => (a..=b).collect::<Vec<_>>(),
+                _ => Vec::new(),
+            },
+            None => r.parse::<u32>().into_iter().collect(),
+        })
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
 
 /// Counts of a task's instances.
@@ -272,20 +381,31 @@ pub async fn run_command(args: RunArgs, global: &Global) -> CliResult {
     let handle = submit(&client, &args.submit).await?;
     let id = handle.uuid();
     let deadline = Instant::now() + Duration::from_secs(args.timeout);
-    let tty = std::io::stderr().is_terminal();
-    let bar = tty.then(|| {
-        let bar = indicatif::ProgressBar::with_draw_target(
-            Some(u64::from(args.submit.instances)),
-            indicatif::ProgressDrawTarget::stderr(),
-        );
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg} ({per_sec}, ETA {eta})",
-        ) {
-            bar.set_style(style);
-        }
-        bar
-    });
     eprintln!("task {id} submitted ({} instances)", args.submit.instances);
+    let tty = std::io::stderr().is_terminal();
+    let bar = tty
+        .then(|| {
+            let bar = indicatif::ProgressBar::with_draw_target(
+                Some(u64::from(args.submit.instances)),
+                indicatif::ProgressDrawTarget::stderr(),
+            );
+            // The counts (with "ended/total") are one message, so that a redraw never
+            // shows them from two different reads; the fixed parts fit 80 columns.
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{spinner} {msg} {wide_bar} {elapsed_precise} {rate} ETA {eta}",
+            ) {
+                bar.set_style(style.with_key(
+                    "rate",
+                    |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{:.1}/s", state.per_sec());
+                    },
+                ));
+            }
+            bar
+        })
+        // indicatif hides its bar on a terminal whose `TERM` is unset or `dumb`: the plain
+        // lines then, not nothing.
+        .filter(|bar| !bar.is_hidden());
     let mut events = client.events().task(id).subscribe().await.ok();
     let mut last: Option<Counts> = None;
     let task = loop {
@@ -297,8 +417,8 @@ pub async fn run_command(args: RunArgs, global: &Global) -> CliResult {
         );
         match &bar {
             Some(bar) => {
+                bar.set_message(format!("{}/{} {line}", c.succeeded + c.failed, c.total));
                 bar.set_position(c.succeeded + c.failed);
-                bar.set_message(line);
             }
             None if last != Some(c) => eprintln!("{}: {line}", task.state),
             None => {}
@@ -311,6 +431,8 @@ pub async fn run_command(args: RunArgs, global: &Global) -> CliResult {
         if now >= deadline {
             if let Some(bar) = &bar {
                 bar.abandon();
+                // indicatif leaves the cursor at the end of the bar's line.
+                eprintln!();
             }
             return Err(CliError::new(
                 exit::TIMEOUT,
@@ -333,6 +455,8 @@ pub async fn run_command(args: RunArgs, global: &Global) -> CliResult {
     };
     if let Some(bar) = &bar {
         bar.finish();
+        // indicatif leaves the cursor at the end of the bar's line: the summary goes below.
+        eprintln!();
     }
     let c = counts(&task);
     eprintln!(
@@ -354,5 +478,7 @@ mod tests {
     fn ranges_count() {
         assert_eq!(super::range_len("0-3,7"), 5);
         assert_eq!(super::range_len(""), 0);
+        assert_eq!(super::range_ids("7, 0-3,2"), [0, 1, 2, 3, 7]);
+        assert!(super::range_ids("").is_empty());
     }
 }

@@ -83,20 +83,26 @@ impl App {
     /// `hearth ARGS…` with this test's home, no `HEARTH_*` from the outside.
     pub fn command(&self, args: &[&str]) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_hearth"));
-        cmd.args(args)
-            .env_remove("HEARTH_URL")
-            .env_remove("HEARTH_TOKEN")
-            .env_remove("HEARTH_PROFILE")
-            .env_remove("QARNOT_CLUSTER_URL")
-            .env_remove("QARNOT_CLIENT_TOKEN")
-            .env("HOME", self.home.path())
-            .env("XDG_CONFIG_HOME", self.home.path().join("xdg"))
-            .env("COLUMNS", "200")
+        cmd.args(args);
+        self.isolate(&mut cmd);
+        cmd.env("COLUMNS", "200")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
         cmd
+    }
+
+    /// This test's `HOME` and `XDG_CONFIG_HOME` for `cmd`, and none of the caller's
+    /// `HEARTH_*`/`QARNOT_*` settings.
+    pub fn isolate(&self, cmd: &mut tokio::process::Command) {
+        cmd.env_remove("HEARTH_URL")
+            .env_remove("HEARTH_TOKEN")
+            .env_remove("HEARTH_PROFILE")
+            .env_remove("QARNOT_CLUSTER_URL")
+            .env_remove("QARNOT_CLIENT_TOKEN")
+            .env("HOME", self.home.path())
+            .env("XDG_CONFIG_HOME", self.home.path().join("xdg"));
     }
 
     /// Runs `hearth ARGS…` to its end (at most `WAIT`).

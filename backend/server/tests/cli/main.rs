@@ -4,6 +4,9 @@
 //! `cargo nextest run -p hearth-server --test cli`. Waiting polls with deadlines.
 
 mod harness;
+mod login;
+mod logs;
+mod tty;
 
 use harness::*;
 
@@ -33,7 +36,7 @@ async fn login_writes_a_0600_profile_and_whoami_reads_it() {
     assert_eq!(v["url"], app.url());
     assert!(v["email"].is_string(), "{v}");
 
-    // A second profile, and --email's clear refusal.
+    // A second profile (`--email` has tests of its own, in login.rs).
     let url = app.url();
     let out = app
         .hearth(&[
@@ -49,11 +52,6 @@ async fn login_writes_a_0600_profile_and_whoami_reads_it() {
     assert_eq!(out.code, 0, "{out:?}");
     let out = app.hearth(&["whoami", "--config-profile", "other"]).await;
     assert_eq!(out.code, 0, "{out:?}");
-    let out = app
-        .hearth(&["login", "--url", &url, "--email", "a@b.c"])
-        .await;
-    assert_ne!(out.code, 0);
-    assert!(out.stderr.contains("--token"), "{out:?}");
     app.stop().await;
 }
 
@@ -397,5 +395,154 @@ async fn completions_are_printed_for_each_shell() {
             out.stdout.len()
         );
     }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_scaled_by_policies_applies_exports_and_applies_again_unchanged() {
+    let app = spawn_app().await;
+    app.login().await;
+    let now = chrono::Utc::now();
+    let from = (now - chrono::Duration::hours(1)).to_rfc3339();
+    let to = (now + chrono::Duration::days(1)).to_rfc3339();
+    let file = app.home.path().join("scaled.toml");
+    let text = |max: u32| {
+        format!(
+            r#"name = "scaled"
+profile = "docker-batch"
+resize_period = 30
+tags = ["batch"]
+
+[[policies]]
+type = "Fixed"
+name = "launch-day"
+slots = 1
+
+[[policies.periods]]
+type = "DateRange"
+from = "{from}"
+to = "{to}"
+
+[[policies]]
+type = "ManagedTasksQueue"
+name = "rest"
+max_total_slots = {max}
+min_idle_time_seconds = 120
+
+[[policies.periods]]
+type = "Weekly"
+name = "weekdays"
+days = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"]
+start = "8:00"
+end = "18:30"
+"#
+        )
+    };
+    std::fs::write(&file, text(4)).unwrap();
+    let path = file.to_str().unwrap();
+    let first = app.hearth(&["pools", "apply", "-f", path]).await;
+    assert_eq!(first.code, 0, "{first:?}");
+    assert!(first.stdout.contains("created"), "{first:?}");
+    let second = app.hearth(&["pools", "apply", "-f", path]).await;
+    assert!(second.stdout.contains("no change"), "{second:?}");
+
+    // The server holds the policies as written (its defaults filled in).
+    let pool = app.client().pools().find_by_name("scaled").await.unwrap();
+    assert_eq!(pool.resize_period, 30);
+    let scaling = pool.scaling.clone().expect("a pool scaled by policies");
+    assert_eq!(scaling.policies.len(), 2, "{scaling:?}");
+    assert_eq!(scaling.policies[0].name.as_deref(), Some("launch-day"));
+    assert_eq!(scaling.policies[0].slots_count, Some(1));
+    assert_eq!(
+        scaling.policies[0].enabled_periods[0].kind.as_deref(),
+        Some("DateRange")
+    );
+    let rest = &scaling.policies[1];
+    assert_eq!(rest.max_total_slots, Some(4));
+    assert_eq!(rest.min_idle_time_seconds, Some(120));
+    let weekdays = &rest.enabled_periods[0];
+    assert_eq!(weekdays.name.as_deref(), Some("weekdays"));
+    assert_eq!(weekdays.days.as_ref().map(Vec::len), Some(5));
+    assert_eq!(weekdays.start_time_utc.as_deref(), Some("08:00:00"));
+    // The date range contains now: the first policy applies.
+    wait_for("the launch-day policy to be active", || async {
+        let p = app.client().pools().find_by_name("scaled").await.unwrap();
+        match p.scaling.and_then(|s| s.active_policy_name) {
+            Some(n) if n == "launch-day" => Ok(()),
+            other => Err(format!("active: {other:?}")),
+        }
+    })
+    .await;
+
+    // export → apply: the same pool, no change; the file has the policies, not a size.
+    let exported = app.hearth(&["pools", "export", "scaled"]).await;
+    assert_eq!(exported.code, 0, "{exported:?}");
+    assert!(
+        exported.stdout.contains("[[policies]]"),
+        "{}",
+        exported.stdout
+    );
+    assert!(
+        exported.stdout.contains("[[policies.periods]]"),
+        "{}",
+        exported.stdout
+    );
+    // No top-level size (`slots =` before the first table is the fixed form).
+    assert!(
+        !exported
+            .stdout
+            .lines()
+            .take_while(|l| !l.starts_with('['))
+            .any(|l| l.starts_with("slots =")),
+        "{}",
+        exported.stdout
+    );
+    let round = app.home.path().join("exported.toml");
+    std::fs::write(&round, &exported.stdout).unwrap();
+    let again = app
+        .hearth(&["pools", "apply", "-f", round.to_str().unwrap()])
+        .await;
+    assert!(
+        again.stdout.contains("no change"),
+        "{again:?} after {}",
+        exported.stdout
+    );
+
+    // A changed figure is shown and applied in place.
+    std::fs::write(&file, text(6)).unwrap();
+    let changed = app.hearth(&["pools", "apply", "-f", path]).await;
+    assert_eq!(changed.code, 0, "{changed:?}");
+    assert!(changed.stdout.contains("policies: "), "{changed:?}");
+    assert!(changed.stdout.contains("0..6"), "{changed:?}");
+    let pool = app.client().pools().get(pool.uuid).await.unwrap();
+    assert_eq!(pool.scaling.unwrap().policies[1].max_total_slots, Some(6));
+
+    // Back to a fixed size: the policies give way to `slots`.
+    std::fs::write(
+        &file,
+        "name = \"scaled\"\nprofile = \"docker-batch\"\nslots = 2\ntags = [\"batch\"]\n",
+    )
+    .unwrap();
+    let fixed = app.hearth(&["pools", "apply", "-f", path]).await;
+    assert!(
+        fixed.stdout.contains("slots: scaled by 2 policies → 2"),
+        "{fixed:?}"
+    );
+    let pool = app.client().pools().get(pool.uuid).await.unwrap();
+    assert_eq!(pool.instance_count, 2);
+    assert!(pool.scaling.is_none(), "{:?}", pool.scaling);
+    let exported = app.hearth(&["pools", "export", "scaled"]).await;
+    assert!(exported.stdout.contains("slots = 2"), "{}", exported.stdout);
+    assert!(!exported.stdout.contains("policies"), "{}", exported.stdout);
+
+    // A file that is not right is refused before anything is sent, naming the field.
+    std::fs::write(
+        &file,
+        "name = \"scaled\"\nprofile = \"docker-batch\"\n[[policies]]\ntype = \"Fixed\"\n",
+    )
+    .unwrap();
+    let bad = app.hearth(&["pools", "apply", "-f", path]).await;
+    assert_eq!(bad.code, 6, "{bad:?}");
+    assert!(bad.stderr.contains("policies[0].slots"), "{bad:?}");
     app.stop().await;
 }

@@ -11,6 +11,7 @@ mod errors;
 mod events;
 mod harness;
 mod jobs;
+mod output;
 mod pools;
 mod proxy;
 mod retries;
