@@ -86,20 +86,40 @@ pub struct BudgetBody {
     pub alert_thresholds: Option<Vec<DecimalInput>>,
 }
 
-/// A budget and where it stands in its current period.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+/// A budget and where it stands in its current period, as `GET /budgets/{uuid}` answers.
+///
+/// ```
+/// let b: hearth_api::budgets::Budget = serde_json::from_value(serde_json::json!({
+///     "uuid": "0190a8a4-0000-7000-8000-000000000000", "name": "march",
+///     "amount": "100.000000", "currency": "EUR", "period": "monthly",
+///     "overrunPolicy": "BlockNew", "alertThresholds": [0.5, 1.0],
+///     "periodFrom": "2026-03-01T00:00:00.000000Z", "periodTo": "2026-04-01T00:00:00.000000Z",
+///     "consumed": "42.000000", "remaining": "58.000000", "forecast": "130.200000",
+///     "spent": false, "firedThresholds": [], "creationDate": "2026-03-01T00:00:00.000000Z",
+///     "lastModified": "2026-03-01T00:00:00.000000Z"
+/// })).unwrap();
+/// assert_eq!(b.remaining, "58.000000");
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Budget {
     pub uuid: Uuid,
     pub name: String,
-    /// Exact decimal text with 6 places.
+    /// The limit: exact decimal text with 6 places, in `currency`.
     pub amount: String,
+    /// The server's currency.
     pub currency: String,
     pub period: BudgetPeriod,
+    /// What happens once it is spent.
     pub overrun_policy: OverrunPolicy,
+    /// Fractions of the amount that raise a `budgetAlert` event when crossed.
     pub alert_thresholds: Vec<f64>,
-    /// The current period: the calendar month of now (monthly), or the budget's range.
+    /// The current period's start: the calendar month of now (monthly), or the budget's
+    /// range.
+    #[schema(format = DateTime)]
     pub period_from: String,
+    /// The current period's end (excluded).
+    #[schema(format = DateTime)]
     pub period_to: String,
     /// What the tenant's nodes cost in the current period up to now (the billing report's
     /// `totals.cost` over the same period).
@@ -112,6 +132,8 @@ pub struct Budget {
     pub spent: bool,
     /// Thresholds that fired in the current period.
     pub fired_thresholds: Vec<f64>,
+    #[schema(format = DateTime)]
     pub creation_date: String,
+    #[schema(format = DateTime)]
     pub last_modified: String,
 }

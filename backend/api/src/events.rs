@@ -22,6 +22,9 @@ pub struct Ticket {
 pub struct Event {
     /// Increasing within the tenant's stream, also across server restarts.
     pub id: u64,
+    /// When it happened (the wire's instants: UTC, six fractional digits).
+    #[serde(with = "crate::time")]
+    #[schema(value_type = String, format = DateTime)]
     pub at: DateTime<Utc>,
     #[serde(flatten)]
     pub change: Change,
@@ -127,6 +130,15 @@ impl Change {
             _ => None,
         }
     }
+}
+
+/// The `reset` event of `GET /events`: the events after the id the client resumed from are
+/// no longer kept, so it must read the current state again. Its SSE `id:` is where the
+/// stream goes on from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename = "reset")]
+pub struct StreamReset {
+    pub reason: String,
 }
 
 /// Which pipe of an instance's process a piece of output came from.

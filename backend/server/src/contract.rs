@@ -32,6 +32,16 @@ pub fn complete(api: &mut OpenApi) {
     let mut schemas = Vec::new();
     ErrorBody::schemas(&mut schemas);
     components.schemas.extend(schemas);
+    // What the event streams send besides the body their route names: the output
+    // stream's last event and `GET /events`' `reset`.
+    components.schemas.insert(
+        hearth_api::events::OutputEnd::name().into_owned(),
+        hearth_api::events::OutputEnd::schema(),
+    );
+    components.schemas.insert(
+        hearth_api::events::StreamReset::name().into_owned(),
+        hearth_api::events::StreamReset::schema(),
+    );
     components.add_security_scheme(
         BEARER,
         SecurityScheme::Http(

@@ -87,6 +87,7 @@ pub struct Event {
     pub seq: u64,
     #[serde(skip)]
     pub tenant: Uuid,
+    #[serde(with = "hearth_api::time")]
     pub at: DateTime<Utc>,
     #[serde(flatten)]
     pub change: Change,

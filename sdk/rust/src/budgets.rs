@@ -15,8 +15,8 @@
 //! # }
 //! ```
 
-pub use hearth_api::budgets::{BudgetPeriod, DecimalInput, OverrunPolicy};
-use serde::{Deserialize, Serialize};
+pub use hearth_api::budgets::{Budget, BudgetPeriod, DecimalInput, OverrunPolicy};
+use serde::Serialize;
 use uuid::Uuid;
 
 use crate::HasUuid;
@@ -24,60 +24,6 @@ use crate::client::{Call, Client};
 use crate::error::Result;
 use crate::listing::pages;
 use crate::paged::Paged;
-
-/// A budget and where it stands in its current period, as `GET /budgets/{uuid}` answers.
-///
-/// (`hearth-api`'s `Budget` only serializes, so this crate reads the same fields with its
-/// own type.)
-///
-/// ```
-/// let b: hearth_client::budgets::Budget = serde_json::from_value(serde_json::json!({
-///     "uuid": "0190a8a4-0000-7000-8000-000000000000", "name": "march",
-///     "amount": "100.000000", "currency": "EUR", "period": "monthly",
-///     "overrunPolicy": "BlockNew", "alertThresholds": [0.5, 1.0],
-///     "periodFrom": "2026-03-01T00:00:00.000000Z", "periodTo": "2026-04-01T00:00:00.000000Z",
-///     "consumed": "42.000000", "remaining": "58.000000", "forecast": "130.200000",
-///     "spent": false, "firedThresholds": [], "creationDate": "2026-03-01T00:00:00.000000Z",
-///     "lastModified": "2026-03-01T00:00:00.000000Z"
-/// })).unwrap();
-/// assert_eq!(b.remaining, "58.000000");
-/// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Budget {
-    /// Its id.
-    pub uuid: Uuid,
-    /// Its name.
-    pub name: String,
-    /// The limit, exact decimal text with 6 places, in `currency`.
-    pub amount: String,
-    /// The server's currency.
-    pub currency: String,
-    /// `"monthly"` or a range.
-    pub period: BudgetPeriod,
-    /// What happens once it is spent.
-    pub overrun_policy: OverrunPolicy,
-    /// Fractions of the amount that raise a `budgetAlert` event when crossed.
-    pub alert_thresholds: Vec<f64>,
-    /// The current period's start.
-    pub period_from: String,
-    /// The current period's end (excluded).
-    pub period_to: String,
-    /// What the tenant's nodes cost in the current period so far.
-    pub consumed: String,
-    /// `amount − consumed`, never below zero.
-    pub remaining: String,
-    /// Linear forecast for the whole period.
-    pub forecast: String,
-    /// Consumed ≥ amount in the current period.
-    pub spent: bool,
-    /// The thresholds that fired in the current period.
-    pub fired_thresholds: Vec<f64>,
-    /// When it was created.
-    pub creation_date: String,
-    /// When it last changed.
-    pub last_modified: String,
-}
 
 /// A budget's settings: what `POST /budgets` creates and `PUT /budgets/{uuid}` puts
 /// (every field replaced).

@@ -558,9 +558,8 @@ fn item_of(frame: Frame) -> Result<EventItem> {
     let id = frame.id.as_deref().and_then(|t| t.parse::<u64>().ok());
     match frame.event.as_str() {
         "reset" => {
-            let reason = serde_json::from_str::<serde_json::Value>(&frame.data)
-                .ok()
-                .and_then(|v| v.get("reason").and_then(|r| r.as_str()).map(str::to_owned))
+            let reason = serde_json::from_str::<hearth_api::events::StreamReset>(&frame.data)
+                .map(|r| r.reason)
                 .unwrap_or_default();
             Ok(EventItem::Reset { id, reason })
         }

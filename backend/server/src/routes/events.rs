@@ -52,7 +52,7 @@ struct EventsQuery {
     tag = "events",
     params(EventsQuery),
     responses(
-        (status = 200, description = "the event stream: each event's `data` is one `Event`", body = hearth_api::events::Event, content_type = "text/event-stream"),
+        (status = 200, description = "the event stream: each event's `data` is one `Event`; a `reset` (`StreamReset`) first when resuming from an id no longer kept", body = hearth_api::events::Event, content_type = "text/event-stream"),
         (status = 400, description = "bad filter or Last-Event-ID"),
         (status = 401, description = "no valid token or ticket"),
         (status = 404, description = "no such pool or task")
@@ -84,10 +84,14 @@ async fn event_stream(
     let sub = state.feed.logs.subscribe(tenant, after);
     let mut first = format!("retry: {RETRY_MS}\n\n");
     if sub.reset {
+        let reset = hearth_api::events::StreamReset {
+            reason: "events after the given id are no longer kept: read the current state again"
+                .into(),
+        };
         first.push_str(&format!(
-            "id: {}\nevent: reset\ndata: {{\"type\":\"reset\",\"reason\":\"events after the \
-             given id are no longer kept: read the current state again\"}}\n\n",
-            sub.replay.first().map_or(sub.through, |e| e.id - 1)
+            "id: {}\nevent: reset\ndata: {}\n\n",
+            sub.replay.first().map_or(sub.through, |e| e.id - 1),
+            serde_json::to_string(&reset).map_err(|e| ApiError::Internal(e.into()))?
         ));
     }
     let conn = Conn {

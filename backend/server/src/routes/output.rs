@@ -45,7 +45,7 @@ struct FollowQuery {
     tag = "tasks",
     params(FollowQuery),
     responses(
-        (status = 200, description = "`output` events, then one `end`", body = OutputChunk, content_type = "text/event-stream"),
+        (status = 200, description = "`output` events (`OutputChunk`), then one `end` (`OutputEnd`)", body = OutputChunk, content_type = "text/event-stream"),
         (status = 400, description = "bad offset or Last-Event-ID"),
         (status = 401, description = "no valid token, ticket or session"),
         (status = 404, description = "no such task or instance"),

@@ -225,6 +225,34 @@ async fn the_document_describes_bodies_errors_and_the_bearer_scheme() {
         .map(|p| p["name"].as_str().unwrap())
         .collect();
     assert_eq!(params, ["limit", "pageToken"]);
+    // What the streams send besides their route's body is described too.
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["OutputEnd"]["required"],
+        json!(["state"]),
+        "{}",
+        schemas["OutputEnd"]
+    );
+    assert!(
+        schemas["StreamReset"]["properties"]["reason"].is_object(),
+        "{}",
+        schemas["StreamReset"]
+    );
+    // Instants are marked as such, budgets' included.
+    for field in ["periodFrom", "periodTo", "creationDate", "lastModified"] {
+        assert_eq!(
+            schemas["Budget"]["properties"][field]["format"], "date-time",
+            "Budget.{field}"
+        );
+    }
+    // An event is its change's fields and its own (`allOf`).
+    let own = schemas["Event"]["allOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|part| part["properties"]["at"].is_object())
+        .expect("Event's own fields");
+    assert_eq!(own["properties"]["at"]["format"], "date-time");
 }
 
 #[tokio::test]

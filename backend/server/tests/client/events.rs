@@ -250,3 +250,76 @@ async fn filtered_streams_start_after_a_given_id() {
     pool.close().await.unwrap();
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resuming_from_an_event_no_longer_kept_starts_with_a_reset_then_what_is_kept() {
+    // A backlog of 3 events per tenant: a pool's creation and one task make more.
+    let app = spawn_app_with(|s| s.with_event_backlog(3)).await;
+    let client = app.client();
+    let mut all = client.events().subscribe().await.unwrap();
+    let pool = client
+        .pools()
+        .create("small-backlog", "docker-batch")
+        .slots(1)
+        .send()
+        .await
+        .unwrap();
+    let task = client
+        .tasks()
+        .create("t")
+        .pool(&pool)
+        .command("true")
+        .send()
+        .await
+        .unwrap();
+    let ended = |item: &EventItem| {
+        matches!(item, EventItem::Event(e) if matches!(&e.change,
+            Change::TaskProgress { task: t, state, .. } if *t == task.uuid() && state == "Success"))
+    };
+    let everything = until(&mut all, ended).await;
+    assert!(everything.len() > 3, "{everything:?}");
+    // The wire's instants: six fractional digits, UTC.
+    let raw = reqwest::Client::new()
+        .get(format!("{}/events", app.url()))
+        .bearer_auth(&app.owner_token)
+        .header("Last-Event-ID", everything[0].id().unwrap().to_string())
+        .send()
+        .await
+        .unwrap();
+    let mut raw = raw;
+    let mut text = String::new();
+    while !text.contains("\"at\":") {
+        let chunk = tokio::time::timeout(WAIT, raw.chunk())
+            .await
+            .expect("frames within the deadline")
+            .unwrap()
+            .expect("the stream goes on");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(text.contains("event: reset\n"), "{text}");
+    let at = text.split("\"at\":\"").nth(1).unwrap();
+    let at = &at[..at.find('"').unwrap()];
+    assert_eq!(at.len(), "2026-01-01T00:00:00.000000Z".len(), "{at}");
+    drop(raw);
+
+    // Through the SDK: the reset (with its reason), then exactly the kept events.
+    let mut resumed = client
+        .events()
+        .after(everything[0].id().unwrap())
+        .subscribe()
+        .await
+        .unwrap();
+    let first = next(&mut resumed).await;
+    let EventItem::Reset { reason, .. } = &first else {
+        panic!("expected a reset first, got {first:?}")
+    };
+    assert!(reason.contains("no longer kept"), "{reason}");
+    let kept = until(&mut resumed, ended).await;
+    assert_eq!(
+        ids(&kept),
+        ids(&everything[everything.len() - 3..]),
+        "the newest three are kept"
+    );
+    pool.close().await.unwrap();
+    app.stop().await;
+}

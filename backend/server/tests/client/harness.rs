@@ -41,6 +41,11 @@ pub struct App {
 }
 
 pub async fn spawn_app() -> App {
+    spawn_app_with(|s| s).await
+}
+
+/// [`spawn_app`] with settings of the test's own (`adjust` gets the usual ones).
+pub async fn spawn_app_with(adjust: impl FnOnce(Settings) -> Settings) -> App {
     if std::env::var_os("HEARTH_LOG").is_some() {
         hearth_server::telemetry::init_logging();
     }
@@ -53,7 +58,7 @@ pub async fn spawn_app() -> App {
         .with_kill_grace(Duration::from_millis(500))
         .with_agent_give_up(Duration::from_secs(5))
         .with_bind("127.0.0.1:0");
-    let app = Application::build(settings)
+    let app = Application::build(adjust(settings))
         .await
         .expect("Application::build failed");
     let port = app.port();
