@@ -24,6 +24,10 @@ pub enum ApiError {
     /// A state conflict; the message names the state.
     #[error("{0}")]
     Conflict(String),
+    /// The first request with this `Idempotency-Key` is still being answered: the same
+    /// request sent again shortly gets its answer (409 `in_flight`, `Retry-After: 1`).
+    #[error("{0}")]
+    InFlight(String),
     /// A known path asked with a method it does not have; `allow` lists those it has.
     #[error("method {method} is not allowed here (allowed: {allow})")]
     MethodNotAllowed { method: String, allow: String },
@@ -58,6 +62,7 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
+            ApiError::InFlight(_) => "in_flight",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::Gone(_) => "gone",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
@@ -98,7 +103,7 @@ impl ResponseError for ApiError {
             ApiError::PaymentRequired(_) => StatusCode::PAYMENT_REQUIRED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::InFlight(_) => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Gone(_) => StatusCode::GONE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -118,7 +123,8 @@ impl ResponseError for ApiError {
         }
         // Every 429 of hearth is a cap on what is held at once (followed streams), freed
         // as others end: a client may try again shortly.
-        if let ApiError::TooManyRequests(_) = self {
+        // The same for a request whose twin (same Idempotency-Key) is still running.
+        if let ApiError::TooManyRequests(_) | ApiError::InFlight(_) = self {
             answer.insert_header(("Retry-After", "1"));
         }
         answer.json(hearth_api::ErrorBody {
@@ -139,5 +145,8 @@ mod tests {
         assert_eq!(answer.headers().get("Retry-After").unwrap(), "1");
         let other = ApiError::Conflict("no".into()).error_response();
         assert!(other.headers().get("Retry-After").is_none());
+        let twin = ApiError::InFlight("wait".into()).error_response();
+        assert_eq!(twin.status(), StatusCode::CONFLICT);
+        assert_eq!(twin.headers().get("Retry-After").unwrap(), "1");
     }
 }

@@ -64,6 +64,37 @@ class DropFirstResponse(httpx.BaseTransport):
         self.inner.close()
 
 
+class InFlightFirst(httpx.BaseTransport):
+    """Answers the first request matching ``(method, path)`` in the server's place with the
+    server's own answer while a request with the same Idempotency-Key runs (409
+    ``in_flight``, ``Retry-After: 1``; the API tests check the server answers so), and
+    passes everything else on."""
+
+    def __init__(self, method: str, path: str, code: str = "in_flight") -> None:
+        self.inner = httpx.HTTPTransport()
+        self.method = method
+        self.path = path
+        self.code = code
+        self.answered = 0
+        self.seen: list[httpx.Request] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == self.method and request.url.path == self.path:
+            self.seen.append(request)
+            if not self.answered:
+                self.answered += 1
+                return httpx.Response(
+                    409,
+                    headers={"retry-after": "1"} if self.code == "in_flight" else {},
+                    json={"message": "Idempotency-Key: still being answered", "code": self.code},
+                    request=request,
+                )
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
 class Proxy:
     """A TCP proxy from a free local port to ``target``; :meth:`cut` closes every
     connection it carries (both ways), as a network drop would."""

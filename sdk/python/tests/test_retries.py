@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hearth
 from conftest import RUN, HearthServer
-from helpers import DropFirstResponse
+from helpers import DropFirstResponse, InFlightFirst
 
 
 def test_retried_task_submit_creates_one_task(
@@ -52,3 +52,27 @@ def test_each_call_gets_its_own_key(server: HearthServer, parked_pool: hearth.Po
     keys = [r.headers["idempotency-key"] for r in transport.seen]
     assert len(keys) == 3 and keys[0] == keys[1] != keys[2]
     assert a.uuid != b.uuid
+
+
+def test_a_twin_still_answered_is_waited_for_with_the_same_key(
+    server: HearthServer, client: hearth.Client, parked_pool: hearth.Pool
+) -> None:
+    transport = InFlightFirst("POST", "/jobs")
+    name = f"{RUN}-twin"
+    with server.client(transport=transport, retry=hearth.RetryPolicy(backoff=0.01)) as c:
+        job = c.jobs.create(name, parked_pool)
+    keys = [r.headers["idempotency-key"] for r in transport.seen]
+    assert len(keys) == 2 and keys[0] == keys[1]
+    assert [j.uuid for j in client.jobs.list() if j.name == name] == [job.uuid]
+
+
+def test_a_state_conflict_is_not_retried(server: HearthServer, parked_pool: hearth.Pool) -> None:
+    transport = InFlightFirst("POST", "/jobs", code="conflict")
+    with server.client(transport=transport, retry=hearth.RetryPolicy(backoff=0.01)) as c:
+        try:
+            c.jobs.create(f"{RUN}-conflicted", parked_pool)
+        except hearth.Conflict as e:
+            assert e.code == "conflict"
+        else:
+            raise AssertionError("a 409 conflict must not be retried into a success")
+    assert len(transport.seen) == 1

@@ -20,7 +20,9 @@ use crate::error::{Error, Result};
 /// the creating `POST`s, which carry an `Idempotency-Key` (the same key on every try of
 /// one call, so the server creates once and answers the retry with the first answer).
 /// A `DELETE` whose retry finds the object gone (404) after an attempt that may have
-/// reached the server counts as done.
+/// reached the server counts as done. A keyed `POST` answered `409 in_flight` (a try with
+/// the same key is still being answered) is sent again after its `Retry-After`; other
+/// 409s are never retried.
 ///
 /// ```
 /// use std::time::Duration;
@@ -559,8 +561,7 @@ impl Client {
                         // The first try with this key is still being answered.
                         409 => {
                             call.idempotency_key.is_some()
-                                && matches!(error, Error::Api { message, .. }
-                                    if message.starts_with("Idempotency-Key"))
+                                && matches!(error, Error::Api { code, .. } if code == "in_flight")
                         }
                         _ => false,
                     };

@@ -2,7 +2,8 @@
 //! successful answer to a key is kept for [`KEEP_HOURS`] hours, and a request with the same
 //! key and the same body gets it again (with `Idempotent-Replayed: true`) instead of
 //! creating anything; the same key with another body is a 422. Keys are per tenant and per
-//! route. While the first request is still being answered, another with its key is a 409.
+//! route. While the first request is still being answered, another with its key is a 409
+//! `in_flight` (with `Retry-After: 1`).
 //! A failed first request leaves nothing behind: its retry runs as new.
 //!
 //! Bounded: a key row lives 24 hours (expired rows are deleted as new keys are claimed).
@@ -98,7 +99,7 @@ where
                 .one(&state.db)
                 .await?
                 .ok_or_else(|| {
-                    ApiError::Conflict(format!(
+                    ApiError::InFlight(format!(
                         "{HEADER}: a request with this key just ended; retry"
                     ))
                 })?;
@@ -109,7 +110,7 @@ where
                 )));
             }
             let (Some(status), Some(response)) = (earlier.status, earlier.response) else {
-                return Err(ApiError::Conflict(format!(
+                return Err(ApiError::InFlight(format!(
                     "{HEADER}: a request with this key is still being answered; retry"
                 )));
             };

@@ -137,3 +137,88 @@ async fn pools_and_jobs_are_created_once_per_key_and_failures_leave_the_key_free
         );
     }
 }
+
+#[tokio::test]
+async fn a_request_whose_twin_is_still_answered_is_told_to_retry_shortly() {
+    use hearth_server::entities::idempotency_key;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+
+    let app = spawn_app().await;
+    let owner = app.owner_token.clone();
+    let job = json!({"name": "twin"});
+    let (status, first, _) = keyed(&app, &owner, "/jobs", "twin-1", &job).await;
+    assert_eq!(status, 201);
+    // The first request's row as it is while that request runs: claimed, not answered.
+    let url = app.database_url.clone().unwrap_or_else(|| {
+        format!(
+            "sqlite://{}?mode=rwc",
+            app.data_dir.join("hearth.db").display()
+        )
+    });
+    let db = sea_orm::Database::connect(url)
+        .await
+        .expect("the app's database");
+    let row = idempotency_key::Entity::find()
+        .filter(idempotency_key::Column::Key.eq("twin-1"))
+        .one(&db)
+        .await
+        .unwrap()
+        .expect("the key's row");
+    let (kept_status, kept_response) = (row.status, row.response.clone());
+    idempotency_key::Entity::update_many()
+        .col_expr(
+            idempotency_key::Column::Status,
+            Expr::value(Option::<i32>::None),
+        )
+        .col_expr(
+            idempotency_key::Column::Response,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(idempotency_key::Column::Id.eq(row.id))
+        .exec(&db)
+        .await
+        .unwrap();
+
+    let response = app
+        .client
+        .post(app.url("/jobs"))
+        .bearer_auth(&owner)
+        .header("Idempotency-Key", "twin-1")
+        .json(&job)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 409);
+    assert_eq!(
+        response
+            .headers()
+            .get("retry-after")
+            .unwrap()
+            .to_str()
+            .unwrap(),
+        "1"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "in_flight", "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("Idempotency-Key")
+    );
+
+    // Once the first is answered, the retry gets that answer.
+    idempotency_key::Entity::update_many()
+        .col_expr(idempotency_key::Column::Status, Expr::value(kept_status))
+        .col_expr(
+            idempotency_key::Column::Response,
+            Expr::value(kept_response),
+        )
+        .filter(idempotency_key::Column::Id.eq(row.id))
+        .exec(&db)
+        .await
+        .unwrap();
+    let (status, again, replayed) = keyed(&app, &owner, "/jobs", "twin-1", &job).await;
+    assert_eq!((status, replayed), (201, true));
+    assert_eq!(again["uuid"], first["uuid"]);
+}

@@ -216,3 +216,49 @@ async fn busy_answers_are_retried_and_unsafe_posts_are_not_repeated() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_twin_still_being_answered_is_waited_for_with_the_same_key() {
+    let app = spawn_app().await;
+    let proxy = Proxy::start(app.port).await;
+    let client = app.client_at(&proxy.url(), &app.owner_token);
+    // The server's answer while a request with the same key runs (see the API tests),
+    // given once in its place; then the request goes through.
+    let in_flight = answer(
+        409,
+        &[("content-type", "application/json"), ("retry-after", "1")],
+        r#"{"message":"Idempotency-Key: a request with this key is still being answered; retry","code":"in_flight"}"#,
+    );
+    proxy.set_rule(first_n("POST", "/jobs".into(), 1, move || {
+        Action::Answer(in_flight.clone())
+    }));
+    let job = client
+        .jobs()
+        .create("twin")
+        .send()
+        .await
+        .expect("retried after the twin");
+    let posts = proxy.seen_of("POST", "/jobs");
+    assert_eq!(posts.len(), 2, "answered 409 in_flight, then sent again");
+    assert_eq!(
+        posts[0].header("Idempotency-Key"),
+        posts[1].header("Idempotency-Key"),
+        "the retry keeps its key"
+    );
+    let jobs: Vec<_> = client.jobs().list().try_collect().await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].uuid, job.uuid());
+
+    // A plain state conflict is not retried.
+    proxy.set_rule(first_n("POST", "/jobs".into(), 1, || {
+        Action::Answer(answer(
+            409,
+            &[("content-type", "application/json")],
+            r#"{"message":"the pool is Closed","code":"conflict"}"#,
+        ))
+    }));
+    let refused = client.jobs().create("conflicted").send().await.unwrap_err();
+    assert_eq!(refused.code(), Some("conflict"), "{refused:?}");
+    assert_eq!(proxy.seen_of("POST", "/jobs").len(), 3, "not sent again");
+    app.stop().await;
+}

@@ -1,6 +1,6 @@
 """The HTTP layer under both clients: auth header, timeouts, error mapping, and retries
-with exponential backoff (connection errors, 429, 5xx) that keep one ``Idempotency-Key``
-per logical call."""
+with exponential backoff (connection errors, 429, 5xx, a create's 409 ``in_flight``) that
+keep one ``Idempotency-Key`` per logical call."""
 
 from __future__ import annotations
 
@@ -96,11 +96,23 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
+def _code(response: httpx.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    code = body.get("code") if isinstance(body, dict) else None
+    return code if isinstance(code, str) else None
+
+
 def _decide_on_status(
     call: Call, response: httpx.Response, attempt: int, policy: RetryPolicy
 ) -> float | None:
     status = response.status_code
     if status == 429:
+        return policy.delay(attempt, _retry_after(response))
+    if status == 409 and call.idempotency_key is not None and _code(response) == "in_flight":
+        # The first try with this key is still being answered: its answer comes shortly.
         return policy.delay(attempt, _retry_after(response))
     if status >= 500 and call.retry_after_send:
         return policy.delay(attempt, _retry_after(response) if status == 503 else None)
