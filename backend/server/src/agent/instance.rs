@@ -20,7 +20,9 @@ use super::output::{Stream, Utf8Stream};
 use super::runner::{self, Spawned, exit_report, signal_group};
 use super::wire::{Assignment, Finished};
 
-/// How often output is sent while an instance runs (unless 64 KiB pile up before).
+/// How often output is sent while an instance runs (unless 64 KiB pile up before). Output
+/// written after a quiet period at least this long goes at once (a follower sees a sparse
+/// line within milliseconds), so reports stay at most one per period either way.
 const OUTPUT_PERIOD: Duration = Duration::from_millis(250);
 /// How long after its spawn an instance reports its start, unless it printed or ended
 /// first: a short instance's start and end then travel in one report batch, which halves
@@ -126,32 +128,51 @@ async fn supervise(
     }
     tracing::debug!(pgid, "instance started");
 
-    let flush_now = Arc::new(Notify::new());
+    let pipes = Arc::new(PipeSignals::default());
     let mut pumps = JoinSet::new();
     pumps.spawn(pump(
         node.clone(),
         uuid,
         Stream::Stdout,
         stdout,
-        flush_now.clone(),
+        pipes.clone(),
     ));
     pumps.spawn(pump(
         node.clone(),
         uuid,
         Stream::Stderr,
         stderr,
-        flush_now.clone(),
+        pipes.clone(),
     ));
 
     // The first tick sends `/started` shortly after the spawn: an instance that ends
     // before it reports its start and its end in one batch (see `Reports::finish`).
-    let mut tick = tokio::time::interval_at(Instant::now() + START_GRACE, OUTPUT_PERIOD);
+    let started = Instant::now();
+    let mut tick = tokio::time::interval_at(started + START_GRACE, OUTPUT_PERIOD);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    // When output last went (the spawn counts: a short instance's first lines wait for
+    // the grace tick, batched with its start).
+    let mut last_sent = started;
     let status = loop {
         tokio::select! {
             status = child.wait() => break status,
-            _ = tick.tick() => reports.flush().await,
-            _ = flush_now.notified() => reports.flush().await,
+            _ = tick.tick() => {
+                if reports.flush().await {
+                    last_sent = Instant::now();
+                }
+            }
+            _ = pipes.full.notified() => {
+                if reports.flush().await {
+                    last_sent = Instant::now();
+                }
+            }
+            _ = pipes.wrote.notified() => {
+                // After a quiet period: at once, and the next tick a period from now.
+                if last_sent.elapsed() >= OUTPUT_PERIOD && reports.flush().await {
+                    last_sent = Instant::now();
+                    tick.reset();
+                }
+            }
         }
     };
     let exit = match status {
@@ -184,13 +205,22 @@ async fn supervise(
     exit
 }
 
+/// What the pipes tell the instance's supervisor.
+#[derive(Default)]
+struct PipeSignals {
+    /// Pending output reached the size that is sent at once.
+    full: Notify,
+    /// Some output was kept (sent at once when the last report is a period old).
+    wrote: Notify,
+}
+
 /// Copies one pipe into the instance's pending output.
 async fn pump(
     node: Arc<Node>,
     uuid: Uuid,
     stream: Stream,
     mut pipe: impl AsyncRead + Unpin,
-    flush_now: Arc<Notify>,
+    signals: Arc<PipeSignals>,
 ) {
     // Most instances print little or nothing: a small buffer in the task first, the large
     // one only once a read fills it (a 16 KiB allocation per pipe per instance showed in
@@ -217,8 +247,12 @@ async fn pump(
         } else {
             utf8.decode(&large[..n])
         };
-        if !text.is_empty() && append(&node, uuid, stream, &text).await {
-            flush_now.notify_one();
+        if !text.is_empty() {
+            if append(&node, uuid, stream, &text).await {
+                signals.full.notify_one();
+            } else {
+                signals.wrote.notify_one();
+            }
         }
         if large.is_empty() && n == SMALL_READ {
             large = vec![0u8; READ_CHUNK];
@@ -265,25 +299,29 @@ impl Reports {
     }
 
     /// One attempt at `/started` (until delivered) and at sending the pending output.
-    async fn flush(&mut self) {
+    /// Sends the pending output; whether a report went out.
+    async fn flush(&mut self) -> bool {
         if self.retry_at.is_some_and(|at| Instant::now() < at) || self.node.exit.is_set() {
-            return;
+            return false;
         }
         if !self.started_done && !self.try_started().await {
-            return;
+            return false;
         }
         if self.disowned {
-            return;
+            return false;
         }
         let batch = match self.node.instances.lock().await.get_mut(&self.uuid) {
             Some(instance) => instance.output.take(),
-            None => return,
+            None => return false,
         };
         if batch.is_empty() {
-            return;
+            return false;
         }
         match self.node.client.output(self.uuid, &batch).await {
-            Ok(()) => self.reachable(),
+            Ok(()) => {
+                self.reachable();
+                return true;
+            }
             Err(CallError::Unreachable(_)) => {
                 if let Some(instance) = self.node.instances.lock().await.get_mut(&self.uuid) {
                     instance.output.restore(batch);
@@ -300,6 +338,7 @@ impl Reports {
             }
             Err(CallError::NodeGone) => {}
         }
+        false
     }
 
     /// True when `/started` is settled and output may follow.
