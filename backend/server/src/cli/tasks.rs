@@ -197,7 +197,7 @@ async fn logs(
     };
     if follow {
         return match instance {
-            Some(i) => follow_instance(client, id, i, pipe).await,
+            Some(i) => follow_one(client, id, i, pipe, false).await,
             None => follow_task(client, id, pipe).await,
         };
     }
@@ -209,33 +209,6 @@ async fn logs(
     print!("{}", req.await?);
     let _ = std::io::stdout().flush();
     Ok(())
-}
-
-/// `tasks logs T -f --instance I`: the instance's text of `pipe` as it comes, until its
-/// end.
-async fn follow_instance(
-    client: &Client,
-    id: uuid::Uuid,
-    instance: u32,
-    pipe: OutputStream,
-) -> CliResult<()> {
-    let mut output = client
-        .tasks()
-        .instance_output(id, instance)
-        .follow()
-        .await?;
-    while let Some(event) = output.try_next().await? {
-        match event {
-            OutputEvent::Chunk { stream, text, .. } if stream == pipe => {
-                let mut out = std::io::stdout().lock();
-                let _ = out.write_all(text.as_bytes());
-                let _ = out.flush();
-            }
-            OutputEvent::End { .. } => return Ok(()),
-            _ => {}
-        }
-    }
-    Err(ended_early(id, instance))
 }
 
 /// `tasks logs T -f`: every instance followed (at most `MAX_FOLLOWED` at once, in id
@@ -253,20 +226,22 @@ async fn follow_task(client: &Client, id: uuid::Uuid, pipe: OutputStream) -> Cli
     };
     // One instance: its text as it comes, as with `--instance` (nothing to tell apart).
     if let [only] = ids[..] {
-        return follow_instance(client, id, only, pipe).await;
+        return follow_one(client, id, only, pipe, false).await;
     }
     futures_util::stream::iter(ids.into_iter().map(Ok::<u32, CliError>))
-        .try_for_each_concurrent(MAX_FOLLOWED, |i| follow_lines(client, id, i, pipe))
+        .try_for_each_concurrent(MAX_FOLLOWED, |i| follow_one(client, id, i, pipe, true))
         .await
 }
 
-/// One instance of `follow_task`: its lines of `pipe`, each printed whole with its prefix
-/// (a partial line is held until its newline, or the end).
-async fn follow_lines(
+/// One instance's text of `pipe`, until its end: as it comes, or (`prefixed`, when several
+/// instances share the terminal) in whole lines prefixed `[i] `, a partial line held until
+/// its newline or the end.
+async fn follow_one(
     client: &Client,
     id: uuid::Uuid,
     instance: u32,
     pipe: OutputStream,
+    prefixed: bool,
 ) -> CliResult<()> {
     let mut output = client
         .tasks()
@@ -276,6 +251,11 @@ async fn follow_lines(
     let mut partial = String::new();
     while let Some(event) = output.try_next().await? {
         match event {
+            OutputEvent::Chunk { stream, text, .. } if stream == pipe && !prefixed => {
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(text.as_bytes());
+                let _ = out.flush();
+            }
             OutputEvent::Chunk { stream, text, .. } if stream == pipe => {
                 partial.push_str(&text);
                 if let Some(cut) = partial.rfind('\n') {

@@ -56,6 +56,27 @@ pub async fn spawn_app() -> App {
     }
 }
 
+/// A logged-in app with a ready (FullyExecuting) fixed pool `p` of `slots` slots, made
+/// with `hearth pools create … --wait`.
+pub async fn app_with_pool(slots: &str) -> App {
+    let app = spawn_app().await;
+    app.login().await;
+    let out = app
+        .hearth(&[
+            "pools",
+            "create",
+            "p",
+            "--profile",
+            "docker-batch",
+            "--slots",
+            slots,
+            "--wait",
+        ])
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    app
+}
+
 /// What one run of the CLI did.
 #[derive(Debug)]
 pub struct Out {

@@ -5,26 +5,6 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::harness::*;
 
-/// A logged-in app with a ready pool `p` of `slots` slots.
-async fn app_with_pool(slots: &str) -> App {
-    let app = spawn_app().await;
-    app.login().await;
-    let out = app
-        .hearth(&[
-            "pools",
-            "create",
-            "p",
-            "--profile",
-            "docker-batch",
-            "--slots",
-            slots,
-            "--wait",
-        ])
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
-    app
-}
-
 async fn submit(app: &App, name: &str, instances: &str, command: &str) {
     let out = app
         .hearth(&[

@@ -211,21 +211,7 @@ async fn create_wait_run_list_and_close_as_in_the_readme() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_exits_1_on_failure_and_2_when_aborted() {
-    let app = spawn_app().await;
-    app.login().await;
-    let out = app
-        .hearth(&[
-            "pools",
-            "create",
-            "p",
-            "--profile",
-            "docker-batch",
-            "--slots",
-            "2",
-            "--wait",
-        ])
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let app = app_with_pool("2").await;
     let out = app
         .hearth(&["run", "--pool", "p", "-n", "2", "--", "false"])
         .await;

@@ -48,21 +48,7 @@ fn shell_quote(word: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_draws_its_progress_bar_on_a_terminal_and_keeps_its_exit_codes() {
-    let app = spawn_app().await;
-    app.login().await;
-    let out = app
-        .hearth(&[
-            "pools",
-            "create",
-            "p",
-            "--profile",
-            "docker-batch",
-            "--slots",
-            "2",
-            "--wait",
-        ])
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let app = app_with_pool("2").await;
 
     let out = on_a_terminal(
         &app,
