@@ -32,6 +32,7 @@ from ._errors import (
 )
 from ._events import AsyncEventStream, AsyncOutputStream, EventStream, OutputStream
 from ._http import RetryPolicy
+from ._login import login
 from ._objects import AsyncJob, AsyncPool, AsyncTask, Job, Pool, Task
 from ._pagers import AsyncPager, Pager
 from ._version import __version__
@@ -65,6 +66,7 @@ from .models import (
 __all__ = [
     "__version__",
     "models",
+    "login",
     "Client",
     "AsyncClient",
     "RetryPolicy",
