@@ -55,7 +55,6 @@ use hearth_api::events::{OutputChunk, OutputEnd};
 use reqwest::Method;
 use uuid::Uuid;
 
-use crate::HasUuid;
 use crate::client::{Client, RetryPolicy};
 use crate::error::{Error, Result};
 use crate::events::{Frame, MAX_EVENT_BYTES, Parser, is_fatal};
@@ -97,36 +96,6 @@ pub enum OutputEvent {
     },
 }
 
-impl crate::tasks::Tasks {
-    /// Follows the output of the instance `instance` of the task `task`: set up, then
-    /// opened with [`OutputFollowRequest::follow`]. (The whole output, read at once, is
-    /// [`Tasks::stdout`](crate::Tasks::stdout).)
-    ///
-    /// ```no_run
-    /// # async fn run(task: uuid::Uuid) -> hearth_client::Result<()> {
-    /// use futures_util::TryStreamExt;
-    ///
-    /// let client = hearth_client::Client::new("http://127.0.0.1:8080", "TOKEN")?;
-    /// let output = client.tasks().instance_output(task, 3).follow().await?;
-    /// let events: Vec<_> = output.try_collect().await?; // up to and with the end
-    /// println!("{events:?}");
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn instance_output(&self, task: impl HasUuid, instance: u32) -> OutputFollowRequest {
-        OutputFollowRequest {
-            client: self.client.clone(),
-            task: task.uuid(),
-            instance,
-            from: [0, 0],
-            idle_timeout: Duration::from_secs(45),
-            initial_backoff: None,
-            max_backoff: Duration::from_secs(30),
-            max_reconnects: None,
-        }
-    }
-}
-
 /// Which instance's output to follow, from where, and how to keep the stream up;
 /// [`OutputFollowRequest::follow`] opens it.
 ///
@@ -162,6 +131,20 @@ pub struct OutputFollowRequest {
 }
 
 impl OutputFollowRequest {
+    /// The request `Tasks::instance_output` answers: from the start, the defaults.
+    pub(crate) fn new(client: Client, task: Uuid, instance: u32) -> OutputFollowRequest {
+        OutputFollowRequest {
+            client,
+            task,
+            instance,
+            from: [0, 0],
+            idle_timeout: Duration::from_secs(45),
+            initial_backoff: None,
+            max_backoff: Duration::from_secs(30),
+            max_reconnects: None,
+        }
+    }
+
     /// Starts after `stdout` bytes of standard output and `stderr` bytes of standard error
     /// (counted over all each pipe ever wrote, e.g. an [`OutputFollower::position`] saved
     /// earlier). Default: all that the server keeps.

@@ -111,6 +111,29 @@ fn path(id: Uuid) -> String {
 }
 
 impl Tasks {
+    /// Follows the output of the instance `instance` of the task `task`: set up, then
+    /// opened with [`OutputFollowRequest::follow`](crate::output::OutputFollowRequest::follow). (The whole output, read at once, is
+    /// [`Tasks::stdout`].)
+    ///
+    /// ```no_run
+    /// # async fn run(task: uuid::Uuid) -> hearth_client::Result<()> {
+    /// use futures_util::TryStreamExt;
+    ///
+    /// let client = hearth_client::Client::new("http://127.0.0.1:8080", "TOKEN")?;
+    /// let output = client.tasks().instance_output(task, 3).follow().await?;
+    /// let events: Vec<_> = output.try_collect().await?; // up to and with the end
+    /// println!("{events:?}");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn instance_output(
+        &self,
+        task: impl HasUuid,
+        instance: u32,
+    ) -> crate::output::OutputFollowRequest {
+        crate::output::OutputFollowRequest::new(self.client.clone(), task.uuid(), instance)
+    }
+
     /// A task named `name`, to be set up (its pool or job, instances, command) and then
     /// submitted with [`TaskBuilder::send`].
     ///
