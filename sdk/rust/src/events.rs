@@ -345,51 +345,82 @@ impl EventsRequest {
         if !self.types.is_empty() {
             query.push(("types".to_owned(), self.types.join(",")));
         }
-        let url = self.client.url_of("/events", &query)?;
-        let mut request = self
-            .client
-            .request(Method::GET, url)
-            .header(reqwest::header::ACCEPT, "text/event-stream")
-            .header(reqwest::header::CACHE_CONTROL, "no-cache");
-        if let Some(id) = after {
-            request = request.header("Last-Event-ID", id.to_string());
-        }
-        let transport = |source| Error::Transport {
-            method: "GET".into(),
-            path: "/events".into(),
-            source,
-        };
-        // No overall timeout on the request (the stream stays open); the answer's head
-        // must come within the idle timeout.
-        let response = match tokio::time::timeout(self.idle_timeout, request.send()).await {
-            Ok(sent) => sent.map_err(transport)?,
-            Err(_) => {
-                return Err(Error::Timeout {
-                    what: "GET /events".into(),
-                    after: self.idle_timeout,
-                });
-            }
-        };
-        let status = response.status();
-        if !status.is_success() {
-            let body = response.bytes().await.map_err(transport)?;
-            return Err(Error::from_answer(status, &body));
-        }
-        Ok(response)
+        open_stream(
+            &self.client,
+            "/events",
+            &query,
+            after.map(|id| id.to_string()),
+            self.idle_timeout,
+        )
+        .await
     }
 
     fn reconnect_wait(&self, failures: u32, server_retry: Option<Duration>) -> Duration {
-        let initial = self
-            .initial_backoff
-            .or(server_retry)
-            .unwrap_or(Duration::from_secs(1));
-        RetryPolicy {
-            max_retries: 0,
-            initial_backoff: initial,
-            max_backoff: self.max_backoff.max(initial),
-        }
-        .backoff(failures, None)
+        reconnect_wait(
+            self.initial_backoff,
+            self.max_backoff,
+            failures,
+            server_retry,
+        )
     }
+}
+
+/// Opens a `text/event-stream` at `route` (with `Last-Event-ID` when resuming): the
+/// response once the server said 200, or its refusal. No overall timeout on the request
+/// (the stream stays open); the answer's head must come within `idle_timeout`. Shared by
+/// the event stream and an instance's output stream.
+pub(crate) async fn open_stream(
+    client: &Client,
+    route: &str,
+    query: &[(String, String)],
+    last_event_id: Option<String>,
+    idle_timeout: Duration,
+) -> Result<reqwest::Response> {
+    let url = client.url_of(route, query)?;
+    let mut request = client
+        .request(Method::GET, url)
+        .header(reqwest::header::ACCEPT, "text/event-stream")
+        .header(reqwest::header::CACHE_CONTROL, "no-cache");
+    if let Some(id) = last_event_id {
+        request = request.header("Last-Event-ID", id);
+    }
+    let transport = |source| Error::Transport {
+        method: "GET".into(),
+        path: route.to_owned(),
+        source,
+    };
+    let response = match tokio::time::timeout(idle_timeout, request.send()).await {
+        Ok(sent) => sent.map_err(transport)?,
+        Err(_) => {
+            return Err(Error::Timeout {
+                what: format!("GET {route}"),
+                after: idle_timeout,
+            });
+        }
+    };
+    let status = response.status();
+    if !status.is_success() {
+        let body = response.bytes().await.map_err(transport)?;
+        return Err(Error::from_answer(status, &body));
+    }
+    Ok(response)
+}
+
+/// The wait before reconnect number `failures + 1` of a stream: from `initial` (else the
+/// server's `retry:`, else 1 s), doubling up to `max`, halved at random.
+pub(crate) fn reconnect_wait(
+    initial: Option<Duration>,
+    max: Duration,
+    failures: u32,
+    server_retry: Option<Duration>,
+) -> Duration {
+    let initial = initial.or(server_retry).unwrap_or(Duration::from_secs(1));
+    RetryPolicy {
+        max_retries: 0,
+        initial_backoff: initial,
+        max_backoff: max.max(initial),
+    }
+    .backoff(failures, None)
 }
 
 /// Refusals that another try would get again.

@@ -52,12 +52,11 @@ use futures_util::stream::{self, BoxStream, StreamExt};
 /// ```
 pub use hearth_api::events::OutputStream;
 use hearth_api::events::{OutputChunk, OutputEnd};
-use reqwest::Method;
 use uuid::Uuid;
 
-use crate::client::{Client, RetryPolicy};
+use crate::client::Client;
 use crate::error::{Error, Result};
-use crate::events::{Frame, MAX_EVENT_BYTES, Parser, is_fatal};
+use crate::events::{Frame, MAX_EVENT_BYTES, Parser, is_fatal, open_stream, reconnect_wait};
 
 /// One item of an [`OutputFollower`].
 ///
@@ -209,7 +208,7 @@ impl OutputFollowRequest {
 
     /// Opens the stream: answers once the server accepted it, or the error that refused
     /// it (no such task or instance 404, a bad offset 400, 401, 403). Opening is retried
-    /// as the client's [`RetryPolicy`] says (also a 429: too many instances followed on
+    /// as the client's [`RetryPolicy`](crate::RetryPolicy) says (also a 429: too many instances followed on
     /// the server).
     ///
     /// ```no_run
@@ -262,56 +261,29 @@ impl OutputFollowRequest {
     /// One connection from `from` (as the query, or as `Last-Event-ID` when resuming):
     /// the response once the server said 200.
     async fn open(&self, from: [u64; 2], resume: bool) -> Result<reqwest::Response> {
-        let route = self.route();
         let mut query = Vec::new();
         if !resume && from != [0, 0] {
             query.push(("stdoutFrom".to_owned(), from[0].to_string()));
             query.push(("stderrFrom".to_owned(), from[1].to_string()));
         }
-        let url = self.client.url_of(&route, &query)?;
-        let mut request = self
-            .client
-            .request(Method::GET, url)
-            .header(reqwest::header::ACCEPT, "text/event-stream")
-            .header(reqwest::header::CACHE_CONTROL, "no-cache");
-        if resume {
-            request = request.header("Last-Event-ID", format!("{}.{}", from[0], from[1]));
-        }
-        let transport = |source| Error::Transport {
-            method: "GET".into(),
-            path: route.clone(),
-            source,
-        };
-        // No overall timeout (the stream stays open); the head must come within the idle
-        // timeout.
-        let response = match tokio::time::timeout(self.idle_timeout, request.send()).await {
-            Ok(sent) => sent.map_err(transport)?,
-            Err(_) => {
-                return Err(Error::Timeout {
-                    what: format!("GET {route}"),
-                    after: self.idle_timeout,
-                });
-            }
-        };
-        let status = response.status();
-        if !status.is_success() {
-            let body = response.bytes().await.map_err(transport)?;
-            return Err(Error::from_answer(status, &body));
-        }
-        Ok(response)
+        let last_event_id = resume.then(|| format!("{}.{}", from[0], from[1]));
+        open_stream(
+            &self.client,
+            &self.route(),
+            &query,
+            last_event_id,
+            self.idle_timeout,
+        )
+        .await
     }
 
     fn reconnect_wait(&self, failures: u32, server_retry: Option<Duration>) -> Duration {
-        let initial = self
-            .initial_backoff
-            .or(server_retry)
-            .unwrap_or(Duration::from_secs(1));
-        RetryPolicy {
-            max_retries: 0,
-            initial_backoff: initial,
-            max_backoff: self.max_backoff.max(initial),
-        }
-        .backoff(failures, None)
+        reconnect_wait(
+            self.initial_backoff,
+            self.max_backoff,
+            failures,
+            server_retry,
+        )
     }
 }
 
